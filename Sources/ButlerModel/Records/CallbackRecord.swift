@@ -1,0 +1,157 @@
+import Foundation
+
+/// The callbacks (回访记录) to a resident after a repair or a complaint: an append-only list of
+/// attempts, from any device, merged into one record per subject.
+///
+/// 100% of repairs get a callback (001 §4.2.2.3–4); the outcome is derived from the attempts
+/// ordered by when they happened, not by when they synced (rule ``ResolutionRule/callbackByTime``).
+public struct CallbackRecord: Hashable, Sendable {
+    public enum SubjectType: String, CaseIterable, Hashable, Sendable {
+        case workOrder = "work-order"
+        case complaint
+    }
+
+    /// One call, visit, SMS or e-mail to the resident.
+    public struct Attempt: Hashable, Sendable {
+        public let id: String
+        public let at: Date
+        public let channel: CallbackChannel
+        public let reached: Bool
+        public let satisfaction: Satisfaction?
+        public let note: String?
+        public let author: String
+
+        public var jsonValue: JSONValue {
+            [
+                "id": .string(id), "at": at.wire, "channel": .string(channel.rawValue), "reached": .bool(reached),
+                "satisfaction": satisfaction.map { .string($0.rawValue) } ?? .null, "note": note.map(JSONValue.string) ?? .null,
+                "author": .string(author),
+            ]
+        }
+    }
+
+    /// What the attempts add up to.
+    public enum Outcome: String, Hashable, Sendable {
+        /// No attempt has reached the resident yet.
+        case pending
+        /// The latest attempt that reached the resident found them satisfied.
+        case satisfied
+        /// The latest attempt that reached the resident found them unsatisfied: back to the front desk.
+        case unsatisfied
+        /// Never reached after ``CallbackRecord/unreachableAfter`` attempts: may be closed (003).
+        case unreachable
+    }
+
+    /// Failed attempts after which an unreachable resident's callback may be closed (003: 3–5).
+    public static let unreachableAfter = 3
+
+    public let id: RecordID
+    public let zone: Zone
+    public let subjectType: SubjectType?
+    public let subject: String?
+    /// Attempts ordered by when they happened (ties by id).
+    public let attempts: [Attempt]
+
+    /// The record id of the callbacks for `subject`: one record per work order or complaint.
+    public static func recordID(for subject: RecordID) throws -> RecordID {
+        try RecordID("cb:" + subject.rawValue)
+    }
+
+    public init(_ state: RecordState) throws {
+        guard state.type == .callback else { throw ModelError(.unknownRecord, "\(state.id) is a \(state.type.rawValue), not a callback record") }
+        id = state.id
+        zone = state.zone
+        var attempts: [Attempt] = []
+        var subject: JSONValue?
+        for r in Resolver.resolveAll(state) {
+            let s = r.path.segments.map(String.init)
+            if s == ["subject"] { subject = r.value }
+            // Attempts are written once; should a hostile replica rewrite one concurrently, every version is kept.
+            if s.count == 2, s[0] == "attempts" {
+                for sibling in r.siblings {
+                    let v = sibling.value
+                    guard let at = v["at"]?.date, let channel = v["channel"]?.stringValue.flatMap(CallbackChannel.init(rawValue:)),
+                        let reached = v["reached"]?.boolValue
+                    else { continue }
+                    attempts.append(Attempt(
+                        id: r.siblings.count == 1 ? s[1] : "\(s[1])@\(sibling.dot)", at: at, channel: channel, reached: reached,
+                        satisfaction: v["satisfaction"]?.stringValue.flatMap(Satisfaction.init(rawValue:)),
+                        note: v["note"]?.stringValue, author: sibling.entry.author))
+                }
+            }
+        }
+        subjectType = subject?["type"]?.stringValue.flatMap(SubjectType.init(rawValue:))
+        self.subject = subject?["id"]?.stringValue
+        self.attempts = attempts.sorted { ($0.at, $0.id) < ($1.at, $1.id) }
+    }
+
+    /// The outcome by rule ``ResolutionRule/callbackByTime``: the latest reached attempt with a
+    /// verdict decides, by when it happened; if several share that instant, `unsatisfied` wins.
+    public var outcome: Outcome {
+        let verdicts = attempts.filter { $0.reached && $0.satisfaction != nil }
+        if let latest = verdicts.last?.at {
+            let tied = verdicts.filter { $0.at == latest }
+            return tied.contains { $0.satisfaction == .unsatisfied } ? .unsatisfied : .satisfied
+        }
+        return attempts.filter { !$0.reached }.count >= Self.unreachableAfter ? .unreachable : .pending
+    }
+
+    /// Why the outcome is what it is, for people.
+    public var outcomeExplanation: String {
+        switch outcome {
+        case .pending:
+            return attempts.isEmpty ? "No callback attempt yet." : "\(attempts.count) attempt(s), none reached the resident with a verdict yet."
+        case .unreachable:
+            return "The resident was not reached in \(attempts.filter { !$0.reached }.count) attempts; the callback may be closed as unreachable."
+        case .satisfied, .unsatisfied:
+            let decisive = attempts.filter { $0.reached && $0.satisfaction != nil }
+            let latest = decisive.last!.at
+            let tied = decisive.filter { $0.at == latest }
+            let who = tied.map { "\($0.author) (\($0.channel.rawValue), \($0.satisfaction!.rawValue))" }.joined(separator: ", ")
+            let tie = tied.count > 1 ? "; attempts at the same instant disagree and unsatisfied wins the tie" : ""
+            return "Decided by the latest attempt that reached the resident, at \(Timestamp.format(latest)), by \(who)\(tie)."
+        }
+    }
+
+    /// Opens the callback record of `subject` (idempotent: every device derives the same id and value).
+    public static func create(subject: RecordID, subjectType: SubjectType, zone: Zone, stamp: EditStamp) throws -> RecordState {
+        var state = RecordState(id: try recordID(for: subject), type: .callback, zone: zone)
+        return state.write("subject", ["type": .string(subjectType.rawValue), "id": .string(subject.rawValue)], stamp: stamp)
+    }
+
+    /// Appends one attempt; returns the delta and the attempt's id.
+    public static func logAttempt(
+        _ state: inout RecordState, at: Date, channel: CallbackChannel, reached: Bool, satisfaction: Satisfaction?, note: String?,
+        stamp: EditStamp
+    ) throws -> (id: String, delta: RecordState) {
+        guard state.type == .callback else { throw ModelError(.unknownRecord, "\(state.id) is not a callback record") }
+        if satisfaction != nil && !reached {
+            throw ModelError(.invalidValue, "a satisfaction can only be recorded when the resident was reached")
+        }
+        var value: [String: JSONValue] = ["at": at.wire, "channel": .string(channel.rawValue), "reached": .bool(reached)]
+        if let satisfaction { value["satisfaction"] = .string(satisfaction.rawValue) }
+        if let note { value["note"] = .string(note) }
+        try validateAttempt(.object(value))
+        let id = state.nextDot(for: stamp.author.replica).description
+        return (id, state.write(try FieldPath("attempts", id), .object(value), stamp: stamp))
+    }
+
+    static let validateSubject: @Sendable (JSONValue) throws -> Void = { value in
+        let r = try JSONObjectReader(value, path: "subject")
+        try Shape.oneOf(SubjectType.allCases.map(\.rawValue))(try r.value("type"))
+        _ = try RecordID(try r.string("id"))
+        guard r.members.count == 2 else { throw ModelError(.invalidField, "subject has only type and id") }
+    }
+
+    static let validateAttempt: @Sendable (JSONValue) throws -> Void = { value in
+        let r = try JSONObjectReader(value, path: "attempt")
+        try Shape.time(try r.value("at"))
+        try Shape.oneOf(CallbackChannel.allCases.map(\.rawValue))(try r.value("channel"))
+        _ = try r.bool("reached")
+        if let s = r.members["satisfaction"] { try Shape.oneOf(Satisfaction.allCases.map(\.rawValue))(s) }
+        if let n = r.members["note"] { try Shape.checkText(n, 2000) }
+        for key in r.members.keys where !["at", "channel", "reached", "satisfaction", "note"].contains(key) {
+            throw ModelError(.invalidField, "attempt has unknown member \"\(key)\"")
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import ButlerModel
+import Foundation
+
+/// How a butler-server is set up; the zero-configuration default serves 127.0.0.1:8080 from `./butler-data`.
+///
+/// Precedence for every setting: command-line flag > environment variable > the default here.
+public struct ServerConfiguration: Sendable {
+    /// Env `BUTLER_HOST`.
+    public var host: String = "127.0.0.1"
+    /// Env `BUTLER_PORT`.
+    public var port: Int = 8080
+    /// The data directory: one SQLite file and a `blobs/` folder. Env `BUTLER_DATA`.
+    public var dataDirectory: URL = URL(fileURLWithPath: "butler-data", isDirectory: true)
+
+    public init() {}
+
+    /// The defaults overridden by `BUTLER_HOST`, `BUTLER_PORT` and `BUTLER_DATA` where set.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
+        var config = ServerConfiguration()
+        if let host = environment["BUTLER_HOST"], !host.isEmpty { config.host = host }
+        if let port = environment["BUTLER_PORT"], !port.isEmpty {
+            guard let value = Int(port), (0...65535).contains(value) else {
+                throw ModelError(.invalidValue, "BUTLER_PORT must be a port number 0…65535, got \"\(port)\"")
+            }
+            config.port = value
+        }
+        if let data = environment["BUTLER_DATA"], !data.isEmpty { config.dataDirectory = URL(fileURLWithPath: data, isDirectory: true) }
+        return config
+    }
+}
