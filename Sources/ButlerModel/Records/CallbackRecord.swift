@@ -136,6 +136,15 @@ public struct CallbackRecord: Hashable, Sendable {
         return (id, state.write(try FieldPath("attempts", id), .object(value), stamp: stamp))
     }
 
+    public var jsonValue: JSONValue {
+        [
+            "id": .string(id.rawValue), "zone": .string(zone.rawValue),
+            "subject": subject.map(JSONValue.string) ?? .null, "subjectType": subjectType.map { .string($0.rawValue) } ?? .null,
+            "attempts": .array(attempts.map(\.jsonValue)), "outcome": .string(outcome.rawValue),
+            "outcomeRule": .string(ResolutionRule.callbackByTime.rawValue), "explanation": .string(outcomeExplanation),
+        ]
+    }
+
     static let validateSubject: @Sendable (JSONValue) throws -> Void = { value in
         let r = try JSONObjectReader(value, path: "subject")
         try Shape.oneOf(SubjectType.allCases.map(\.rawValue))(try r.value("type"))

@@ -36,6 +36,11 @@ public struct Resolution: Hashable, Sendable {
     /// Whether the field holds concurrent values that differ: a conflict to list and explain.
     public var isConflict: Bool {
         guard siblings.count > 1 else { return false }
+        if rule == .statusMonotone {
+            // Two submissions of the same round differ only in what they had seen: no disagreement.
+            let first = Resolver.monotoneKey(siblings[0].value)
+            return siblings.contains { Resolver.monotoneKey($0.value) != first }
+        }
         let first = siblings[0].value
         return siblings.contains { $0.value != first }
     }
