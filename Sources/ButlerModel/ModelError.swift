@@ -29,6 +29,8 @@ public struct ModelError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let unknownItem: Code = "unknown-item"
         /// The record does not exist or is of another type.
         public static let unknownRecord: Code = "unknown-record"
+        /// The peer speaks another protocol version.
+        public static let protocolVersion: Code = "protocol-version"
         /// A conformance vector or template file could not be read.
         public static let unreadable: Code = "unreadable"
     }

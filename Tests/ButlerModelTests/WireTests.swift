@@ -111,3 +111,36 @@ struct WireTests {
         }
     }
 }
+
+@Suite("Wire messages")
+struct WireMessageTests {
+    @Test("a push decodes each delta on its own: one bad delta refuses only itself")
+    func pushDecoding() throws {
+        let good = Fixtures.newForm().jsonValue
+        let bad: JSONValue = ["id": "..", "type": "inspection-form", "zone": "z", "context": [:], "fields": [:]]
+        let results = try PushRequest.decode(["protocol": 1, "deltas": [good, bad]])
+        #expect(results.count == 2)
+        #expect((try? results[0].get()) == Fixtures.newForm())
+        if case .failure(let error) = results[1] { #expect(error.code == .invalidValue) } else { Issue.record("the bad delta must fail") }
+    }
+
+    @Test("another protocol version is a clear error, not corruption")
+    func protocolVersion() {
+        do {
+            _ = try PushRequest.decode(["protocol": 2, "deltas": []])
+            Issue.record("protocol 2 must be refused")
+        } catch let error as ModelError {
+            #expect(error.code == .protocolVersion)
+        } catch { Issue.record(error) }
+    }
+
+    @Test("responses round-trip through JSON")
+    func roundTrips() throws {
+        let push = PushResponse(results: [.init(index: 0, id: "form-1", status: .accepted), .init(index: 1, id: nil, status: .refused, code: "invalid-value", message: "bad")])
+        #expect(try PushResponse(json: JSONParser.parse(push.jsonValue.canonicalString)) == push)
+        let pull = PullResponse(changes: [Fixtures.newForm()], cursor: "42", more: true)
+        #expect(try PullResponse(json: JSONParser.parse(pull.jsonValue.canonicalString)) == pull)
+        let error = WireError(code: "zone-forbidden", message: "not your zone")
+        #expect(try WireError(json: JSONParser.parse(error.jsonValue.canonicalString)) == error)
+    }
+}

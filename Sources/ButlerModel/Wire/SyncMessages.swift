@@ -1,0 +1,140 @@
+/// The bodies of the v1 HTTP API (see `Protocol/openapi.yaml`), shared by client and server so
+/// both sides encode and decode them with the same code.
+public enum WireProtocol {
+    /// The protocol version this build speaks; sent as the `Butler-Protocol` header on every request.
+    public static let version = 1
+    public static let versionHeader = "Butler-Protocol"
+    /// The most deltas one push may carry.
+    public static let maxPushDeltas = 1000
+    /// The most changes one pull page returns.
+    public static let maxPullLimit = 5000
+}
+
+/// `{"code": "...", "message": "..."}`: every error reply of the API.
+public struct WireError: Error, Hashable, Sendable {
+    public let code: String
+    public let message: String
+
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var jsonValue: JSONValue { ["code": .string(code), "message": .string(message)] }
+
+    public init(json: JSONValue) throws {
+        let r = try JSONObjectReader(json, path: "error")
+        code = try r.string("code")
+        message = try r.string("message")
+    }
+}
+
+/// A batch of deltas a device pushes; the server merges them in one transaction.
+public struct PushRequest: Hashable, Sendable {
+    public let deltas: [RecordState]
+
+    public init(deltas: [RecordState]) { self.deltas = deltas }
+
+    public var jsonValue: JSONValue {
+        ["protocol": .int(Int64(WireProtocol.version)), "deltas": .array(deltas.map(\.jsonValue))]
+    }
+
+    /// Decodes a push; each delta is validated on its own so that one bad delta refuses only itself.
+    ///
+    /// - Returns: the deltas in order, each decoded or with the error that refused it.
+    public static func decode(_ json: JSONValue) throws -> [Result<RecordState, ModelError>] {
+        let r = try JSONObjectReader(json, path: "push")
+        let version = try r.int("protocol")
+        guard version == Int64(WireProtocol.version) else {
+            throw ModelError(.protocolVersion, "this server speaks protocol \(WireProtocol.version), the request is protocol \(version)")
+        }
+        let deltas = try r.array("deltas")
+        guard deltas.count <= WireProtocol.maxPushDeltas else {
+            throw ModelError(.invalidValue, "a push carries at most \(WireProtocol.maxPushDeltas) deltas, got \(deltas.count)")
+        }
+        return deltas.map { delta in
+            do { return .success(try RecordState(json: delta)) } catch let error as ModelError { return .failure(error) } catch {
+                return .failure(ModelError(.invalidJSON, "\(error)"))
+            }
+        }
+    }
+}
+
+/// What the server did with each delta of a push, in order.
+public struct PushResponse: Hashable, Sendable {
+    public struct Result: Hashable, Sendable {
+        public enum Status: String, Hashable, Sendable {
+            /// Merged (or already held: a re-sent delta is accepted and changes nothing).
+            case accepted
+            /// Not stored; `code` and `message` say why. Re-sending it will not help.
+            case refused
+        }
+
+        public let index: Int
+        public let id: String?
+        public let status: Status
+        public let code: String?
+        public let message: String?
+
+        public init(index: Int, id: String?, status: Status, code: String? = nil, message: String? = nil) {
+            self.index = index
+            self.id = id
+            self.status = status
+            self.code = code
+            self.message = message
+        }
+
+        public var jsonValue: JSONValue {
+            var o: [String: JSONValue] = ["index": .int(Int64(index)), "status": .string(status.rawValue)]
+            if let id { o["id"] = .string(id) }
+            if let code { o["code"] = .string(code) }
+            if let message { o["message"] = .string(message) }
+            return .object(o)
+        }
+    }
+
+    public let results: [Result]
+
+    public init(results: [Result]) { self.results = results }
+
+    public var jsonValue: JSONValue { ["results": .array(results.map(\.jsonValue))] }
+
+    public init(json: JSONValue) throws {
+        let r = try JSONObjectReader(json, path: "pushResponse")
+        results = try r.array("results").map { item in
+            let i = try JSONObjectReader(item, path: "pushResponse.results[]")
+            guard let status = Result.Status(rawValue: try i.string("status")) else {
+                throw ModelError(.invalidJSON, "pushResponse.results[].status must be accepted or refused")
+            }
+            return Result(
+                index: Int(try i.int("index")), id: try i.optionalString("id"), status: status, code: try i.optionalString("code"),
+                message: try i.optionalString("message"))
+        }
+    }
+}
+
+/// One page of the change feed: full states of the records changed after the cursor.
+public struct PullResponse: Hashable, Sendable {
+    public let changes: [RecordState]
+    /// Pass it back to get the changes after this page; opaque to clients.
+    public let cursor: String
+    /// Whether more changes are waiting after this page.
+    public let more: Bool
+
+    public init(changes: [RecordState], cursor: String, more: Bool) {
+        self.changes = changes
+        self.cursor = cursor
+        self.more = more
+    }
+
+    public var jsonValue: JSONValue {
+        ["changes": .array(changes.map(\.jsonValue)), "cursor": .string(cursor), "more": .bool(more)]
+    }
+
+    public init(json: JSONValue) throws {
+        let r = try JSONObjectReader(json, path: "pull")
+        changes = try r.array("changes").map(RecordState.init(json:))
+        cursor = try r.string("cursor")
+        more = try r.bool("more")
+    }
+}
