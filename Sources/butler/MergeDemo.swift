@@ -26,7 +26,7 @@ enum MergeDemo {
         let liDelta = try InspectionForm.setResult(
             &liForm, item: "stairwell-lights", result: .defect, note: "3F 走廊灯不亮", template: template, at: t1,
             stamp: EditStamp(author: li, time: liClock.tick(now: t1)))
-        let photo = SHA256.hex(of: Array("photo of the dark 3F corridor".utf8))
+        let photo = SHA256Hasher.hex(of: Array("photo of the dark 3F corridor".utf8))
         let liPhoto = try InspectionForm.attachPhoto(
             &liForm, item: "stairwell-lights", sha256: photo, template: template,
             stamp: EditStamp(author: li, time: liClock.tick(now: t1)))

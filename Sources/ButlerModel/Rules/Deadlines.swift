@@ -110,7 +110,7 @@ public struct Escalation: Hashable, Sendable {
                         kind: .complaintEscalated, record: complaint.id, zone: complaint.zone, since: nil,
                         detail: "Unresolved after \(complaint.unresolvedRounds) rounds: now a major complaint (filed as \(complaint.level?.rawValue ?? "?"))."))
                 }
-                if complaint.fixedAt == nil || complaint.rounds.last?.fixedAt == nil,
+                if complaint.fixedAt == nil,
                     let due = Deadlines.fixDue(for: complaint, calendar: calendar), now > due
                 {
                     found.append(Escalation(

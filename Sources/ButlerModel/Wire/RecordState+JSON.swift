@@ -140,5 +140,5 @@ extension RecordState {
 
     /// SHA-256 of ``canonicalJSON``, lower-case hex: two replicas hold the same state exactly when
     /// their content hashes are equal.
-    public var contentHash: String { SHA256.hex(of: canonicalJSON) }
+    public var contentHash: String { SHA256Hasher.hex(of: canonicalJSON) }
 }

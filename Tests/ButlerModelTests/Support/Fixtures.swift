@@ -26,7 +26,7 @@ enum Fixtures {
             stamp: stamp(author, 1_000))
     }
 
-    static func sha(_ seed: String) -> String { SHA256.hex(of: Array(seed.utf8)) }
+    static func sha(_ seed: String) -> String { SHA256Hasher.hex(of: Array(seed.utf8)) }
 }
 
 /// One replica in a simulation: its records and its hybrid logical clock.

@@ -3,7 +3,7 @@
 /// ButlerModel depends on Foundation only, and Foundation on Linux has no CryptoKit, so the model
 /// carries this small implementation. Photo blobs, which are large, are hashed by the client and
 /// server with swift-crypto; the digests are the same function and interchangeable.
-public struct SHA256: Sendable {
+public struct SHA256Hasher: Sendable {
     private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19
     )
@@ -49,7 +49,7 @@ public struct SHA256: Sendable {
 
     /// The lower-case hex digest of `bytes`.
     public static func hex<Bytes: Sequence>(of bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var hasher = SHA256()
+        var hasher = SHA256Hasher()
         hasher.update(bytes)
         return hexString(hasher.finalize())
     }
@@ -79,7 +79,7 @@ public struct SHA256: Sendable {
         for i in 0..<64 {
             let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
             let ch = (e & f) ^ (~e & g)
-            let t1 = h &+ s1 &+ ch &+ SHA256.k[i] &+ w[i]
+            let t1 = h &+ s1 &+ ch &+ SHA256Hasher.k[i] &+ w[i]
             let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
             let maj = (a & b) ^ (a & c) ^ (b & c)
             let t2 = s0 &+ maj

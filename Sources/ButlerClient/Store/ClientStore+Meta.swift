@@ -1,0 +1,160 @@
+import ButlerModel
+import Crypto
+import Foundation
+import GRDB
+
+/// Who this device is and which server it syncs with.
+public struct DeviceIdentity: Hashable, Sendable {
+    public let replica: ReplicaID
+    /// The person's display name, written into every edit for attribution.
+    public let name: String
+    public let serverURL: String
+    public let token: String
+    /// What the server said about this device (role and zones), once it has been reached.
+    public let device: DeviceInfo?
+
+    public var author: Author {
+        get throws { try Author(replica: replica, name: name) }
+    }
+}
+
+/// What is waiting on the device: the shape of `butler status --json`.
+public struct StoreStatus: Hashable, Sendable {
+    /// Local edits not yet accepted by the server.
+    public let pendingEdits: Int
+    /// Edits the server refused (kept for review, never dropped).
+    public let refusedEdits: Int
+    /// Bytes of photos not yet uploaded.
+    public let pendingPhotoBytes: Int64
+    /// Photos referenced by synced records whose bytes are not on this device yet.
+    public let missingPhotos: Int
+    public let lastSync: Date?
+    public let server: String?
+    public let replica: String?
+
+    public var jsonValue: JSONValue {
+        [
+            "pendingEdits": .int(Int64(pendingEdits)), "refusedEdits": .int(Int64(refusedEdits)),
+            "pendingPhotoBytes": .int(pendingPhotoBytes), "missingPhotos": .int(Int64(missingPhotos)),
+            "lastSync": lastSync.map { .string(Timestamp.format($0)) } ?? .null,
+            "server": server.map(JSONValue.string) ?? .null, "replica": replica.map(JSONValue.string) ?? .null,
+        ]
+    }
+}
+
+extension ClientStore {
+    enum MetaKey: String {
+        case replica, name, serverURL = "server_url", token, cursor, hlcMillis = "hlc_millis", hlcLogical = "hlc_logical"
+        case lastSync = "last_sync", device
+    }
+
+    static func meta(_ db: Database, _ key: MetaKey) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key.rawValue])
+    }
+
+    static func setMeta(_ db: Database, _ key: MetaKey, _ value: String?) throws {
+        if let value {
+            try db.execute(
+                sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                arguments: [key.rawValue, value])
+        } else {
+            try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: [key.rawValue])
+        }
+    }
+
+    /// Sets the device up: a fresh replica id, the person's name, the server and its token.
+    ///
+    /// - Throws: ``ClientError/Code/alreadyInitialized`` when the store already has an identity
+    ///   (a second init would mint a second replica id for the same records).
+    @discardableResult
+    public func initialize(name: String, serverURL: String, token: String, replica: ReplicaID? = nil) throws -> DeviceIdentity {
+        guard let url = URL(string: serverURL), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw ClientError(.invalidArgument, "the server URL must look like http://host:port, got \"\(serverURL)\"")
+        }
+        guard !token.isEmpty, token.utf8.count <= 512, token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw ClientError(.invalidArgument, "the token must be 1–512 printable characters without spaces")
+        }
+        do { _ = try Author(replica: ReplicaID("x"), name: name) } catch let error as ModelError { throw ClientError(error) }
+        let replica = try replica ?? Self.newReplicaID()
+        return try write { db in
+            if let existing = try Self.meta(db, .replica) {
+                throw ClientError(.alreadyInitialized, "this store is already initialised as replica \(existing)")
+            }
+            try Self.setMeta(db, .replica, replica.rawValue)
+            try Self.setMeta(db, .name, name)
+            try Self.setMeta(db, .serverURL, serverURL.hasSuffix("/") ? String(serverURL.dropLast()) : serverURL)
+            try Self.setMeta(db, .token, token)
+            return try Self.identity(db)
+        }
+    }
+
+    /// A new random replica id: `d` and 16 hex digits (64 bits).
+    static func newReplicaID() throws -> ReplicaID {
+        var rng = SystemRandomNumberGenerator()
+        return try ReplicaID("d" + String(rng.next(), radix: 16).leftPadded(to: 16))
+    }
+
+    static func identity(_ db: Database) throws -> DeviceIdentity {
+        guard let replica = try meta(db, .replica), let name = try meta(db, .name), let url = try meta(db, .serverURL),
+            let token = try meta(db, .token)
+        else { throw ClientError(.notInitialized, "this device is not set up: run `butler init --server URL --token TOKEN` first") }
+        let device = try meta(db, .device).flatMap { try DeviceInfo(json: JSONParser.parse($0)) }
+        return DeviceIdentity(replica: try ReplicaID(replica), name: name, serverURL: url, token: token, device: device)
+    }
+
+    /// The device's identity.
+    public func identity() throws -> DeviceIdentity {
+        try read { db in try Self.identity(db) }
+    }
+
+    /// Whether `initialize` has run.
+    public func isInitialized() throws -> Bool {
+        try read { db in try Self.meta(db, .replica) != nil }
+    }
+
+    /// Records what the server said about this device (role, zones).
+    public func setDeviceInfo(_ info: DeviceInfo) throws {
+        try write { db in try Self.setMeta(db, .device, info.jsonValue.canonicalString) }
+    }
+
+    static func loadClock(_ db: Database) throws -> HybridLogicalClock {
+        let millis = try meta(db, .hlcMillis).flatMap { Int64($0) } ?? 0
+        let logical = try meta(db, .hlcLogical).flatMap { UInt32($0) } ?? 0
+        return HybridLogicalClock(last: HLCTimestamp(millis: millis, logical: logical))
+    }
+
+    static func saveClock(_ db: Database, _ clock: HybridLogicalClock) throws {
+        try setMeta(db, .hlcMillis, String(clock.last.millis))
+        try setMeta(db, .hlcLogical, String(clock.last.logical))
+    }
+
+    /// The change-feed cursor of the last page merged.
+    public func cursor() throws -> String? {
+        try read { db in try Self.meta(db, .cursor) }
+    }
+
+    /// What is waiting to sync.
+    public func status() throws -> StoreStatus {
+        try read { db in
+            let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE refused_code IS NULL") ?? 0
+            let refused = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE refused_code IS NOT NULL") ?? 0
+            let photoBytes = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(size - uploaded_bytes), 0) FROM blobs WHERE state = 'local'") ?? 0
+            let missing = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blobs WHERE state = 'missing'") ?? 0
+            return StoreStatus(
+                pendingEdits: pending, refusedEdits: refused, pendingPhotoBytes: photoBytes, missingPhotos: missing,
+                lastSync: try Self.meta(db, .lastSync).flatMap(Timestamp.parse), server: try Self.meta(db, .serverURL),
+                replica: try Self.meta(db, .replica))
+        }
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+extension Crypto.SHA256.Digest {
+    /// Lower-case hex, the form blobs are named by.
+    var hex: String { map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+}

@@ -1,0 +1,206 @@
+import ButlerModel
+import Foundation
+import GRDB
+import Logging
+
+/// The on-device store: one SQLite file in WAL mode holding the materialised record states, the
+/// outbox of local deltas, photo blobs' bookkeeping and the sync metadata, plus a folder of blobs.
+///
+/// Every edit is one transaction that updates the record's state *and* appends its delta to the
+/// outbox — both or neither — and the store runs SQLite with `synchronous = FULL`, so a commit is
+/// on disk (the WAL fsynced) before the edit returns: a battery dying the next instant loses
+/// nothing that was acknowledged, and a replayed edit cannot be duplicated because the edit and
+/// its delta commit together.
+///
+/// ```swift
+/// let store = try ClientStore.open(home: URL(fileURLWithPath: "/home/li/.butler"))
+/// let form = try store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "3号楼 楼梯间")
+/// try store.setResult(form: form, item: "stairwell-lights", result: .defect, note: "3F 灯不亮")
+/// ```
+public final class ClientStore: Sendable {
+    /// The database (a `DatabasePool` on disk, a `DatabaseQueue` in memory).
+    let writer: any DatabaseWriter
+    /// Where photo blobs live, one file per SHA-256.
+    public let blobDirectory: URL
+    let clock: any WallClock
+    let templates: TemplateCatalog
+    let logger: Logger
+
+    /// The store's database file name inside its home.
+    public static let databaseFileName = "butler.sqlite"
+
+    init(writer: any DatabaseWriter, blobDirectory: URL, clock: any WallClock, templates: TemplateCatalog, logger: Logger) throws {
+        self.writer = writer
+        self.blobDirectory = blobDirectory
+        self.clock = clock
+        self.templates = templates
+        self.logger = logger
+        do {
+            try FileManager.default.createDirectory(at: blobDirectory.appendingPathComponent("tmp"), withIntermediateDirectories: true)
+        } catch {
+            throw ClientError(.file, "cannot create the blob folder \(blobDirectory.path): \(error.localizedDescription)")
+        }
+        try Self.migrator.migrate(writer)
+    }
+
+    /// Opens (creating on first use) the store in `home`: `home/butler.sqlite` and `home/blobs/`.
+    public static func open(
+        home: URL, clock: any WallClock = SystemWallClock(), templates: TemplateCatalog? = nil,
+        logger: Logger = Logger(label: "butler.client.store")
+    ) throws -> ClientStore {
+        do {
+            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+            let pool = try DatabasePool(path: home.appendingPathComponent(databaseFileName).path, configuration: configuration())
+            return try ClientStore(
+                writer: pool, blobDirectory: home.appendingPathComponent("blobs"), clock: clock,
+                templates: try templates ?? TemplateCatalog.bundled(), logger: logger)
+        } catch let error as ClientError {
+            throw error
+        } catch let error as ModelError {
+            throw ClientError(error)
+        } catch {
+            throw ClientError.wrap(error, "cannot open the store in \(home.path)")
+        }
+    }
+
+    /// An in-memory store (tests, tools); blobs still go to `blobDirectory`.
+    public static func inMemory(
+        blobDirectory: URL, clock: any WallClock = SystemWallClock(), templates: TemplateCatalog? = nil,
+        logger: Logger = Logger(label: "butler.client.store")
+    ) throws -> ClientStore {
+        do {
+            let queue = try DatabaseQueue(configuration: configuration())
+            return try ClientStore(writer: queue, blobDirectory: blobDirectory, clock: clock, templates: try templates ?? TemplateCatalog.bundled(), logger: logger)
+        } catch let error as ClientError {
+            throw error
+        } catch let error as ModelError {
+            throw ClientError(error)
+        } catch {
+            throw ClientError.wrap(error, "cannot open an in-memory store")
+        }
+    }
+
+    static func configuration() -> Configuration {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.label = "butler.client"
+        config.prepareDatabase { db in
+            // FULL: in WAL mode every commit fsyncs the WAL, so an acknowledged edit survives power loss.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        return config
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                CREATE TABLE records (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    type TEXT NOT NULL,
+                    zone TEXT NOT NULL,
+                    state BLOB NOT NULL
+                );
+                CREATE INDEX records_type ON records(type);
+                CREATE TABLE outbox (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    record_id TEXT NOT NULL,
+                    delta BLOB NOT NULL,
+                    refused_code TEXT,
+                    refused_message TEXT
+                );
+                CREATE TABLE blobs (
+                    sha256 TEXT PRIMARY KEY NOT NULL,
+                    size INTEGER,
+                    media_type TEXT,
+                    state TEXT NOT NULL CHECK (state IN ('local', 'uploaded', 'missing')),
+                    uploaded_bytes INTEGER NOT NULL DEFAULT 0
+                );
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: - Transactions
+
+    /// Runs `body` in one write transaction, mapping database failures to ``ClientError``.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try writer.write(body)
+        } catch let error as ClientError {
+            throw error
+        } catch let error as ModelError {
+            throw ClientError(error)
+        } catch {
+            throw ClientError.wrap(error, "the local database refused the change")
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try writer.read(body)
+        } catch let error as ClientError {
+            throw error
+        } catch let error as ModelError {
+            throw ClientError(error)
+        } catch {
+            throw ClientError.wrap(error, "the local database could not be read")
+        }
+    }
+
+    // MARK: - Records
+
+    static func loadRecord(_ db: Database, _ id: RecordID) throws -> RecordState? {
+        guard let data = try Data.fetchOne(db, sql: "SELECT state FROM records WHERE id = ?", arguments: [id.rawValue]) else { return nil }
+        return try RecordState(json: JSONParser.parse([UInt8](data)))
+    }
+
+    static func saveRecord(_ db: Database, _ state: RecordState) throws {
+        try db.execute(
+            sql: "INSERT INTO records (id, type, zone, state) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state",
+            arguments: [state.id.rawValue, state.type.rawValue, state.zone.rawValue, Data(state.canonicalJSON)])
+    }
+
+    /// The state of one record, or `nil`.
+    public func record(_ id: RecordID) throws -> RecordState? {
+        try read { db in try Self.loadRecord(db, id) }
+    }
+
+    /// All records of a type, by id.
+    public func records(of type: RecordType) throws -> [RecordState] {
+        try read { db in
+            try Data.fetchAll(db, sql: "SELECT state FROM records WHERE type = ? ORDER BY id", arguments: [type.rawValue])
+                .map { try RecordState(json: JSONParser.parse([UInt8]($0))) }
+        }
+    }
+
+    /// Every record on the device.
+    public func allRecords() throws -> [RecordState] {
+        try read { db in
+            try Data.fetchAll(db, sql: "SELECT state FROM records ORDER BY id").map { try RecordState(json: JSONParser.parse([UInt8]($0))) }
+        }
+    }
+
+    /// Every open conflict on the device, late edits included.
+    public func conflicts() throws -> [Conflict] {
+        do { return try allRecords().flatMap { try $0.conflicts() } } catch let error as ModelError { throw ClientError(error) }
+    }
+}
+
+extension ClientError {
+    /// Maps a database or file-system error to a client error, recognising a full disk.
+    static func wrap(_ error: any Error, _ context: String) -> ClientError {
+        if let db = error as? DatabaseError {
+            if db.resultCode == .SQLITE_FULL {
+                return ClientError(.storageFull, "\(context): the disk is full; free space and try again", cause: db)
+            }
+            return ClientError(.database, "\(context): \(db.message ?? db.description)", cause: db)
+        }
+        let ns = error as NSError
+        if ns.domain == NSPOSIXErrorDomain && ns.code == Int(ENOSPC) {
+            return ClientError(.storageFull, "\(context): the disk is full; free space and try again")
+        }
+        return ClientError(.file, "\(context): \(error.localizedDescription)")
+    }
+}

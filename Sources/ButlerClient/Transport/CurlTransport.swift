@@ -1,0 +1,167 @@
+import ButlerModel
+import CCurl
+import Foundation
+import Logging
+import Synchronization
+
+/// The HTTP transport on libcurl, tuned for flaky coverage: a short connect timeout, an abort
+/// when a transfer stalls below a minimum speed, and cancellation checked while bytes move.
+///
+/// Each request uses its own easy handle on a dispatch thread, so a blocking transfer never ties
+/// up Swift's cooperative pool; cancelling the calling task aborts the transfer within a second.
+public struct CurlTransport: SyncTransport {
+    public struct Configuration: Sendable {
+        /// The server, e.g. `http://127.0.0.1:8080`.
+        public var baseURL: String
+        public var token: String
+        /// Give up connecting after this long (no coverage is the common case: fail fast).
+        public var connectTimeout: Duration = .seconds(10)
+        /// Abort a transfer slower than `lowSpeedBytesPerSecond` for `lowSpeedTime`.
+        public var lowSpeedBytesPerSecond: Int = 64
+        public var lowSpeedTime: Duration = .seconds(30)
+        /// The whole-request limit for JSON calls (blob transfers are bounded by the low-speed rule).
+        public var requestTimeout: Duration = .seconds(120)
+
+        public init(baseURL: String, token: String) {
+            self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+            self.token = token
+        }
+    }
+
+    public let configuration: Configuration
+    let logger: Logger
+
+    public init(configuration: Configuration, logger: Logger = Logger(label: "butler.client.transport")) {
+        self.configuration = configuration
+        self.logger = logger
+        CurlGlobal.initialize()
+    }
+
+    // MARK: API
+
+    public func device() async throws -> DeviceInfo {
+        try DeviceInfo(json: try await json(.get, "/v1/devices/me"))
+    }
+
+    public func push(_ request: PushRequest) async throws -> PushResponse {
+        try PushResponse(json: try await json(.post, "/v1/push", body: Data(request.jsonValue.canonicalBytes)))
+    }
+
+    public func pull(cursor: String?, limit: Int) async throws -> PullResponse {
+        var query = "limit=\(limit)"
+        if let cursor { query += "&cursor=\(Self.escape(cursor))" }
+        return try PullResponse(json: try await json(.get, "/v1/pull?\(query)"))
+    }
+
+    public func blobStatus(sha256: String) async throws -> BlobStatus {
+        try BlobStatus(json: try await json(.get, "/v1/blobs/\(sha256)/upload"))
+    }
+
+    public func uploadBlob(
+        sha256: String, file: URL, offset: Int64, count: Int64, length: Int64, sent: @escaping @Sendable (Int64) -> Void
+    ) async throws -> BlobStatus {
+        let response = try await perform(
+            Request(
+                method: .patch, path: "/v1/blobs/\(sha256)/upload?offset=\(offset)&length=\(length)",
+                upload: .file(file, offset: offset, count: count), timeout: nil, onUpload: sent))
+        return try BlobStatus(json: try Self.decode(response))
+    }
+
+    public func downloadBlob(sha256: String, to file: URL, from offset: Int64) async throws -> Int64 {
+        let response = try await perform(
+            Request(method: .get, path: "/v1/blobs/\(sha256)", headers: offset > 0 ? ["Range: bytes=\(offset)-"] : [], download: file, timeout: nil))
+        if response.status == 200, offset > 0 {
+            throw ClientError(.badResponse, "the server ignored the Range request for \(sha256)")
+        }
+        guard response.status == 200 || response.status == 206 else { throw Self.error(from: response) }
+        return response.downloaded
+    }
+
+    // MARK: Plumbing
+
+    enum Method: String, Sendable { case get = "GET", post = "POST", patch = "PATCH" }
+
+    enum Upload: Sendable {
+        case none
+        case data(Data)
+        case file(URL, offset: Int64, count: Int64)
+    }
+
+    struct Request: Sendable {
+        var method: Method
+        var path: String
+        var headers: [String] = []
+        var upload: Upload = .none
+        var download: URL? = nil
+        var timeout: Duration?
+        var onUpload: (@Sendable (Int64) -> Void)? = nil
+    }
+
+    struct Response: Sendable {
+        var status: Int
+        var body: Data
+        var downloaded: Int64
+    }
+
+    func json(_ method: Method, _ path: String, body: Data? = nil) async throws -> JSONValue {
+        let response = try await perform(
+            Request(
+                method: method, path: path, headers: body == nil ? [] : ["Content-Type: application/json"],
+                upload: body.map(Upload.data) ?? .none, timeout: configuration.requestTimeout))
+        return try Self.decode(response)
+    }
+
+    static func decode(_ response: Response) throws -> JSONValue {
+        guard (200..<300).contains(response.status) else { throw error(from: response) }
+        do { return try JSONParser.parse([UInt8](response.body)) } catch {
+            throw ClientError(.badResponse, "the server's reply is not valid JSON: \(error)")
+        }
+    }
+
+    /// Maps an HTTP error reply to a client error, keeping the server's code.
+    static func error(from response: Response) -> ClientError {
+        let wire = (try? JSONParser.parse([UInt8](response.body))).flatMap { try? WireError(json: $0) }
+        let message = wire?.message ?? "HTTP \(response.status)"
+        switch response.status {
+        case 401:
+            return ClientError(wire?.code == "token-revoked" ? .tokenRevoked : .unauthorized, message)
+        case 426:
+            return ClientError(.protocolVersion, message)
+        case 500...:
+            return ClientError(.server, "the server failed (HTTP \(response.status)): \(message)")
+        default:
+            return ClientError(ClientError.Code(wire?.code ?? "http-\(response.status)"), message)
+        }
+    }
+
+    static func escape(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+    }
+
+    /// Runs one request on a dispatch thread; cancelling the task aborts the transfer.
+    func perform(_ request: Request) async throws -> Response {
+        let cancelled = CancellationFlag()
+        let configuration = configuration
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Response, any Error>) in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result { try CurlRequest.run(request, configuration: configuration, cancelled: cancelled) })
+                }
+            }
+        } onCancel: {
+            cancelled.cancel()
+        }
+    }
+}
+
+/// Set from any thread to abort a transfer at its next progress callback.
+final class CancellationFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func cancel() { flag.store(true, ordering: .relaxed) }
+    var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+enum CurlGlobal {
+    private static let once: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+    static func initialize() { _ = once }
+}

@@ -1,0 +1,20 @@
+import ButlerModel
+import Foundation
+
+/// How a client talks to a butler-server. ``CurlTransport`` is the real one (HTTP over libcurl);
+/// tests may put the server's router behind this protocol to run without sockets.
+public protocol SyncTransport: Sendable {
+    /// Who the token belongs to.
+    func device() async throws -> DeviceInfo
+    /// Pushes a batch of deltas; the reply has one result per delta.
+    func push(_ request: PushRequest) async throws -> PushResponse
+    /// One page of the change feed after `cursor`.
+    func pull(cursor: String?, limit: Int) async throws -> PullResponse
+    /// How many bytes of a blob the server holds.
+    func blobStatus(sha256: String) async throws -> BlobStatus
+    /// Sends bytes `offset..<offset+count` of `file` as the blob's next chunk (`length` is the whole size).
+    /// `sent` is called with the bytes sent so far in this request.
+    func uploadBlob(sha256: String, file: URL, offset: Int64, count: Int64, length: Int64, sent: @escaping @Sendable (Int64) -> Void) async throws -> BlobStatus
+    /// Downloads the blob from `offset` on, appending to `file`; returns the bytes written.
+    func downloadBlob(sha256: String, to file: URL, from offset: Int64) async throws -> Int64
+}

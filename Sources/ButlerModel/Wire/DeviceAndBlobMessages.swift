@@ -1,0 +1,71 @@
+/// A device's role: what it may read and write.
+public enum DeviceRole: String, CaseIterable, Hashable, Sendable {
+    /// 客服管家: reads and writes records of its zones.
+    case butler
+    /// 客服主管: reads and writes records of the zones assigned to it, and reviews.
+    case supervisor
+}
+
+/// `GET /v1/devices/me`: who the token belongs to.
+public struct DeviceInfo: Hashable, Sendable {
+    public let name: String
+    public let role: DeviceRole
+    public let zones: [Zone]
+
+    public init(name: String, role: DeviceRole, zones: [Zone]) {
+        self.name = name
+        self.role = role
+        self.zones = zones
+    }
+
+    public var jsonValue: JSONValue {
+        ["name": .string(name), "role": .string(role.rawValue), "zones": .array(zones.map { .string($0.rawValue) })]
+    }
+
+    public init(json: JSONValue) throws {
+        let r = try JSONObjectReader(json, path: "device")
+        name = try r.string("name")
+        guard let role = DeviceRole(rawValue: try r.string("role")) else {
+            throw ModelError(.invalidJSON, "device.role must be butler or supervisor")
+        }
+        self.role = role
+        zones = try r.array("zones").map { zone in
+            guard let z = zone.stringValue else { throw ModelError(.invalidJSON, "device.zones must hold strings") }
+            return try Zone(z)
+        }
+    }
+}
+
+/// `GET /v1/blobs/{sha256}/upload`: how much of a blob the server holds.
+public struct BlobStatus: Hashable, Sendable {
+    public let sha256: String
+    /// Bytes held so far (the whole length once complete).
+    public let received: Int64
+    /// The announced total length, once an upload has started.
+    public let length: Int64?
+    /// Verified against its hash and visible.
+    public let complete: Bool
+
+    public init(sha256: String, received: Int64, length: Int64?, complete: Bool) {
+        self.sha256 = sha256
+        self.received = received
+        self.length = length
+        self.complete = complete
+    }
+
+    public var jsonValue: JSONValue {
+        [
+            "sha256": .string(sha256), "received": .int(received), "length": length.map(JSONValue.int) ?? .null,
+            "complete": .bool(complete),
+        ]
+    }
+
+    public init(json: JSONValue) throws {
+        let r = try JSONObjectReader(json, path: "blob")
+        sha256 = try r.string("sha256")
+        guard Photo.isSHA256(sha256) else { throw ModelError(.invalidJSON, "blob.sha256 must be 64 lower-case hex digits") }
+        received = try r.int("received")
+        length = try r.optionalInt("length")
+        complete = try r.bool("complete")
+    }
+}
