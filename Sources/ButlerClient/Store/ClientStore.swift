@@ -51,6 +51,9 @@ public final class ClientStore: Sendable {
         do {
             try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
             let pool = try DatabasePool(path: home.appendingPathComponent(databaseFileName).path, configuration: configuration())
+            // DatabasePool sets synchronous = NORMAL on its WAL connections after prepareDatabase
+            // runs; the single writer connection is the one whose commits must be durable.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             return try ClientStore(
                 writer: pool, blobDirectory: home.appendingPathComponent("blobs"), clock: clock,
                 templates: try templates ?? TemplateCatalog.bundled(), logger: logger)
@@ -123,6 +126,13 @@ public final class ClientStore: Sendable {
     }
 
     // MARK: - Transactions
+
+    /// The writer connection's `PRAGMA synchronous` (2 = FULL), for checks and diagnostics.
+    public func synchronousMode() throws -> Int {
+        do { return try writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 } } catch {
+            throw ClientError.wrap(error, "cannot read the database settings")
+        }
+    }
 
     /// Runs `body` in one write transaction, mapping database failures to ``ClientError``.
     func write<T>(_ body: (Database) throws -> T) throws -> T {

@@ -7,12 +7,27 @@ import Foundation
 public struct ServerConfiguration: Sendable {
     /// Env `BUTLER_HOST`.
     public var host: String = "127.0.0.1"
-    /// Env `BUTLER_PORT`.
+    /// Env `BUTLER_PORT`; 0 picks a free port (reported once the server runs).
     public var port: Int = 8080
-    /// The data directory: one SQLite file and a `blobs/` folder. Env `BUTLER_DATA`.
+    /// The data directory: `butler.sqlite` and a `blobs/` folder. Env `BUTLER_DATA`.
     public var dataDirectory: URL = URL(fileURLWithPath: "butler-data", isDirectory: true)
+    /// Largest push body accepted.
+    public var maxPushBytes: Int = 16 << 20
+    /// Largest photo accepted.
+    public var maxBlobBytes: Int64 = 512 << 20
+    /// Largest pull page.
+    public var maxPullLimit: Int = WireProtocol.maxPullLimit
+    /// The estate calendar (time zone, rain days) the deadline views use.
+    public var calendar = EstateCalendar()
+    /// The clock deadlines and revocations are measured against.
+    public var clock: any WallClock = SystemWallClock()
 
     public init() {}
+
+    /// The database file inside the data directory.
+    public var databaseURL: URL { dataDirectory.appendingPathComponent("butler.sqlite") }
+    /// The blob folder inside the data directory.
+    public var blobDirectory: URL { dataDirectory.appendingPathComponent("blobs", isDirectory: true) }
 
     /// The defaults overridden by `BUTLER_HOST`, `BUTLER_PORT` and `BUTLER_DATA` where set.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {

@@ -1,0 +1,32 @@
+import ButlerModel
+import Hummingbird
+
+/// Checks every `/v1` request: the protocol version first (an old client gets a clear 426, not
+/// corruption), then the bearer token against the stored hashes — on every request, so a
+/// revocation takes effect at once, on every node.
+struct DeviceAuthMiddleware: RouterMiddleware {
+    typealias Context = ButlerRequestContext
+    let storage: any SyncStorage
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let version = request.headers[.init(WireProtocol.versionHeader)!]
+        guard version == String(WireProtocol.version) else {
+            throw APIError(
+                .upgradeRequired, "protocol-version",
+                "this server speaks protocol \(WireProtocol.version); send the header \(WireProtocol.versionHeader): \(WireProtocol.version) (got \(version ?? "none")), or update the client")
+        }
+        guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer "),
+            case let token = String(authorization.dropFirst(7)), !token.isEmpty, token.utf8.count <= 512
+        else { throw APIError.unauthorized("send Authorization: Bearer <device token>") }
+        guard let device = try await storage.device(tokenHash: DeviceTokens.hash(token)) else {
+            throw APIError.unauthorized("unknown device token")
+        }
+        guard device.revokedAt == nil else {
+            throw APIError(.unauthorized, "token-revoked", "device \(device.name) was revoked; hand it in to your supervisor")
+        }
+        var context = context
+        context.device = device
+        context.logger[metadataKey: "butler.device"] = "\(device.name)"
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,101 @@
+import ButlerModel
+import Foundation
+import Hummingbird
+import Metrics
+import NIOCore
+
+/// `/v1/blobs/{sha256}` (download with Range) and `/v1/blobs/{sha256}/upload` (status, append).
+struct BlobRoutes {
+    let storage: any SyncStorage
+    let blobs: BlobStore
+
+    func register(on group: RouterGroup<ButlerRequestContext>) {
+        group.get("blobs/{sha256}/upload") { _, context in
+            _ = try context.requireDevice()
+            return Response.json(await blobs.status(try sha(context)).jsonValue)
+        }
+        group.patch("blobs/{sha256}/upload") { request, context in
+            _ = try context.requireDevice()
+            let sha = try sha(context)
+            let query = request.uri.queryParameters
+            guard let offset = query.get("offset").flatMap({ Int64($0) }), offset >= 0,
+                let length = query.get("length").flatMap({ Int64($0) }), length >= 0
+            else { throw APIError(.badRequest, "invalid-value", "offset and length must be whole numbers ≥ 0") }
+            let before = offset
+            let status = try await blobs.append(sha, offset: offset, length: length, body: request.body)
+            Counter(label: "butler_server_blob_bytes_in_total").increment(by: Int(max(0, status.received - before)))
+            return Response.json(status.jsonValue)
+        }
+        group.get("blobs/{sha256}") { request, context in
+            try await download(request, context)
+        }
+    }
+
+    func sha(_ context: ButlerRequestContext) throws -> String {
+        let sha = try context.parameters.require("sha256")
+        guard Photo.isSHA256(sha) else {
+            throw APIError(.badRequest, "invalid-value", "a blob is named by 64 lower-case hex digits")
+        }
+        return sha
+    }
+
+    func download(_ request: Request, _ context: ButlerRequestContext) async throws -> Response {
+        let device = try context.requireDevice()
+        let sha = try sha(context)
+        // A photo is visible to the devices of the zones whose records reference it.
+        guard let size = blobs.completeSize(sha), try await storage.isPhotoVisible(sha256: sha, zones: device.zones) else {
+            throw APIError(.notFound, "not-found", "no photo \(sha) in your zones")
+        }
+        var range: ClosedRange<Int64> = 0...(size - 1)
+        var status = HTTPResponse.Status.ok
+        if let header = request.headers[.range] {
+            guard let parsed = Self.parseRange(header, size: size) else {
+                var response = Response.json(WireError(code: "range-not-satisfiable", message: "cannot serve \(header) of \(size) bytes").jsonValue, status: .rangeNotSatisfiable)
+                response.headers[.contentRange] = "bytes */\(size)"
+                return response
+            }
+            range = parsed
+            status = .partialContent
+        }
+        if size == 0 { return Response(status: .ok, headers: [.contentLength: "0", .contentType: "application/octet-stream"]) }
+        let file = blobs.completeURL(sha)
+        let count = range.upperBound - range.lowerBound + 1
+        var headers: HTTPFields = [
+            .contentType: "application/octet-stream", .contentLength: String(count), .acceptRanges: "bytes",
+            .eTag: "\"\(sha)\"",
+        ]
+        if status == .partialContent { headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)" }
+        let start = range.lowerBound
+        let body = ResponseBody(contentLength: Int(count)) { writer in
+            let handle = try FileHandle(forReadingFrom: file)
+            defer { try? handle.close() }
+            try handle.seek(toOffset: UInt64(start))
+            var remaining = count
+            while remaining > 0 {
+                guard let chunk = try handle.read(upToCount: Int(min(remaining, 1 << 20))), !chunk.isEmpty else { break }
+                try await writer.write(ByteBuffer(bytes: chunk))
+                remaining -= Int64(chunk.count)
+            }
+            Counter(label: "butler_server_blob_bytes_out_total").increment(by: Int(count - remaining))
+            try await writer.finish(nil)
+        }
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    /// Parses a single `bytes=` range (`a-b`, `a-`, `-n`) against a blob of `size` bytes.
+    static func parseRange(_ header: String, size: Int64) -> ClosedRange<Int64>? {
+        guard header.hasPrefix("bytes="), size > 0 else { return nil }
+        let spec = header.dropFirst(6)
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return nil }
+        let first = spec[..<dash].trimmingCharacters(in: .whitespaces)
+        let last = spec[spec.index(after: dash)...].trimmingCharacters(in: .whitespaces)
+        if first.isEmpty {
+            guard let n = Int64(last), n > 0 else { return nil }
+            return max(0, size - n)...(size - 1)
+        }
+        guard let a = Int64(first), a >= 0, a < size else { return nil }
+        if last.isEmpty { return a...(size - 1) }
+        guard let b = Int64(last), b >= a else { return nil }
+        return a...min(b, size - 1)
+    }
+}

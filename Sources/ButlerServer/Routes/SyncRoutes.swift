@@ -1,0 +1,134 @@
+import ButlerModel
+import Foundation
+import Hummingbird
+import Metrics
+import NIOCore
+
+/// `/v1/devices/me`, `/v1/push`, `/v1/pull`.
+struct SyncRoutes {
+    let storage: any SyncStorage
+    let configuration: ServerConfiguration
+
+    func register(on group: RouterGroup<ButlerRequestContext>) {
+        group.get("devices/me") { _, context in
+            Response.json(try context.requireDevice().info.jsonValue)
+        }
+        group.post("push") { request, context in try await push(request, context) }
+        group.get("pull") { request, context in try await pull(request, context) }
+    }
+
+    func push(_ request: Request, _ context: ButlerRequestContext) async throws -> Response {
+        let device = try context.requireDevice()
+        let body = try await request.body.collect(upTo: configuration.maxPushBytes)
+        let decoded: [Result<RecordState, ModelError>]
+        do {
+            decoded = try PushRequest.decode(try JSONParser.parse(Array(body.readableBytesView)))
+        } catch let error as ModelError where error.code == .protocolVersion {
+            throw APIError(.upgradeRequired, error.code.rawValue, error.message)
+        } catch let error as ModelError {
+            throw APIError.invalid(error)
+        }
+        let now = configuration.clock.now()
+        var results = [PushResponse.Result?](repeating: nil, count: decoded.count)
+        var accepted: [(index: Int, delta: RecordState)] = []
+        for (index, item) in decoded.enumerated() {
+            switch item {
+            case .failure(let error):
+                results[index] = .init(index: index, id: nil, status: .refused, code: error.code.rawValue, message: error.message)
+            case .success(let delta):
+                if let refusal = Self.refusal(of: delta, by: device, now: now) {
+                    results[index] = .init(index: index, id: delta.id.rawValue, status: .refused, code: refusal.code, message: refusal.message)
+                } else {
+                    accepted.append((index, delta))
+                }
+            }
+        }
+        let outcomes = try await storage.merge(accepted.map(\.delta))
+        var changed = 0
+        for ((index, delta), outcome) in zip(accepted, outcomes) {
+            switch outcome {
+            case .merged(let didChange):
+                if didChange { changed += 1 }
+                results[index] = .init(index: index, id: delta.id.rawValue, status: .accepted)
+            case .refused(let error):
+                results[index] = .init(index: index, id: delta.id.rawValue, status: .refused, code: error.code.rawValue, message: error.message)
+            }
+        }
+        let refusedCount = results.filter { $0?.status == .refused }.count
+        Counter(label: "butler_server_pushes_total").increment()
+        Counter(label: "butler_server_changes_merged_total").increment(by: changed)
+        if refusedCount > 0 { Counter(label: "butler_server_deltas_refused_total").increment(by: refusedCount) }
+        for (_, delta) in accepted {
+            for conflict in (try? delta.conflicts()) ?? [] {
+                Counter(label: "butler_server_conflicts_total", dimensions: [("rule", conflict.rule.rawValue)]).increment()
+            }
+        }
+        context.logger.info("push merged", metadata: ["sync.deltas": "\(decoded.count)", "sync.changed": "\(changed)", "sync.refused": "\(refusedCount)"])
+        return Response.json(PushResponse(results: results.compactMap { $0 }).jsonValue)
+    }
+
+    /// Why a well-formed delta from `device` is refused, or `nil` to merge it.
+    static func refusal(of delta: RecordState, by device: DeviceRecord, now: Date) -> WireError? {
+        guard device.zones.contains(delta.zone) else {
+            return WireError(code: "zone-forbidden", message: "device \(device.name) may not write to zone \(delta.zone)")
+        }
+        do { try FieldSchema.of(delta.type).validate(delta) } catch let error as ModelError {
+            return WireError(code: error.code.rawValue, message: error.message)
+        } catch {
+            return WireError(code: "invalid-field", message: "\(error)")
+        }
+        let limit = HybridLogicalClock.millis(now) + HybridLogicalClock.maxForwardDrift
+        for register in delta.fields.values {
+            for entry in register.values where entry.time.millis > limit {
+                return WireError(code: "clock-ahead", message: "an edit is stamped more than 7 days in the future; fix the device clock")
+            }
+        }
+        if device.role == .butler, let reason = supervisorOnly(delta) {
+            return WireError(code: "role-forbidden", message: reason)
+        }
+        return nil
+    }
+
+    /// Reviews, closing a form and review notes are the supervisor's (001 §4.3: the butler submits,
+    /// the supervisor reviews).
+    static func supervisorOnly(_ delta: RecordState) -> String? {
+        guard delta.type == .inspectionForm else { return nil }
+        for (path, register) in delta.fields {
+            if path.segments.first == "review" { return "only a supervisor writes review notes" }
+            if path.rawValue == "status" {
+                for entry in register.values {
+                    if let state = entry.value["state"]?.stringValue, state == FormState.reviewed.rawValue || state == FormState.closed.rawValue {
+                        return "only a supervisor reviews or closes a form"
+                    }
+                }
+            }
+        }
+        return nil
+    }
+
+    func pull(_ request: Request, _ context: ButlerRequestContext) async throws -> Response {
+        let device = try context.requireDevice()
+        let query = request.uri.queryParameters
+        var cursor: Int64 = 0
+        if let text = query.get("cursor"), !text.isEmpty {
+            guard let value = Int64(text), value >= 0 else {
+                throw APIError(.badRequest, "invalid-cursor", "the cursor must be one this server handed out")
+            }
+            cursor = value
+        }
+        var limit = 1000
+        if let text = query.get("limit") {
+            guard let value = Int(text), (1...configuration.maxPullLimit).contains(value) else {
+                throw APIError(.badRequest, "invalid-value", "limit must be 1…\(configuration.maxPullLimit)")
+            }
+            limit = value
+        }
+        let page = try await storage.changes(after: cursor, zones: device.zones, limit: limit)
+        Counter(label: "butler_server_pulls_total").increment()
+        Counter(label: "butler_server_changes_served_total").increment(by: page.changes.count)
+        if let latest = try? await storage.latestCursor() {
+            Recorder(label: "butler_server_pull_lag_changes").record(max(0, latest - page.cursor))
+        }
+        return Response.json(PullResponse(changes: page.changes, cursor: String(page.cursor), more: page.more).jsonValue)
+    }
+}

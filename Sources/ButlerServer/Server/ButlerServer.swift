@@ -1,0 +1,63 @@
+import ButlerModel
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+
+/// Builds the sync server application: the same function serves `butler-server serve` and the
+/// tests, so tests exercise exactly what runs.
+///
+/// ```swift
+/// let storage = try await ButlerServer.openEmbedded(configuration)
+/// let app = try ButlerServer.buildApplication(configuration: configuration, storage: storage.storage, blobs: storage.blobs)
+/// try await app.runService()
+/// ```
+public enum ButlerServer {
+    /// The embedded store in the data directory (created on first start): SQLite file + blob folder.
+    public static func openEmbedded(_ configuration: ServerConfiguration) async throws -> (storage: SQLiteStorage, blobs: BlobStore) {
+        try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
+        let storage = try SQLiteStorage(path: configuration.databaseURL.path)
+        try await storage.migrate()
+        let blobs = try BlobStore(directory: configuration.blobDirectory, maxBlobBytes: configuration.maxBlobBytes)
+        return (storage, blobs)
+    }
+
+    /// The router with every route and middleware.
+    public static func buildRouter(
+        configuration: ServerConfiguration, storage: any SyncStorage, blobs: BlobStore, metrics: PrometheusCollectorRegistry? = nil
+    ) -> Router<ButlerRequestContext> {
+        let router = Router(context: ButlerRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: MetricsMiddleware())
+        router.get("healthz") { _, _ in
+            do { try await storage.health() } catch {
+                throw APIError(.serviceUnavailable, "storage-unavailable", "the store does not answer")
+            }
+            return Response.json(["status": "ok"])
+        }
+        router.get("metrics") { _, _ in
+            let text = metrics?.emitToString() ?? ""
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
+        let v1 = router.group("v1").add(middleware: DeviceAuthMiddleware(storage: storage))
+        SyncRoutes(storage: storage, configuration: configuration).register(on: v1)
+        BlobRoutes(storage: storage, blobs: blobs).register(on: v1)
+        ViewRoutes(storage: storage, configuration: configuration).register(on: v1)
+        return router
+    }
+
+    /// The application: router, bind address, and a callback with the bound port (useful with port 0).
+    public static func buildApplication(
+        configuration: ServerConfiguration, storage: any SyncStorage, blobs: BlobStore, metrics: PrometheusCollectorRegistry? = nil,
+        logger: Logger = Logger(label: "butler.server"), onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = buildRouter(configuration: configuration, storage: storage, blobs: blobs, metrics: metrics)
+        return Application(
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: .seconds(120))),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "butler-server"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger)
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// Turns every error into a JSON `{"code","message"}` reply: Hummingbird's own errors (unknown
+/// route, body too large) keep their status with a stable code; anything unexpected is logged and
+/// answered as a bare 500 `internal`, never with its details.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            throw error
+        } catch let error as HTTPError {
+            throw APIError(error.status, Self.code(for: error.status), error.body ?? error.status.reasonPhrase)
+        } catch let error as any HTTPResponseError {
+            throw APIError(error.status, Self.code(for: error.status), error.status.reasonPhrase)
+        } catch is CancellationError {
+            throw APIError(.serviceUnavailable, "shutting-down", "the server is shutting down; try again")
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+            throw APIError.internalError()
+        }
+    }
+
+    static func code(for status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 400: "bad-request"
+        case 401: "unauthorized"
+        case 404: "not-found"
+        case 405: "method-not-allowed"
+        case 413: "body-too-large"
+        case 416: "range-not-satisfiable"
+        default: "http-\(status.code)"
+        }
+    }
+}
