@@ -73,6 +73,21 @@ let package = Package(
             dependencies: ["ButlerServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
+            name: "ButlerClientTests",
+            dependencies: ["ButlerClient", "ButlerModel"]
+        ),
+        .testTarget(
+            name: "ButlerServerTests",
+            dependencies: [
+                "ButlerServer", "ButlerModel",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["ButlerClient", "ButlerServer", "ButlerModel"]
+        ),
+        .testTarget(
             name: "ButlerModelTests",
             dependencies: [
                 "ButlerModel",

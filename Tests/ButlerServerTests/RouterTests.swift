@@ -1,0 +1,234 @@
+import ButlerModel
+import ButlerServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+/// Every endpoint and every error code, through the real router (HummingbirdTesting `.router`).
+@Suite("Server router")
+struct RouterTests {
+    typealias F = ServerFixture
+
+    func withServer(_ body: @Sendable (ServerFixture, any TestClientProtocol) async throws -> Void) async throws {
+        let fixture = try await ServerFixture()
+        defer { fixture.cleanUp() }
+        try await fixture.app().test(.router) { client in try await body(fixture, client) }
+    }
+
+    func expectError(_ response: TestResponse, _ status: HTTPResponse.Status, _ code: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(response.status == status, sourceLocation: sourceLocation)
+        let json = try F.json(response)
+        #expect(json["code"] == .string(code), sourceLocation: sourceLocation)
+        #expect(json["message"]?.stringValue?.isEmpty == false, sourceLocation: sourceLocation)
+    }
+
+    @Test("healthz and metrics answer without a token")
+    func health() async throws {
+        try await withServer { _, client in
+            let health = try await client.execute(uri: "/healthz", method: .get)
+            #expect(health.status == .ok)
+            #expect(try F.json(health) == ["status": "ok"])
+            #expect(try await client.execute(uri: "/metrics", method: .get).status == .ok)
+        }
+    }
+
+    @Test("a device learns its role and zones")
+    func deviceMe() async throws {
+        try await withServer { f, client in
+            let response = try await client.execute(uri: "/v1/devices/me", method: .get, headers: f.headers("zhou"))
+            #expect(try DeviceInfo(json: F.json(response)) == DeviceInfo(name: "zhou", role: .supervisor, zones: [try Zone("east-3"), try Zone("east-4")]))
+        }
+    }
+
+    @Test("authentication and versioning errors")
+    func authErrors() async throws {
+        try await withServer { f, client in
+            try expectError(try await client.execute(uri: "/v1/pull", method: .get, headers: f.headers(nil)), .unauthorized, "unauthorized")
+            var forged = f.headers(nil)
+            forged[.authorization] = "Bearer bt_0000000000000000000000000000000000000000000000000000000000000000"
+            try expectError(try await client.execute(uri: "/v1/pull", method: .get, headers: forged), .unauthorized, "unauthorized")
+            var noVersion = f.headers("li")
+            noVersion[.init("Butler-Protocol")!] = nil
+            try expectError(try await client.execute(uri: "/v1/pull", method: .get, headers: noVersion), .upgradeRequired, "protocol-version")
+            var oldVersion = f.headers("li")
+            oldVersion[.init("Butler-Protocol")!] = "0"
+            try expectError(try await client.execute(uri: "/v1/pull", method: .get, headers: oldVersion), .upgradeRequired, "protocol-version")
+            try await DeviceRegistry(storage: f.storage).revoke(name: "li")
+            try expectError(try await client.execute(uri: "/v1/pull", method: .get, headers: f.headers("li")), .unauthorized, "token-revoked")
+            try expectError(try await client.execute(uri: "/v1/nope", method: .get, headers: f.headers("wang")), .notFound, "not-found")
+        }
+    }
+
+    @Test("push merges, is idempotent, and refuses other zones, bad fields and supervisor-only writes")
+    func push() async throws {
+        try await withServer { f, client in
+            let form = Deltas.form()
+            let first = try PushResponse(json: F.json(try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("li"), body: F.body(Deltas.push([form])))))
+            #expect(first.results.map(\.status) == [.accepted])
+            let cursor = try await f.storage.latestCursor()
+            // A re-sent batch (its reply lost) is accepted again and changes nothing.
+            let again = try PushResponse(json: F.json(try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("li"), body: F.body(Deltas.push([form])))))
+            #expect(again.results.map(\.status) == [.accepted])
+            #expect(try await f.storage.latestCursor() == cursor)
+
+            var state = form
+            let review = try InspectionForm.submit(&state, stamp: Deltas.stamp("li-dev", 1_795_000_001_000))
+            let reviewed = try InspectionForm.review(&state, at: F.now, stamp: Deltas.stamp("li-dev", 1_795_000_002_000))
+            let foreign = Deltas.form("form-west", zone: try Zone("west-1"))
+            var bad = form
+            let badField = bad.write("items/tiles/colour", "red", stamp: Deltas.stamp("li-dev", 1_795_000_003_000))
+            let future = bad.write("weather", "晴", stamp: Deltas.stamp("li-dev", HybridLogicalClock.millis(F.now) + 30 * 86_400_000))
+            let malformed: JSONValue = ["id": "x", "type": "invoice", "zone": "east-3", "context": [:], "fields": [:]]
+            var deltas = Deltas.push([review, reviewed, foreign, badField, future])
+            if case .object(var o) = deltas, case .array(var list) = o["deltas"]! {
+                list.append(malformed)
+                o["deltas"] = .array(list)
+                deltas = .object(o)
+            }
+            let reply = try PushResponse(json: F.json(try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("li"), body: F.body(deltas))))
+            #expect(reply.results.map(\.status) == [.accepted, .refused, .refused, .refused, .refused, .refused])
+            #expect(reply.results.map(\.code) == [nil, "role-forbidden", "zone-forbidden", "invalid-field", "clock-ahead", "invalid-value"])
+            // Nothing of the refused deltas is stored anywhere.
+            let west = try await f.storage.changes(after: 0, zones: [try Zone("west-1")], limit: 10)
+            #expect(west.changes.isEmpty)
+            // The supervisor may review.
+            let ok = try PushResponse(json: F.json(try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("zhou"), body: F.body(Deltas.push([reviewed])))))
+            #expect(ok.results.map(\.status) == [.accepted])
+        }
+    }
+
+    @Test("malformed, oversized and wrong-version pushes are refused whole, storing nothing")
+    func pushErrors() async throws {
+        try await withServer { f, client in
+            try expectError(
+                try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("li"), body: ByteBuffer(string: "{\"protocol\":1,\"deltas\":[")),
+                .badRequest, "invalid-json")
+            try expectError(
+                try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("li"), body: F.body(["protocol": 2, "deltas": []])),
+                .upgradeRequired, "protocol-version")
+            let huge = ByteBuffer(repeating: UInt8(ascii: " "), count: 2 << 20)
+            try expectError(try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("li"), body: huge), .contentTooLarge, "body-too-large")
+            #expect(try await f.storage.latestCursor() == 0)
+        }
+    }
+
+    @Test("pull pages through the feed of the caller's zones only")
+    func pull() async throws {
+        try await withServer { f, client in
+            let forms = (1...5).map { Deltas.form("form-\($0)") }
+            _ = try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("li"), body: F.body(Deltas.push(forms)))
+            _ = try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("chen"), body: F.body(Deltas.push([Deltas.form("form-w", zone: try Zone("west-1"))])))
+            var cursor = "0"
+            var seen: [String] = []
+            var pages = 0
+            while true {
+                let page = try PullResponse(json: F.json(try await client.execute(uri: "/v1/pull?cursor=\(cursor)&limit=2", method: .get, headers: f.headers("wang"))))
+                seen += page.changes.map(\.id.rawValue)
+                cursor = page.cursor
+                pages += 1
+                if !page.more { break }
+            }
+            #expect(seen == forms.map(\.id.rawValue))
+            #expect(pages == 3)
+            let chen = try PullResponse(json: F.json(try await client.execute(uri: "/v1/pull", method: .get, headers: f.headers("chen"))))
+            #expect(chen.changes.map(\.id.rawValue) == ["form-w"])
+            try expectError(try await client.execute(uri: "/v1/pull?cursor=abc", method: .get, headers: f.headers("li")), .badRequest, "invalid-cursor")
+            try expectError(try await client.execute(uri: "/v1/pull?limit=0", method: .get, headers: f.headers("li")), .badRequest, "invalid-value")
+            try expectError(try await client.execute(uri: "/v1/pull?limit=999999", method: .get, headers: f.headers("li")), .badRequest, "invalid-value")
+        }
+    }
+
+    @Test("blob upload resumes at the server's offset, verifies the hash, and downloads with Range")
+    func blobs() async throws {
+        try await withServer { f, client in
+            let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            let sha = SHA256Hasher.hex(of: bytes)
+            let upload = "/v1/blobs/\(sha)/upload"
+            #expect(try BlobStatus(json: F.json(try await client.execute(uri: upload, method: .get, headers: f.headers("li")))).received == 0)
+            let first = try BlobStatus(json: F.json(try await client.execute(
+                uri: "\(upload)?offset=0&length=\(bytes.count)", method: .patch, headers: f.headers("li"), body: ByteBuffer(bytes: bytes[0..<100_000]))))
+            #expect(first.received == 100_000 && !first.complete)
+            try expectError(
+                try await client.execute(uri: "\(upload)?offset=5&length=\(bytes.count)", method: .patch, headers: f.headers("li"), body: ByteBuffer(bytes: bytes[5..<10])),
+                .conflict, "offset-mismatch")
+            try expectError(
+                try await client.execute(uri: "\(upload)?offset=100000&length=5", method: .patch, headers: f.headers("li"), body: ByteBuffer(bytes: bytes[0..<1])),
+                .conflict, "length-mismatch")
+            let done = try BlobStatus(json: F.json(try await client.execute(
+                uri: "\(upload)?offset=100000&length=\(bytes.count)", method: .patch, headers: f.headers("li"), body: ByteBuffer(bytes: bytes[100_000...]))))
+            #expect(done.complete && done.received == 300_000)
+            // Invisible until a photo record of the caller's zones references it.
+            try expectError(try await client.execute(uri: "/v1/blobs/\(sha)", method: .get, headers: f.headers("li")), .notFound, "not-found")
+            var photo = RecordState(id: try Photo.recordID(sha256: sha, zone: Deltas.zone), type: .photo, zone: Deltas.zone)
+            let delta = try Photo.record(&photo, sha256: sha, bytes: 300_000, mediaType: "image/jpeg", takenAt: F.now, caption: nil, attachTo: RecordID("form-1"), item: "tiles", stamp: Deltas.stamp("li-dev", 1_795_000_000_000))
+            _ = try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("li"), body: F.body(Deltas.push([delta])))
+            let whole = try await client.execute(uri: "/v1/blobs/\(sha)", method: .get, headers: f.headers("wang"))
+            #expect(whole.status == .ok && Array(whole.body.readableBytesView) == bytes)
+            var ranged = f.headers("wang")
+            ranged[.range] = "bytes=299990-"
+            let tail = try await client.execute(uri: "/v1/blobs/\(sha)", method: .get, headers: ranged)
+            #expect(tail.status == .partialContent && Array(tail.body.readableBytesView) == Array(bytes[299_990...]))
+            #expect(tail.headers[.contentRange] == "bytes 299990-299999/300000")
+            ranged[.range] = "bytes=-4"
+            #expect(Array(try await client.execute(uri: "/v1/blobs/\(sha)", method: .get, headers: ranged).body.readableBytesView) == Array(bytes[299_996...]))
+            ranged[.range] = "bytes=400000-"
+            try expectError(try await client.execute(uri: "/v1/blobs/\(sha)", method: .get, headers: ranged), .rangeNotSatisfiable, "range-not-satisfiable")
+            try expectError(try await client.execute(uri: "/v1/blobs/\(sha)", method: .get, headers: f.headers("chen")), .notFound, "not-found")
+            try expectError(try await client.execute(uri: "/v1/blobs/../etc/passwd", method: .get, headers: f.headers("li")), .notFound, "not-found")
+            try expectError(try await client.execute(uri: "/v1/blobs/ABC/upload", method: .get, headers: f.headers("li")), .badRequest, "invalid-value")
+            // Re-uploading a held blob sends nothing more and stays complete.
+            let again = try BlobStatus(json: F.json(try await client.execute(uri: upload, method: .get, headers: f.headers("li"))))
+            #expect(again.complete)
+        }
+    }
+
+    @Test("a wrong hash discards the upload; a chunk past the length is refused")
+    func blobErrors() async throws {
+        try await withServer { f, client in
+            let sha = String(repeating: "ab", count: 32)
+            try expectError(
+                try await client.execute(uri: "/v1/blobs/\(sha)/upload?offset=0&length=4", method: .patch, headers: f.headers("li"), body: ByteBuffer(bytes: [1, 2, 3, 4])),
+                .unprocessableContent, "hash-mismatch")
+            #expect(try BlobStatus(json: F.json(try await client.execute(uri: "/v1/blobs/\(sha)/upload", method: .get, headers: f.headers("li")))).received == 0)
+            try expectError(
+                try await client.execute(uri: "/v1/blobs/\(sha)/upload?offset=0&length=2", method: .patch, headers: f.headers("li"), body: ByteBuffer(bytes: [1, 2, 3])),
+                .badRequest, "chunk-too-large")
+            try expectError(
+                try await client.execute(uri: "/v1/blobs/\(sha)/upload?offset=0&length=999999999", method: .patch, headers: f.headers("li"), body: ByteBuffer(bytes: [1])),
+                .contentTooLarge, "blob-too-large")
+            try expectError(
+                try await client.execute(uri: "/v1/blobs/\(sha)/upload?offset=-1&length=2", method: .patch, headers: f.headers("li"), body: ByteBuffer(bytes: [1])),
+                .badRequest, "invalid-value")
+        }
+    }
+
+    @Test("supervisor views: conflicts, escalations, callbacks")
+    func views() async throws {
+        try await withServer { f, client in
+            var a = Deltas.form()
+            var b = a
+            let defect = try InspectionForm.setResult(&a, item: "stairwell-lights", result: .defect, at: F.now, stamp: Deltas.stamp("li-dev", 1_795_000_001_000))
+            let ok = try InspectionForm.setResult(&b, item: "stairwell-lights", result: .ok, at: F.now, stamp: Deltas.stamp("wang-dev", 1_795_000_002_000))
+            let order = try WorkOrder.create(
+                id: RecordID("wo-1"), zone: Deltas.zone, place: "B1", category: .general, description: nil,
+                reportedAt: F.now.addingTimeInterval(-3 * 86_400), stamp: Deltas.stamp("li-dev", 1_795_000_000_000))
+            var done = try WorkOrder.create(
+                id: RecordID("wo-2"), zone: Deltas.zone, place: "B2", category: .dangerous, description: nil,
+                reportedAt: F.now.addingTimeInterval(-3 * 86_400), stamp: Deltas.stamp("li-dev", 1_795_000_000_000))
+            let complete = try WorkOrder.complete(&done, at: F.now.addingTimeInterval(-2 * 86_400), stamp: Deltas.stamp("li-dev", 1_795_000_000_500))
+            _ = try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("li"), body: F.body(Deltas.push([Deltas.form(), defect, ok, order, done, complete])))
+            let conflicts = try F.json(try await client.execute(uri: "/v1/views/conflicts", method: .get, headers: f.headers("zhou")))
+            #expect(conflicts["conflicts"]?.arrayValue?.first?["rule"] == "defect-wins")
+            let escalations = try F.json(try await client.execute(uri: "/v1/views/escalations", method: .get, headers: f.headers("zhou")))
+            let kinds = escalations["escalations"]?.arrayValue?.compactMap { $0["kind"]?.stringValue } ?? []
+            #expect(kinds.sorted() == ["callback-overdue", "repair-not-started"])
+            let callbacks = try F.json(try await client.execute(uri: "/v1/views/callbacks", method: .get, headers: f.headers("zhou")))
+            #expect(callbacks["callbacks"]?.arrayValue?.first?["overdue"] == true)
+            // Another zone's supervisor view is empty.
+            let west = try F.json(try await client.execute(uri: "/v1/views/conflicts", method: .get, headers: f.headers("chen")))
+            #expect(west["conflicts"] == [])
+        }
+    }
+}
