@@ -62,7 +62,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "butler",
-            dependencies: ["ButlerModel", "ButlerClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "ButlerModel", "ButlerClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "butler-syncd",

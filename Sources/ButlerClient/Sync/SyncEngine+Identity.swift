@@ -1,0 +1,14 @@
+import ButlerModel
+import Foundation
+import Logging
+
+extension SyncEngine {
+    /// An engine for `store` talking to the server and token it was initialised with, over libcurl.
+    public static func forStore(
+        _ store: ClientStore, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "butler.client.sync")
+    ) throws -> SyncEngine {
+        let identity = try store.identity()
+        let transport = CurlTransport(configuration: .init(baseURL: identity.serverURL, token: identity.token), logger: logger)
+        return SyncEngine(store: store, transport: transport, configuration: configuration, logger: logger)
+    }
+}

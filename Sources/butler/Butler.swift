@@ -1,0 +1,128 @@
+import ArgumentParser
+import ButlerClient
+import ButlerModel
+import Foundation
+import Logging
+
+@main
+struct Butler: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "butler",
+        abstract: "The butler's handheld agent: patrol forms, photos, work orders and callbacks, offline; `butler sync` when in coverage.",
+        discussion: """
+            Every command but `sync` works with no network at all. Edits are durable the moment a command \
+            returns; `butler sync` pushes them, uploads photos and pulls everyone else's changes.
+
+            A morning patrol:
+              butler init --server http://10.0.0.5:8080 --token bt_… --name 李管家
+              FORM=$(butler form new --template building-patrol --zone east-3 --place "3号楼2单元 楼梯间")
+              butler form set $FORM stairwell-lights --result defect --note "3F 走廊灯不亮"
+              butler photo add $FORM IMG_0412.jpg --item stairwell-lights
+              butler form submit $FORM
+              butler sync
+
+            The store lives in --home (env BUTLER_HOME, default ~/.butler); --home may stand before or after the subcommand.
+            """,
+        subcommands: [
+            Init.self, FormCommand.self, PhotoCommand.self, WorkOrderCommand.self, CallbackCommand.self, Sync.self, Status.self,
+            Conflicts.self, Demo.self,
+        ])
+
+    /// `--home DIR` may come before the subcommand; ArgumentParser reads options on the leaf, so
+    /// move it to the end of the arguments before parsing.
+    static func normalized(_ arguments: [String]) -> [String] {
+        var rest: [String] = []
+        var home: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--home", index + 1 < arguments.count {
+                home = [argument, arguments[index + 1]]
+                index += 2
+                continue
+            }
+            if argument.hasPrefix("--home=") {
+                home = [argument]
+            } else {
+                rest.append(argument)
+            }
+            index += 1
+        }
+        return rest + home
+    }
+
+    static func main() async {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = ProcessInfo.processInfo.environment["BUTLER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+            return handler
+        }
+        let arguments = normalized(Array(CommandLine.arguments.dropFirst()))
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as ClientError {
+            CLI.fail(error)
+        } catch let error as ModelError {
+            CLI.fail(ClientError(error))
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// The store location every command shares.
+struct HomeOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The device store (env BUTLER_HOME, default ~/.butler).", valueName: "dir"))
+    var home: String?
+
+    var url: URL {
+        home.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? ClientConfiguration.defaultHome()
+    }
+
+    func open() throws -> ClientStore {
+        try ClientStore.open(home: url)
+    }
+}
+
+enum CLI {
+    /// Prints the error as one line (`butler: CODE: message; what to do`) and exits non-zero.
+    static func fail(_ error: ClientError) -> Never {
+        let advice: String
+        switch error.code {
+        case .unreachable, .timeout: advice = " — nothing is lost; run `butler sync` again when in coverage"
+        case .notInitialized: advice = ""
+        case .unauthorized: advice = " — ask your supervisor for a new token and run `butler init` on a fresh --home"
+        case .tokenRevoked: advice = " — this handheld was revoked; hand it in to your supervisor"
+        case .protocolVersion: advice = " — update butler to the server's version"
+        case .storageFull: advice = ""
+        default: advice = ""
+        }
+        FileHandle.standardError.write(Data("butler: \(error.code): \(error.message)\(advice)\n".utf8))
+        exit(error.isTransient ? 75 : 1)  // 75 = EX_TEMPFAIL: try again later
+    }
+
+    static func print(_ json: JSONValue) {
+        Swift.print(json.canonicalString)
+    }
+
+    static func parseDate(_ text: String?) throws -> Date? {
+        guard let text else { return nil }
+        guard let date = Timestamp.parseLenient(text) else {
+            throw ClientError(.invalidArgument, "\"\(text)\" is not an ISO 8601 time such as 2026-11-23T14:30:00+08:00")
+        }
+        return date
+    }
+
+    static func recordID(_ text: String) throws -> RecordID {
+        do { return try RecordID(text) } catch let error as ModelError { throw ClientError(error) }
+    }
+
+    static func zone(_ text: String) throws -> Zone {
+        do { return try Zone(text) } catch let error as ModelError { throw ClientError(error) }
+    }
+}

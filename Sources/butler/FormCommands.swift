@@ -1,0 +1,172 @@
+import ArgumentParser
+import ButlerClient
+import ButlerModel
+import Foundation
+
+struct FormCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "form",
+        abstract: "Inspection forms (巡查登记表): open one from a template, record results, notes, submit.",
+        subcommands: [New.self, Set.self, Note.self, Submit.self, Show.self, List.self])
+
+    struct New: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Open a draft form; prints the new form's id alone on stdout.",
+            discussion: """
+                Templates: building-patrol (楼宇巡查), public-area (公区巡查), cleaning-greening (保洁、绿化巡查), \
+                renovation (装修巡查), vacant-unit (空置房巡查), incident (突发事件登记).
+
+                Example:
+                  FORM=$(butler form new --template building-patrol --zone east-3 --place "3号楼2单元 楼梯间")
+                """)
+        @OptionGroup var home: HomeOptions
+        @Option(help: "The template id.") var template: String
+        @Option(help: "The zone (片区) the place belongs to.") var zone: String
+        @Option(help: "Where the patrol is.") var place: String
+
+        func run() async throws {
+            let store = try home.open()
+            print(try store.createForm(template: template, zone: CLI.zone(zone), place: place).rawValue)
+        }
+    }
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record a checklist item's result, optionally with a note.",
+            discussion: """
+                A defect is never erased by someone else's concurrent "ok": it stays until someone who has seen it \
+                records a new result.
+
+                Examples:
+                  butler form set $FORM stairwell-lights --result defect --note "3F 走廊灯不亮"
+                  butler form set $FORM fire-extinguisher --result ok
+                  butler form set $FORM elevator-running --result na
+                """)
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The form id.") var form: String
+        @Argument(help: "The checklist item key (see `butler form show`).") var item: String
+        @Option(help: "ok, defect or na.") var result: String
+        @Option(help: "A note for the item.") var note: String?
+
+        func run() async throws {
+            guard let result = ChecklistResult(rawValue: result) else { throw ValidationError("--result must be ok, defect or na") }
+            try home.open().setResult(form: CLI.recordID(form), item: item, result: result, note: note)
+        }
+    }
+
+    struct Note: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a note to the whole form.",
+            discussion: "Example:\n  butler form note $FORM \"住户反映夜间楼道灯常灭\"")
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The form id.") var form: String
+        @Argument(help: "The note.") var text: String
+
+        func run() async throws {
+            try home.open().addNote(form: CLI.recordID(form), text: text)
+        }
+    }
+
+    struct Submit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Submit the form for the supervisor's review; it can no longer be edited here.",
+            discussion: "Example:\n  butler form submit $FORM")
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The form id.") var form: String
+
+        func run() async throws {
+            try home.open().submit(form: CLI.recordID(form))
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a form: items, notes, photos and any conflicts with the rule that resolved them.",
+            discussion: "Examples:\n  butler form show $FORM\n  butler form show $FORM --json")
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The form id.") var form: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let store = try home.open()
+            let view = try store.form(CLI.recordID(form))
+            if json {
+                CLI.print(view.jsonValue)
+                return
+            }
+            let template = view.template.flatMap { try? TemplateCatalog.bundled().template($0) }
+            print("\(view.id)  \(template?.title ?? view.template ?? "?")  \(view.place ?? "")")
+            print("zone \(view.zone)  status \(view.status.state.rawValue) (round \(view.status.round))  by \(view.butler ?? "?")")
+            let keys = (template?.items.map(\.key) ?? []).filter { view.items[$0] != nil } + view.items.keys.sorted().filter { key in template?.item(key) == nil }
+            for key in keys {
+                let item = view.items[key]!
+                let label = template?.item(key)?.label ?? ""
+                print("  \(key) \(label): \(item.result?.rawValue ?? "-")")
+                for note in item.notes { print("      \(note.author): \(note.text)") }
+                for photo in item.photos { print("      photo \(photo.prefix(12))…") }
+            }
+            for note in view.notes { print("  note — \(note.author): \(note.text)") }
+            for note in view.reviewNotes { print("  review — \(note.author): \(note.text)") }
+            for notice in view.notices {
+                print("  rectification \(notice.id) → \(notice.party?.rawValue ?? "?") by \(notice.deadline.map(Timestamp.format) ?? "?"): \(notice.status.rawValue)")
+            }
+            for conflict in view.conflicts { print("  conflict \(conflict.field) [\(conflict.rule.rawValue)]: \(conflict.explanation)") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the forms on this handheld.",
+            discussion: "Examples:\n  butler form list\n  butler form list --json")
+        @OptionGroup var home: HomeOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let forms = try home.open().forms()
+            if json {
+                CLI.print(.array(forms.map { form in
+                    [
+                        "id": .string(form.id.rawValue), "template": form.template.map(JSONValue.string) ?? .null,
+                        "zone": .string(form.zone.rawValue), "place": form.place.map(JSONValue.string) ?? .null,
+                        "status": .string(form.status.state.rawValue),
+                    ]
+                }))
+                return
+            }
+            for form in forms {
+                let conflicts = form.conflicts.isEmpty ? "" : "  \(form.conflicts.count) conflict(s)"
+                print("\(form.id)\t\(form.template ?? "?")\t\(form.zone)\t\(form.status.state.rawValue)\t\(form.place ?? "")\(conflicts)")
+            }
+        }
+    }
+}
+
+struct PhotoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "photo",
+        abstract: "Photos as evidence (拍照取证).",
+        subcommands: [Add.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Attach a photo to a form (or one of its items); prints the photo's sha256 alone on stdout.",
+            discussion: """
+                The file is copied into the handheld's photo store under its SHA-256; the same picture added twice \
+                is stored once. It uploads on the next `butler sync`, resuming where a cut-off upload stopped.
+
+                Example:
+                  butler photo add $FORM IMG_0412.jpg --item stairwell-lights --caption "3F 走廊"
+                """)
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The form id.") var form: String
+        @Argument(help: "The photo file.") var file: String
+        @Option(help: "The checklist item it shows.") var item: String?
+        @Option(help: "A caption.") var caption: String?
+
+        func run() async throws {
+            let sha = try home.open().attachPhoto(
+                form: CLI.recordID(form), file: URL(fileURLWithPath: file), item: item, caption: caption)
+            print(sha)
+        }
+    }
+}

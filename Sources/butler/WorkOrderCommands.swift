@@ -1,0 +1,132 @@
+import ArgumentParser
+import ButlerClient
+import ButlerModel
+import Foundation
+
+struct WorkOrderCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "workorder",
+        abstract: "Repair work orders (派工单): open, start, complete.",
+        subcommands: [New.self, Start.self, Complete.self])
+
+    struct New: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Open a work order; prints its id alone on stdout.",
+            discussion: """
+                Categories set the callback deadline: urgent-utility, neighbour, dangerous (24 h); leak (after the \
+                first rainy day); general, major (2 days). A repair not started within 2 days escalates to the supervisor.
+
+                Example:
+                  WO=$(butler workorder new --zone east-3 --place "5号楼 301" --category leak --description "天花渗水")
+                """)
+        @OptionGroup var home: HomeOptions
+        @Option(help: "The zone.") var zone: String
+        @Option(help: "Where the repair is.") var place: String
+        @Option(help: "urgent-utility, neighbour, dangerous, leak, general or major.") var category: String
+        @Option(help: "What is wrong.") var description: String?
+
+        func run() async throws {
+            guard let category = RepairCategory(rawValue: category) else {
+                throw ValidationError("--category must be one of \(RepairCategory.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            print(try home.open().createWorkOrder(zone: CLI.zone(zone), place: place, category: category, description: description).rawValue)
+        }
+    }
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record that work started (now, or --at).",
+            discussion: "Example:\n  butler workorder start $WO --at 2026-11-23T14:30:00+08:00")
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The work order id.") var id: String
+        @Option(help: "When (ISO 8601).") var at: String?
+
+        func run() async throws {
+            try home.open().startWorkOrder(CLI.recordID(id), at: CLI.parseDate(at))
+        }
+    }
+
+    struct Complete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record that the repair is done (now, or --at); the callback clock starts.",
+            discussion: "Example:\n  butler workorder complete $WO")
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The work order id.") var id: String
+        @Option(help: "When (ISO 8601).") var at: String?
+
+        func run() async throws {
+            try home.open().completeWorkOrder(CLI.recordID(id), at: CLI.parseDate(at))
+        }
+    }
+}
+
+struct CallbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "callback",
+        abstract: "Callbacks to residents after a repair (回访记录).",
+        subcommands: [Log.self, Show.self])
+
+    struct Log: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Log one callback attempt for a work order.",
+            discussion: """
+                Attempts from every device are kept; the outcome goes by when they happened, and an unsatisfied \
+                resident wins a tie. After 3 attempts that do not reach the resident the callback may be closed.
+
+                Examples:
+                  butler callback log $WO --channel phone --reached no --note "无人接听"
+                  butler callback log $WO --channel visit --reached yes --satisfaction satisfied --note "住户签字确认"
+                """)
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The work order id.") var workorder: String
+        @Option(help: "phone, visit, sms or email.") var channel: String
+        @Option(help: "yes or no.") var reached: String
+        @Option(help: "satisfied or unsatisfied (only when reached).") var satisfaction: String?
+        @Option(help: "A note.") var note: String?
+        @Option(help: "When it happened (ISO 8601; default now).") var at: String?
+
+        func run() async throws {
+            guard let channel = CallbackChannel(rawValue: channel) else { throw ValidationError("--channel must be phone, visit, sms or email") }
+            guard reached == "yes" || reached == "no" else { throw ValidationError("--reached must be yes or no") }
+            let satisfaction = try satisfaction.map { text -> Satisfaction in
+                guard let s = Satisfaction(rawValue: text) else { throw ValidationError("--satisfaction must be satisfied or unsatisfied") }
+                return s
+            }
+            try home.open().logCallback(
+                workOrder: CLI.recordID(workorder), channel: channel, reached: reached == "yes", satisfaction: satisfaction, note: note,
+                at: CLI.parseDate(at))
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a work order's callback attempts, outcome and due time.",
+            discussion: "Example:\n  butler callback show $WO --json")
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The work order id.") var workorder: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let store = try home.open()
+            let id = try CLI.recordID(workorder)
+            let order = try store.workOrder(id)
+            let record = try store.callbacks(workOrder: id)
+            let due = Deadlines.callbackDue(for: order, calendar: EstateCalendar())
+            let outcome = record?.outcome ?? .pending
+            if json {
+                CLI.print([
+                    "workorder": .string(id.rawValue), "attempts": .array(record?.attempts.map(\.jsonValue) ?? []),
+                    "outcome": .string(outcome.rawValue), "due": due.map { .string(Timestamp.format($0)) } ?? .null,
+                    "explanation": .string(record?.outcomeExplanation ?? "No callback attempt yet."),
+                ])
+                return
+            }
+            print("\(id)  \(order.category?.rawValue ?? "?")  \(order.place ?? "")  \(order.status.rawValue)")
+            print("callback due \(due.map(Timestamp.format) ?? "-")  outcome \(outcome.rawValue)")
+            for a in record?.attempts ?? [] {
+                print("  \(Timestamp.format(a.at))  \(a.channel.rawValue)  \(a.reached ? "reached" : "not reached")  \(a.satisfaction?.rawValue ?? "")  \(a.author)  \(a.note ?? "")")
+            }
+            if let record { print(record.outcomeExplanation) }
+        }
+    }
+}
