@@ -124,6 +124,7 @@ public struct SyncEngine: Sendable {
         let file = store.blobURL(sha)
         var status = try await transport.blobStatus(sha256: sha)
         var sent: Int64 = 0
+        var races = 0
         while !status.complete {
             try Task.checkCancellation()
             let offset = status.received
@@ -132,8 +133,16 @@ public struct SyncEngine: Sendable {
             }
             let count = min(configuration.uploadChunkSize, size - offset)
             let base = sent
-            status = try await transport.uploadBlob(sha256: sha, file: file, offset: offset, count: count, length: size) { n in
-                progress(SyncProgress(phase: .upload, records: 0, bytes: base + n, totalBytes: size))
+            do {
+                status = try await transport.uploadBlob(sha256: sha, file: file, offset: offset, count: count, length: size) { n in
+                    progress(SyncProgress(phase: .upload, records: 0, bytes: base + n, totalBytes: size))
+                }
+            } catch let error as ClientError where ["offset-mismatch", "upload-in-progress"].contains(error.code.rawValue) && races < 20 {
+                // The server was still writing a cut-off earlier attempt: ask again where it stands.
+                races += 1
+                try await Task.sleep(for: .milliseconds(100 * races))
+                status = try await transport.blobStatus(sha256: sha)
+                continue
             }
             sent += status.received - offset
             try store.setUploaded(sha, bytes: status.received, complete: status.complete)
