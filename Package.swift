@@ -45,6 +45,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -69,7 +71,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "butler-syncd",
-            dependencies: ["ButlerClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "ButlerClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .executableTarget(
             name: "butler-server",

@@ -1,7 +1,53 @@
+import ArgumentParser
 import ButlerClient
 import Foundation
+import Logging
+import ServiceLifecycle
 
-// The sync daemon lands with the field-tools issue; until then this executable says so plainly.
-let message = "butler-syncd: not-implemented: the sync daemon is not part of this build yet\n"
-FileHandle.standardError.write(Data(message.utf8))
-exit(69)  // EX_UNAVAILABLE
+@main
+struct ButlerSyncd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "butler-syncd",
+        abstract: "Keep a handheld in sync in the background.",
+        discussion: """
+            Syncs every --interval seconds and at once on SIGUSR1 (`pkill -USR1 butler-syncd` after a patrol); \
+            while the server is unreachable it backs off with jitter (up to 5 minutes). SIGTERM or SIGINT stop it \
+            promptly, even mid-upload: the upload resumes from the server's byte count on the next start. Logs go \
+            to stderr (level from BUTLER_LOG_LEVEL, default info). Exits 1 when a person must act (revoked or \
+            unknown token, protocol version); run it under systemd with Samples/systemd/butler-syncd.service.
+
+            Examples:
+              butler-syncd --home /var/lib/butler --interval 120
+              BUTLER_HOME=/var/lib/butler butler-syncd
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("The device store (env BUTLER_HOME, default ~/.butler).", valueName: "dir"))
+    var home: String?
+    @Option(help: ArgumentHelp("Seconds between syncs.", valueName: "seconds")) var interval: Int = 300
+
+    func run() async throws {
+        guard interval >= 1 else { throw ValidationError("--interval must be at least 1 second") }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = ProcessInfo.processInfo.environment["BUTLER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "butler.syncd")
+        let homeURL = home.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? ClientConfiguration.defaultHome()
+        do {
+            let store = try ClientStore.open(home: homeURL)
+            let engine = try SyncEngine.forStore(store)
+            var config = SyncDaemon.Configuration()
+            config.interval = .seconds(interval)
+            let daemon = SyncDaemon(engine: engine, configuration: config, logger: logger)
+            let group = ServiceGroup(
+                configuration: .init(services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            logger.info("butler-syncd started", metadata: ["butler.home": "\(homeURL.path)", "sync.interval": "\(interval)s"])
+            try await group.run()
+            logger.info("butler-syncd stopped")
+        } catch let error as ClientError {
+            FileHandle.standardError.write(Data("butler-syncd: \(error.code): \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

@@ -84,7 +84,20 @@ struct HomeOptions: ParsableArguments {
         home.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? ClientConfiguration.defaultHome()
     }
 
+    /// Opens the store, which `butler init` must have set up; creates nothing otherwise.
     func open() throws -> ClientStore {
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent(ClientStore.databaseFileName).path) else {
+            throw ClientError(.notInitialized, "no butler store in \(url.path): run `butler init --server URL --token TOKEN` first")
+        }
+        let store = try ClientStore.open(home: url)
+        guard try store.isInitialized() else {
+            throw ClientError(.notInitialized, "the store in \(url.path) is not set up: run `butler init --server URL --token TOKEN` first")
+        }
+        return store
+    }
+
+    /// Opens or creates the store (for `butler init`).
+    func create() throws -> ClientStore {
         try ClientStore.open(home: url)
     }
 }

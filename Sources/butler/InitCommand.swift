@@ -22,7 +22,7 @@ struct Init: AsyncParsableCommand {
     var name: String?
 
     func run() async throws {
-        let store = try home.open()
+        let store = try home.create()
         var device: DeviceInfo?
         do {
             var config = CurlTransport.Configuration(baseURL: server, token: token)

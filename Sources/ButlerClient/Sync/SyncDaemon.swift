@@ -1,0 +1,131 @@
+import ButlerModel
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// The headless sync loop of `butler-syncd`: syncs every ``Configuration/interval`` and whenever
+/// asked (SIGUSR1), backs off with full jitter while the server is unreachable, and stops promptly
+/// on graceful shutdown — cancelling a transfer in flight, which the next start resumes.
+public struct SyncDaemon: Service {
+    public struct Configuration: Sendable {
+        /// Time between syncs when all is well.
+        public var interval: Duration = .seconds(300)
+        /// Back-off while the server is unreachable; its cap also bounds the wait.
+        public var backoff = Backoff(base: .seconds(2), cap: .seconds(300))
+        /// Stop after this many syncs (tests); `nil` runs until shutdown.
+        public var maxSyncs: Int? = nil
+
+        public init() {}
+    }
+
+    public let engine: SyncEngine
+    public let configuration: Configuration
+    let logger: Logger
+
+    public init(engine: SyncEngine, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "butler.syncd")) {
+        self.engine = engine
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs until graceful shutdown (or ``Configuration/maxSyncs``). Throws only for failures a
+    /// person must fix (revoked or unknown token, protocol version, a broken store).
+    public func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sigusr1)
+        let wakeup = Wakeup()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in signals.cancelOnGracefulShutdown() { wakeup.nudge() }
+            }
+            group.addTask { try await loop(wakeup: wakeup) }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    func loop(wakeup: Wakeup) async throws {
+        var failures = 0
+        var syncs = 0
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            let wait: Duration
+            do {
+                let report = try await cancelWhenGracefulShutdown { try await engine.sync() }
+                failures = 0
+                wait = configuration.interval
+                logger.info("synced", metadata: ["sync.pushed": "\(report.pushed)", "sync.pulled": "\(report.pulled)", "sync.bytes.up": "\(report.bytesUploaded)"])
+            } catch is CancellationError {
+                logger.info("sync interrupted by shutdown; it resumes on the next start")
+                return
+            } catch let error as ClientError where error.isTransient || error.code.rawValue == "edits-refused" {
+                wait = min(configuration.backoff.delay(attempt: failures), configuration.backoff.cap)
+                failures += 1
+                logger.warning("sync failed, retrying", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)", "sync.retry.in": "\(wait)"])
+            } catch let error as ClientError {
+                logger.error("sync needs attention", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)"])
+                throw error
+            }
+            syncs += 1
+            if let max = configuration.maxSyncs, syncs >= max { return }
+            // Sleep until the wait is over, a SIGUSR1 arrives, or shutdown begins.
+            await wakeup.wait(upTo: wait)
+        }
+    }
+}
+
+/// A sleep that a signal handler can cut short.
+final class Wakeup: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    /// Ends the current wait, or the next one if none is running.
+    func nudge() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard let w = s.waiter else {
+                s.pending = true
+                return nil
+            }
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume()
+    }
+
+    /// Waits for `duration`, a nudge, graceful shutdown or cancellation, whichever comes first.
+    func wait(upTo duration: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: duration) }
+            group.addTask { await self.nextNudge() }
+            group.addTask { try? await gracefulShutdown() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func nextNudge() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { s -> Bool in
+                    if s.pending || Task.isCancelled {
+                        s.pending = false
+                        return true
+                    }
+                    s.waiter = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                defer { s.waiter = nil }
+                return s.waiter
+            }
+            waiter?.resume()
+        }
+    }
+}

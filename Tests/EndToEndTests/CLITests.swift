@@ -1,0 +1,131 @@
+import ButlerModel
+import Foundation
+import Testing
+
+/// The field-tools command contract (issue 5): names, flags, stdout of ids, JSON keys, exit codes —
+/// run as built executables against a live server on loopback.
+@Suite("End to end: the butler CLI", .serialized)
+struct CLITests {
+    static func lines(_ text: String) -> [String] { text.split(separator: "\n").map(String.init) }
+
+    @Test("a butler's day through the CLI: ids on stdout, JSON shapes, --home before or after the subcommand")
+    func contract() async throws {
+        let scratch = Scratch("cli")
+        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
+        let token = try server.addDevice("li", role: "butler", zones: "east-3")
+        try server.start()
+        let home = scratch.url.appendingPathComponent("li").path
+        func before(_ args: [String]) throws -> CommandResult { try runCommand("butler", ["--home", home] + args) }
+        func after(_ args: [String]) throws -> CommandResult { try runCommand("butler", args + ["--home", home]) }
+
+        let initResult = try before(["init", "--server", server.url, "--token", token, "--name", "李管家"])
+        #expect(initResult.status == 0 && initResult.stdout.isEmpty)
+
+        let form = try before(["form", "new", "--template", "building-patrol", "--zone", "east-3", "--place", "3号楼2单元 楼梯间"])
+        #expect(form.status == 0)
+        let formID = form.stdout.trimmingCharacters(in: .newlines)
+        #expect(Self.lines(form.stdout).count == 1 && (try? RecordID(formID)) != nil, "the form id alone on stdout")
+
+        #expect(try after(["form", "set", formID, "stairwell-lights", "--result", "defect", "--note", "3F 走廊灯不亮"]).status == 0)
+        #expect(try before(["form", "note", formID, "巡查完毕"]).status == 0)
+        let photoFile = scratch.url.appendingPathComponent("IMG_0001.jpg")
+        try writePhoto(photoFile, bytes: 200_000, seed: 3)
+        let photo = try before(["photo", "add", formID, photoFile.path, "--item", "stairwell-lights", "--caption", "3F"])
+        let sha = photo.stdout.trimmingCharacters(in: .newlines)
+        #expect(photo.status == 0 && Photo.isSHA256(sha), "the sha256 alone on stdout")
+
+        let show = try JSONParser.parse(try after(["form", "show", formID, "--json"]).stdout)
+        for key in ["id", "template", "zone", "place", "status", "items", "conflicts"] { #expect(show[key] != nil, "form show --json has \(key)") }
+        let item = try #require(show["items"]?["stairwell-lights"])
+        #expect(item["result"] == "defect")
+        #expect(item["notes"]?.arrayValue?.first?["author"] == "李管家")
+        #expect(item["notes"]?.arrayValue?.first?["text"] == "3F 走廊灯不亮")
+        #expect(item["photos"] == [.string(sha)])
+
+        let list = try JSONParser.parse(try before(["form", "list", "--json"]).stdout)
+        #expect(list.arrayValue?.count == 1)
+        for key in ["id", "template", "zone", "place", "status"] { #expect(list.arrayValue?.first?[key] != nil, "form list --json has \(key)") }
+
+        let order = try before(["workorder", "new", "--zone", "east-3", "--place", "5号楼 301", "--category", "dangerous", "--description", "爆管"])
+        let orderID = order.stdout.trimmingCharacters(in: .newlines)
+        #expect(order.status == 0 && Self.lines(order.stdout).count == 1)
+        let started = Date().addingTimeInterval(3600)
+        let completed = started.addingTimeInterval(2 * 3600)
+        #expect(try before(["workorder", "start", orderID, "--at", Timestamp.format(started)]).status == 0)
+        #expect(try after(["workorder", "complete", orderID, "--at", Timestamp.format(completed)]).status == 0)
+        #expect(try before(["callback", "log", orderID, "--channel", "phone", "--reached", "no", "--at", Timestamp.format(completed.addingTimeInterval(600))]).status == 0)
+        #expect(try before(["callback", "log", orderID, "--channel", "visit", "--reached", "yes", "--satisfaction", "satisfied", "--note", "住户签字"]).status == 0)
+        let callback = try JSONParser.parse(try before(["callback", "show", orderID, "--json"]).stdout)
+        #expect(callback["workorder"] == .string(orderID))
+        #expect(callback["attempts"]?.arrayValue?.count == 2)
+        #expect(callback["outcome"] == "satisfied")
+        #expect(callback["due"] == .string(Timestamp.format(completed.addingTimeInterval(86_400))), "dangerous: 24 h after completion")
+
+        let pending = try JSONParser.parse(try before(["status", "--json"]).stdout)
+        for key in ["pendingEdits", "pendingPhotoBytes", "lastSync", "server"] { #expect(pending[key] != nil, "status --json has \(key)") }
+        #expect(pending["pendingPhotoBytes"] == 200_000)
+        #expect(pending["lastSync"] == .null)
+
+        let sync = try before(["sync", "--json", "--quiet"])
+        #expect(sync.status == 0, "\(sync.stderr)")
+        #expect(sync.stderr.isEmpty, "--quiet prints nothing on stderr")
+        let synced = try JSONParser.parse(sync.stdout)
+        #expect(synced["status"]?["pendingEdits"] == 0)
+        #expect(synced["report"]?["photosUploaded"] == 1)
+        let conflicts = try JSONParser.parse(try after(["conflicts", "--json"]).stdout)
+        #expect(conflicts == [])
+
+        // Submitted: further edits are refused with a code and change nothing.
+        #expect(try before(["form", "submit", formID]).status == 0)
+        let refused = try before(["form", "set", formID, "tiles", "--result", "ok"])
+        #expect(refused.status == 1)
+        #expect(Self.lines(refused.stderr).count == 1 && refused.stderr.contains("form-submitted"))
+        server.stop()
+    }
+
+    @Test("errors are one line on stderr with a code, a non-zero exit, and nothing changed")
+    func errors() throws {
+        let scratch = Scratch("cli-errors")
+        let home = scratch.url.appendingPathComponent("h").path
+        func butler(_ args: [String]) throws -> CommandResult { try runCommand("butler", ["--home", home] + args) }
+
+        let notInit = try butler(["form", "list"])
+        #expect(notInit.status == 1 && notInit.stderr.contains("not-initialized"))
+        #expect(!FileManager.default.fileExists(atPath: home), "a command before init creates nothing")
+        // A server nobody listens on: set up offline, then sync fails with the transient exit code.
+        let setup = try butler(["init", "--server", "http://127.0.0.1:9", "--token", "bt_x", "--name", "李管家"])
+        #expect(setup.status == 0)
+        let form = try butler(["form", "new", "--template", "building-patrol", "--zone", "east-3", "--place", "p"]).stdout
+            .trimmingCharacters(in: .newlines)
+        let offline = try butler(["sync", "--quiet"])
+        #expect(offline.status == 75)
+        #expect(Self.lines(offline.stderr).count == 1 && offline.stderr.contains("unreachable"))
+        let status = try JSONParser.parse(try butler(["status", "--json"]).stdout)
+        #expect(status["pendingEdits"] == 1, "nothing lost by a failed sync")
+
+        let badResult = try butler(["form", "set", form, "tiles", "--result", "great"])
+        #expect(badResult.status != 0 && badResult.stderr.contains("--result"))
+        let unknown = try butler(["form", "show", "form-nope"])
+        #expect(unknown.status == 1 && unknown.stderr.contains("unknown-record"))
+        let badTemplate = try butler(["form", "new", "--template", "sauna", "--zone", "east-3", "--place", "p"])
+        #expect(badTemplate.status == 1 && badTemplate.stderr.contains("unknown-template") && badTemplate.stdout.isEmpty)
+        let badTime = try butler(["workorder", "start", "wo-x", "--at", "yesterday"])
+        #expect(badTime.status == 1)
+        let missingFile = try butler(["photo", "add", form, "/nonexistent.jpg"])
+        #expect(missingFile.status == 1 && missingFile.stdout.isEmpty)
+        let again = try JSONParser.parse(try butler(["status", "--json"]).stdout)
+        #expect(again["pendingEdits"] == 1, "the failed commands changed nothing")
+        #expect(try butler(["init", "--server", "http://127.0.0.1:9", "--token", "t"]).stderr.contains("already-initialized"))
+    }
+
+    @Test("--help reads on every command", arguments: [
+        [], ["init"], ["form"], ["form", "new"], ["form", "set"], ["form", "note"], ["form", "submit"], ["form", "show"], ["form", "list"],
+        ["photo", "add"], ["workorder", "new"], ["workorder", "start"], ["workorder", "complete"], ["callback", "log"],
+        ["callback", "show"], ["sync"], ["status"], ["conflicts"],
+    ])
+    func help(_ command: [String]) throws {
+        let result = try runCommand("butler", command + ["--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("USAGE"))
+    }
+}
