@@ -18,12 +18,15 @@ struct ButlerSyncd: AsyncParsableCommand {
 
             Examples:
               butler-syncd --home /var/lib/butler --interval 120
+              butler-syncd --max-upload-rate 200000      # leave room on a weak 4G link
               BUTLER_HOME=/var/lib/butler butler-syncd
             """)
 
     @Option(name: .long, help: ArgumentHelp("The device store (env BUTLER_HOME, default ~/.butler).", valueName: "dir"))
     var home: String?
     @Option(help: ArgumentHelp("Seconds between syncs.", valueName: "seconds")) var interval: Int = 300
+    @Option(help: ArgumentHelp("Cap photo uploads at this many bytes per second (env BUTLER_MAX_UPLOAD_RATE; default: no cap).", valueName: "bytes"))
+    var maxUploadRate: Int?
 
     func run() async throws {
         guard interval >= 1 else { throw ValidationError("--interval must be at least 1 second") }
@@ -36,7 +39,8 @@ struct ButlerSyncd: AsyncParsableCommand {
         let homeURL = home.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? ClientConfiguration.defaultHome()
         do {
             let store = try ClientStore.open(home: homeURL)
-            let engine = try SyncEngine.forStore(store)
+            let rate = maxUploadRate ?? ProcessInfo.processInfo.environment["BUTLER_MAX_UPLOAD_RATE"].flatMap { Int($0) }
+            let engine = try SyncEngine.forStore(store, maxUploadBytesPerSecond: rate)
             var config = SyncDaemon.Configuration()
             config.interval = .seconds(interval)
             let daemon = SyncDaemon(engine: engine, configuration: config, logger: logger)

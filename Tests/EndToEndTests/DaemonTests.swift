@@ -20,16 +20,16 @@ struct DaemonTests {
         let store = try ClientStore.open(home: home)
         try store.initialize(name: "李管家", serverURL: server.url, token: token)
         let form = try store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "B1 车库")
-        let size = 120_000_000
+        let size = 60_000_000
         let file = scratch.url.appendingPathComponent("video-still.jpg")
         try writePhoto(file, bytes: size, seed: 9)
         let sha = try store.attachPhoto(form: form, file: file, item: "hygiene")
         let transport = CurlTransport(configuration: .init(baseURL: server.url, token: token))
 
-        func startDaemon() throws -> (Process, Pipe) {
+        func startDaemon(rate: Int?) throws -> (Process, Pipe) {
             let process = Process()
             process.executableURL = Binaries.url("butler-syncd")
-            process.arguments = ["--home", home.path, "--interval", "3600"]
+            process.arguments = ["--home", home.path, "--interval", "3600"] + (rate.map { ["--max-upload-rate", String($0)] } ?? [])
             let err = Pipe()
             process.standardError = err
             process.standardOutput = FileHandle.nullDevice
@@ -37,7 +37,8 @@ struct DaemonTests {
             return (process, err)
         }
 
-        let (first, firstLog) = try startDaemon()
+        // The first run is capped at 20 MB/s so the upload is surely under way when SIGTERM arrives.
+        let (first, firstLog) = try startDaemon(rate: 20_000_000)
         // Wait until the upload is under way, then ask the daemon to stop.
         var held: Int64 = 0
         let deadline = ContinuousClock.now + .seconds(60)
@@ -59,7 +60,7 @@ struct DaemonTests {
         #expect(try store.status().pendingEdits == 0, "the records went first")
         #expect(!before.complete && before.received > 0, "cut mid-upload: \(before.received) of \(size)")
 
-        let (second, secondLog) = try startDaemon()
+        let (second, secondLog) = try startDaemon(rate: nil)
         let finishBy = ContinuousClock.now + .seconds(90)
         var done = false
         while ContinuousClock.now < finishBy, !done {

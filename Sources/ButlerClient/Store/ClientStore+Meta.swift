@@ -91,7 +91,7 @@ extension ClientStore {
     /// A new random replica id: `d` and 16 hex digits (64 bits).
     static func newReplicaID() throws -> ReplicaID {
         var rng = SystemRandomNumberGenerator()
-        return try ReplicaID("d" + String(rng.next(), radix: 16).leftPadded(to: 16))
+        return try ReplicaID("d" + SHA256Hasher.hexString((0..<8).map { _ in UInt8.random(in: 0...255, using: &rng) }))
     }
 
     static func identity(_ db: Database) throws -> DeviceIdentity {
@@ -148,13 +148,8 @@ extension ClientStore {
     }
 }
 
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-}
 
 extension Crypto.SHA256.Digest {
     /// Lower-case hex, the form blobs are named by.
-    var hex: String { map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+    var hex: String { SHA256Hasher.hexString(Array(self)) }
 }

@@ -45,6 +45,9 @@ final class CurlRequest {
         butler_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, configuration.lowSpeedBytesPerSecond)
         butler_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, Int(configuration.lowSpeedTime.milliseconds / 1000))
         if let timeout = request.timeout { butler_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(timeout.milliseconds)) }
+        if let rate = configuration.maxUploadBytesPerSecond, rate > 0 {
+            butler_curl_setopt_off_t(handle, CURLOPT_MAX_SEND_SPEED_LARGE, curl_off_t(rate))
+        }
         butler_curl_setopt_long(handle, CURLOPT_NOPROGRESS, 0)
         butler_curl_setopt_progress_callback(handle) { context, _, _, _, _ in
             let state = Unmanaged<CurlRequest>.fromOpaque(context!).takeUnretainedValue()

@@ -21,6 +21,9 @@ public struct CurlTransport: SyncTransport {
         public var lowSpeedTime: Duration = .seconds(30)
         /// The whole-request limit for JSON calls (blob transfers are bounded by the low-speed rule).
         public var requestTimeout: Duration = .seconds(120)
+        /// Cap on upload speed in bytes per second (`nil`: as fast as the link allows), so photo
+        /// uploads do not starve everything else on a slow or metered link.
+        public var maxUploadBytesPerSecond: Int? = nil
 
         public init(baseURL: String, token: String) {
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL

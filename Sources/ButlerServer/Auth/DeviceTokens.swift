@@ -7,13 +7,12 @@ public enum DeviceTokens {
     /// A new token, `bt_` and 64 hex digits.
     public static func mint() -> String {
         var rng = SystemRandomNumberGenerator()
-        let words = (0..<4).map { _ in rng.next() as UInt64 }
-        return "bt_" + words.map { String($0, radix: 16).leftPadded(to: 16) }.joined()
+        return "bt_" + SHA256Hasher.hexString((0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) })
     }
 
     /// What the server stores and looks tokens up by.
     public static func hash(_ token: String) -> String {
-        Crypto.SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256Hasher.hexString(Array(Crypto.SHA256.hash(data: Data(token.utf8))))
     }
 }
 
@@ -49,8 +48,3 @@ public struct DeviceRegistry: Sendable {
     }
 }
 
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-}

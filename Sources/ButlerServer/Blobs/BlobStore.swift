@@ -116,6 +116,6 @@ public actor BlobStore {
         defer { try? handle.close() }
         var hasher = Crypto.SHA256()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return SHA256Hasher.hexString(Array(hasher.finalize()))
     }
 }
