@@ -58,19 +58,26 @@ struct DaemonTests {
         try await Task.sleep(for: .milliseconds(500))
         let before = try await transport.blobStatus(sha256: sha)
         #expect(try store.status().pendingEdits == 0, "the records went first")
-        #expect(!before.complete && before.received > 0, "cut mid-upload: \(before.received) of \(size)")
+        #expect(!before.complete && before.received > 0, "cut mid-upload: \(before.received) of \(size), SIGTERM at \(held) bytes, stop took \(stopTime); log: \(firstOutput)")
 
         let (second, secondLog) = try startDaemon(rate: nil)
+        let secondText = LockedData()
+        secondLog.fileHandleForReading.readabilityHandler = { handle in secondText.append(handle.availableData) }
         let finishBy = ContinuousClock.now + .seconds(90)
         var done = false
         while ContinuousClock.now < finishBy, !done {
-            done = try await transport.blobStatus(sha256: sha).complete && (try store.status().pendingPhotoBytes) == 0
+            // Done once the daemon reports the finished sync (the log line follows the upload).
+            done = secondText.text.contains("sync.bytes.up=")
             if !done { try await Task.sleep(for: .milliseconds(50)) }
         }
         kill(second.processIdentifier, SIGTERM)
         second.waitUntilExit()
-        let secondOutput = String(decoding: secondLog.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(done, "the restarted daemon finished the upload: \(secondOutput)")
+        secondLog.fileHandleForReading.readabilityHandler = nil
+        secondText.append(secondLog.fileHandleForReading.readDataToEndOfFile())
+        let secondOutput = secondText.text
+        #expect(done, "the restarted daemon finished the sync: \(secondOutput)")
+        #expect(try await transport.blobStatus(sha256: sha).complete)
+        #expect(try store.status().pendingPhotoBytes == 0)
         #expect(second.terminationStatus == 0)
         // It sent only what the server lacked.
         let uploaded = secondOutput.split(separator: "\n").compactMap { line -> Int64? in
