@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The test command (README quick start; .ci/run runs it): installs what the tests need, then runs them.
+# The test command (README quick start; .ci/run runs it): installs what the tests need, starts a
+# throwaway PostgreSQL cluster on 127.0.0.1 so the PostgreSQL backend is tested too, then runs
+# the whole suite. Extra arguments go to `swift test` (e.g. --filter RouterTests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Samples/install-deps.sh
+eval "$(Tests/postgres.sh start)"
+trap 'Tests/postgres.sh stop' EXIT
 swift build --build-tests
 # One test at a time: the end-to-end suites start real processes and time real transfers, and on a
 # 2-core machine parallel CPU-bound property tests would starve them.

@@ -26,10 +26,16 @@ struct ButlerServerCommand: AsyncParsableCommand {
 struct DataOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The data directory (env BUTLER_DATA).", valueName: "dir"))
     var data: String?
+    @Option(name: .long, help: ArgumentHelp("Use PostgreSQL instead of the embedded SQLite file (env BUTLER_DATABASE_URL).", valueName: "postgres://…"))
+    var databaseURL: String?
+    @Option(name: .long, help: ArgumentHelp("The photo blob folder, shared by all nodes of one database (env BUTLER_BLOBS; default <data>/blobs).", valueName: "dir"))
+    var blobs: String?
 
     func configuration() throws -> ServerConfiguration {
         var config = try ServerConfiguration.fromEnvironment()
         if let data { config.dataDirectory = URL(fileURLWithPath: data, isDirectory: true) }
+        if let databaseURL { config.databaseURL = databaseURL }
+        if let blobs { config.blobsOverride = URL(fileURLWithPath: blobs, isDirectory: true) }
         return config
     }
 }
@@ -65,13 +71,15 @@ struct Serve: AsyncParsableCommand {
         }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let (storage, blobs) = try await ButlerServer.openEmbedded(config)
         let host = config.host
-        let app = ButlerServer.buildApplication(configuration: config, storage: storage, blobs: blobs, metrics: registry) { port in
-            // Written straight to the file descriptor: scripts wait for this line.
-            FileHandle.standardOutput.write(Data("butler-server listening on http://\(host):\(port)\n".utf8))
+        let settings = config
+        try await ButlerServer.withStorage(settings) { storage, blobs in
+            let app = ButlerServer.buildApplication(configuration: settings, storage: storage, blobs: blobs, metrics: registry) { port in
+                // Written straight to the file descriptor: scripts wait for this line.
+                FileHandle.standardOutput.write(Data("butler-server listening on http://\(host):\(port)\n".utf8))
+            }
+            try await app.runService()
         }
-        try await app.runService()
     }
 }
 
@@ -96,8 +104,10 @@ struct Device: AsyncParsableCommand {
         func run() async throws {
             guard let role = DeviceRole(rawValue: role) else { throw ValidationError("--role must be butler or supervisor") }
             let zones = try zones.split(separator: ",").map { try Zone(String($0).trimmingCharacters(in: .whitespaces)) }
-            let (storage, _) = try await ButlerServer.openEmbedded(try data.configuration())
-            let token = try await DeviceRegistry(storage: storage).add(name: name, role: role, zones: zones)
+            let name = name
+            let token = try await ButlerServer.withStorage(try data.configuration()) { storage, _ in
+                try await DeviceRegistry(storage: storage).add(name: name, role: role, zones: zones)
+            }
             print(token)
         }
     }
@@ -110,8 +120,10 @@ struct Device: AsyncParsableCommand {
         @Argument(help: "The device name.") var name: String
 
         func run() async throws {
-            let (storage, _) = try await ButlerServer.openEmbedded(try data.configuration())
-            try await DeviceRegistry(storage: storage).revoke(name: name)
+            let name = name
+            try await ButlerServer.withStorage(try data.configuration()) { storage, _ in
+                try await DeviceRegistry(storage: storage).revoke(name: name)
+            }
             FileHandle.standardError.write(Data("revoked \(name)\n".utf8))
         }
     }
@@ -124,8 +136,9 @@ struct Device: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let (storage, _) = try await ButlerServer.openEmbedded(try data.configuration())
-            let devices = try await DeviceRegistry(storage: storage).list()
+            let devices = try await ButlerServer.withStorage(try data.configuration()) { storage, _ in
+                try await DeviceRegistry(storage: storage).list()
+            }
             if json {
                 print(JSONValue.array(devices.map(\.jsonValue)).canonicalString)
             } else {

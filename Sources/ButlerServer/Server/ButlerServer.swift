@@ -16,10 +16,41 @@ public enum ButlerServer {
     /// The embedded store in the data directory (created on first start): SQLite file + blob folder.
     public static func openEmbedded(_ configuration: ServerConfiguration) async throws -> (storage: SQLiteStorage, blobs: BlobStore) {
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
-        let storage = try SQLiteStorage(path: configuration.databaseURL.path)
+        let storage = try SQLiteStorage(path: configuration.sqliteURL.path)
         try await storage.migrate()
         let blobs = try BlobStore(directory: configuration.blobDirectory, maxBlobBytes: configuration.maxBlobBytes)
         return (storage, blobs)
+    }
+
+    /// Opens the configured store — PostgreSQL when ``ServerConfiguration/databaseURL`` is set, else
+    /// the embedded SQLite file — migrates it, and runs `body` with it; a PostgreSQL pool runs for
+    /// exactly as long as `body` does.
+    public static func withStorage<T: Sendable>(
+        _ configuration: ServerConfiguration, logger: Logger = Logger(label: "butler.server"),
+        _ body: @Sendable @escaping (any SyncStorage, BlobStore) async throws -> T
+    ) async throws -> T {
+        guard let url = configuration.databaseURL else {
+            let (storage, blobs) = try await openEmbedded(configuration)
+            return try await body(storage, blobs)
+        }
+        try FileManager.default.createDirectory(at: configuration.blobDirectory, withIntermediateDirectories: true)
+        let blobs = try BlobStore(directory: configuration.blobDirectory, maxBlobBytes: configuration.maxBlobBytes)
+        let storage = try PostgresStorage(url: url, logger: logger)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await storage.run()
+                return nil
+            }
+            group.addTask {
+                try await storage.migrate()
+                return try await body(storage, blobs)
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let result { return result }
+            }
+            throw CancellationError()
+        }
     }
 
     /// The router with every route and middleware.

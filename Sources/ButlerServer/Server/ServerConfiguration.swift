@@ -11,6 +11,12 @@ public struct ServerConfiguration: Sendable {
     public var port: Int = 8080
     /// The data directory: `butler.sqlite` and a `blobs/` folder. Env `BUTLER_DATA`.
     public var dataDirectory: URL = URL(fileURLWithPath: "butler-data", isDirectory: true)
+    /// PostgreSQL instead of the embedded SQLite file: `postgres://user:password@host:5432/db`.
+    /// Env `BUTLER_DATABASE_URL`.
+    public var databaseURL: String? = nil
+    /// Where photo blobs live; shared storage when several nodes serve one database. Env
+    /// `BUTLER_BLOBS`; default `<data>/blobs`.
+    public var blobsOverride: URL? = nil
     /// Largest push body accepted.
     public var maxPushBytes: Int = 16 << 20
     /// Largest photo accepted.
@@ -25,11 +31,11 @@ public struct ServerConfiguration: Sendable {
     public init() {}
 
     /// The database file inside the data directory.
-    public var databaseURL: URL { dataDirectory.appendingPathComponent("butler.sqlite") }
+    public var sqliteURL: URL { dataDirectory.appendingPathComponent("butler.sqlite") }
     /// The blob folder inside the data directory.
-    public var blobDirectory: URL { dataDirectory.appendingPathComponent("blobs", isDirectory: true) }
+    public var blobDirectory: URL { blobsOverride ?? dataDirectory.appendingPathComponent("blobs", isDirectory: true) }
 
-    /// The defaults overridden by `BUTLER_HOST`, `BUTLER_PORT` and `BUTLER_DATA` where set.
+    /// The defaults overridden by `BUTLER_HOST`, `BUTLER_PORT`, `BUTLER_DATA`, `BUTLER_DATABASE_URL` and `BUTLER_BLOBS` where set.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
         var config = ServerConfiguration()
         if let host = environment["BUTLER_HOST"], !host.isEmpty { config.host = host }
@@ -40,6 +46,8 @@ public struct ServerConfiguration: Sendable {
             config.port = value
         }
         if let data = environment["BUTLER_DATA"], !data.isEmpty { config.dataDirectory = URL(fileURLWithPath: data, isDirectory: true) }
+        if let url = environment["BUTLER_DATABASE_URL"], !url.isEmpty { config.databaseURL = url }
+        if let blobs = environment["BUTLER_BLOBS"], !blobs.isEmpty { config.blobsOverride = URL(fileURLWithPath: blobs, isDirectory: true) }
         return config
     }
 }
