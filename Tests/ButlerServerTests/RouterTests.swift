@@ -11,10 +11,10 @@ import Testing
 struct RouterTests {
     typealias F = ServerFixture
 
-    func withServer(_ body: @Sendable (ServerFixture, any TestClientProtocol) async throws -> Void) async throws {
-        let fixture = try await ServerFixture()
-        defer { fixture.cleanUp() }
-        try await fixture.app().test(.router) { client in try await body(fixture, client) }
+    func withServer(_ backend: Backend, _ body: @Sendable @escaping (ServerFixture, any TestClientProtocol) async throws -> Void) async throws {
+        try await ServerFixture.with(backend) { fixture in
+            try await fixture.app().test(.router) { client in try await body(fixture, client) }
+        }
     }
 
     func expectError(_ response: TestResponse, _ status: HTTPResponse.Status, _ code: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
@@ -24,9 +24,9 @@ struct RouterTests {
         #expect(json["message"]?.stringValue?.isEmpty == false, sourceLocation: sourceLocation)
     }
 
-    @Test("healthz and metrics answer without a token")
-    func health() async throws {
-        try await withServer { _, client in
+    @Test("healthz and metrics answer without a token", arguments: Backend.available)
+    func health(_ backend: Backend) async throws {
+        try await withServer(backend) { _, client in
             let health = try await client.execute(uri: "/healthz", method: .get)
             #expect(health.status == .ok)
             #expect(try F.json(health) == ["status": "ok"])
@@ -34,17 +34,17 @@ struct RouterTests {
         }
     }
 
-    @Test("a device learns its role and zones")
-    func deviceMe() async throws {
-        try await withServer { f, client in
+    @Test("a device learns its role and zones", arguments: Backend.available)
+    func deviceMe(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
             let response = try await client.execute(uri: "/v1/devices/me", method: .get, headers: f.headers("zhou"))
             #expect(try DeviceInfo(json: F.json(response)) == DeviceInfo(name: "zhou", role: .supervisor, zones: [try Zone("east-3"), try Zone("east-4")]))
         }
     }
 
-    @Test("authentication and versioning errors")
-    func authErrors() async throws {
-        try await withServer { f, client in
+    @Test("authentication and versioning errors", arguments: Backend.available)
+    func authErrors(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
             try expectError(try await client.execute(uri: "/v1/pull", method: .get, headers: f.headers(nil)), .unauthorized, "unauthorized")
             var forged = f.headers(nil)
             forged[.authorization] = "Bearer bt_0000000000000000000000000000000000000000000000000000000000000000"
@@ -61,9 +61,9 @@ struct RouterTests {
         }
     }
 
-    @Test("push merges, is idempotent, and refuses other zones, bad fields and supervisor-only writes")
-    func push() async throws {
-        try await withServer { f, client in
+    @Test("push merges, is idempotent, and refuses other zones, bad fields and supervisor-only writes", arguments: Backend.available)
+    func push(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
             let form = Deltas.form()
             let first = try PushResponse(json: F.json(try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("li"), body: F.body(Deltas.push([form])))))
             #expect(first.results.map(\.status) == [.accepted])
@@ -99,9 +99,9 @@ struct RouterTests {
         }
     }
 
-    @Test("malformed, oversized and wrong-version pushes are refused whole, storing nothing")
-    func pushErrors() async throws {
-        try await withServer { f, client in
+    @Test("malformed, oversized and wrong-version pushes are refused whole, storing nothing", arguments: Backend.available)
+    func pushErrors(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
             try expectError(
                 try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("li"), body: ByteBuffer(string: "{\"protocol\":1,\"deltas\":[")),
                 .badRequest, "invalid-json")
@@ -114,9 +114,9 @@ struct RouterTests {
         }
     }
 
-    @Test("pull pages through the feed of the caller's zones only")
-    func pull() async throws {
-        try await withServer { f, client in
+    @Test("pull pages through the feed of the caller's zones only", arguments: Backend.available)
+    func pull(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
             let forms = (1...5).map { Deltas.form("form-\($0)") }
             _ = try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("li"), body: F.body(Deltas.push(forms)))
             _ = try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("chen"), body: F.body(Deltas.push([Deltas.form("form-w", zone: try Zone("west-1"))])))
@@ -140,9 +140,9 @@ struct RouterTests {
         }
     }
 
-    @Test("blob upload resumes at the server's offset, verifies the hash, and downloads with Range")
-    func blobs() async throws {
-        try await withServer { f, client in
+    @Test("blob upload resumes at the server's offset, verifies the hash, and downloads with Range", arguments: Backend.available)
+    func blobs(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
             let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
             let sha = SHA256Hasher.hex(of: bytes)
             let upload = "/v1/blobs/\(sha)/upload"
@@ -184,9 +184,9 @@ struct RouterTests {
         }
     }
 
-    @Test("a wrong hash discards the upload; a chunk past the length is refused")
-    func blobErrors() async throws {
-        try await withServer { f, client in
+    @Test("a wrong hash discards the upload; a chunk past the length is refused", arguments: Backend.available)
+    func blobErrors(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
             let sha = String(repeating: "ab", count: 32)
             try expectError(
                 try await client.execute(uri: "/v1/blobs/\(sha)/upload?offset=0&length=4", method: .patch, headers: f.headers("li"), body: ByteBuffer(bytes: [1, 2, 3, 4])),
@@ -204,9 +204,9 @@ struct RouterTests {
         }
     }
 
-    @Test("supervisor views: conflicts, escalations, callbacks")
-    func views() async throws {
-        try await withServer { f, client in
+    @Test("supervisor views: conflicts, escalations, callbacks", arguments: Backend.available)
+    func views(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
             var a = Deltas.form()
             var b = a
             let defect = try InspectionForm.setResult(&a, item: "stairwell-lights", result: .defect, at: F.now, stamp: Deltas.stamp("li-dev", 1_795_000_001_000))
@@ -229,6 +229,20 @@ struct RouterTests {
             // Another zone's supervisor view is empty.
             let west = try F.json(try await client.execute(uri: "/v1/views/conflicts", method: .get, headers: f.headers("chen")))
             #expect(west["conflicts"] == [])
+        }
+    }
+}
+
+@Suite("PostgreSQL backend")
+struct PostgresAvailabilityTests {
+    /// Says loudly when the PostgreSQL half of the suite did not run.
+    @Test(
+        "the server tests also ran against PostgreSQL",
+        .enabled(if: Backend.databaseURL != nil, "SKIPPED: BUTLER_TEST_DATABASE_URL is not set, so the PostgreSQL backend was NOT tested; run Tests/run.sh, which starts a throwaway cluster"))
+    func postgresRan() async throws {
+        #expect(Backend.available.contains(.postgres))
+        try await ServerFixture.with(.postgres) { fixture in
+            try await fixture.storage.health()
         }
     }
 }

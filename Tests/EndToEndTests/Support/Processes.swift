@@ -71,13 +71,16 @@ final class ServerProcess: @unchecked Sendable {
     // @unchecked: `process` and `port` are only touched by the test that owns the server, one call
     // at a time; the output buffer is behind a Mutex.
     let data: URL
+    /// Arguments every command on this server's store takes (`--database-url …`, `--blobs …`).
+    let storeArguments: [String]
     private(set) var port: Int
     private var process: Process?
     private let output = LockedData()
 
-    init(data: URL, port: Int = 0) {
+    init(data: URL, port: Int = 0, storeArguments: [String] = []) {
         self.data = data
         self.port = port
+        self.storeArguments = storeArguments
     }
 
     var url: String { "http://127.0.0.1:\(port)" }
@@ -86,7 +89,7 @@ final class ServerProcess: @unchecked Sendable {
     func start() throws {
         let process = Process()
         process.executableURL = Binaries.url("butler-server")
-        process.arguments = ["serve", "--data", data.path, "--host", "127.0.0.1", "--port", String(port)]
+        process.arguments = ["serve", "--data", data.path, "--host", "127.0.0.1", "--port", String(port)] + storeArguments
         var env = ProcessInfo.processInfo.environment
         env["LOG_LEVEL"] = "warning"
         process.environment = env
@@ -128,7 +131,7 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Registers a device on this server's data directory; returns its token.
     func addDevice(_ name: String, role: String, zones: String) throws -> String {
-        let result = try runCommand("butler-server", ["device", "add", "--data", data.path, "--name", name, "--role", role, "--zones", zones])
+        let result = try runCommand("butler-server", ["device", "add", "--data", data.path, "--name", name, "--role", role, "--zones", zones] + storeArguments)
         guard result.status == 0 else { throw TestFailure("device add failed: \(result.stderr)") }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
