@@ -83,6 +83,16 @@ let package = Package(
             name: "butler-server",
             dependencies: ["ButlerServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        .executableTarget(
+            name: "butler-bench",
+            dependencies: [
+                "ButlerModel", "ButlerClient", "ButlerServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Benchmarks/Sources/butler-bench"
+        ),
         .testTarget(
             name: "ButlerClientTests",
             dependencies: ["ButlerClient", "ButlerModel"]

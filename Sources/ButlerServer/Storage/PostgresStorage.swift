@@ -76,10 +76,11 @@ public final class PostgresStorage: SyncStorage, Service {
     public func migrate() async throws {
         try await client.withConnection { connection in
             let schema = try await currentSchema(connection)
-            try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: logger)
-            // Several nodes may start at once: one migrates, the others wait on the lock and find it done.
+            // Several nodes may start at once: one migrates, the others wait on the lock and find it
+            // done. Even CREATE … IF NOT EXISTS races without it (a duplicate-key error on the catalog).
             try await connection.withTransaction(logger: logger) { tx in
                 try await tx.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
+                try await tx.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: logger)
                 try await tx.query("""
                     CREATE TABLE IF NOT EXISTS devices (
                         name TEXT PRIMARY KEY, role TEXT NOT NULL, zones TEXT NOT NULL,

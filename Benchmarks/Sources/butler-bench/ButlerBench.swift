@@ -1,0 +1,74 @@
+import ArgumentParser
+import ButlerModel
+import Foundation
+
+@main
+struct ButlerBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "butler-bench",
+        abstract: "Measure ButlerSync's hot paths against this machine's ceilings and write BENCHMARKS.md.",
+        discussion: """
+            Every figure is reported beside a ceiling measured in the same run (raw SQLite at the same \
+            durability, loopback HTTP, curl), because absolute numbers drift on shared machines. All traffic \
+            stays on 127.0.0.1; every loop is bounded in count and time.
+
+            Examples:
+              swift build -c release && .build/release/butler-bench --output BENCHMARKS.md
+              .build/release/butler-bench --database-url postgres://postgres@127.0.0.1:55432/butler_test
+              .build/debug/butler-bench --smoke        # a quick check that every scenario runs
+            """)
+
+    @Flag(help: "Tiny sizes: checks that every scenario runs (CI).") var smoke = false
+    @Option(help: "Write the report here (markdown).") var output: String?
+    @Option(help: ArgumentHelp("Also measure the merge on PostgreSQL (env BUTLER_BENCH_DATABASE_URL).", valueName: "postgres://…"))
+    var databaseURL: String?
+    @Flag(help: "Skip the pycrdt comparison (needs python3 with pycrdt).") var noPython = false
+
+    func run() async throws {
+        let sizes = smoke ? Sizes.smoke : Sizes()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("butler-bench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pg = databaseURL ?? ProcessInfo.processInfo.environment["BUTLER_BENCH_DATABASE_URL"]
+        var rows: [Row] = []
+        func note(_ text: String) { FileHandle.standardError.write(Data("butler-bench: \(text)\n".utf8)) }
+        note("1/7 durable edits"); rows.append(try await durableEdits(dir, sizes))
+        note("2-3/7 server merge and pull catch-up"); rows += try await mergeAndPull(dir, sizes, databaseURL: nil)
+        if let pg { note("2/7 server merge on PostgreSQL"); rows += try await mergeAndPull(dir, sizes, databaseURL: pg) }
+        note("4/7 photo upload"); rows += try await photoUpload(dir, sizes)
+        note("5/7 wire size"); rows.append(try wireSize(dir))
+        note("6/7 concurrency"); rows.append(try await concurrency(dir, sizes))
+        note("7/7 merge kernel"); rows.append(try await mergeKernel(dir, sizes, python: !noPython))
+
+        let report = render(rows, smoke: smoke, postgres: pg != nil)
+        print(report)
+        if let output { try report.write(toFile: output, atomically: true, encoding: .utf8) }
+        if rows.contains(where: { $0.met == false }) && !smoke { note("some goals were missed: see the table") }
+    }
+
+    func render(_ rows: [Row], smoke: Bool, postgres: Bool) -> String {
+        func sh(_ command: String) -> String {
+            (try? ButlerBenchShell.run(command))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+        }
+        var text = "# ButlerSync benchmarks\n\n"
+        text += "Command: `\(CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " "))`"
+        text += smoke ? " (smoke sizes: not a measurement)\n\n" : "\n\n"
+        text += "- Date: \(Timestamp.format(Date()))\n"
+        text += "- Machine: \(sh("nproc")) cores, \(sh("free -g | awk '/Mem:/ {print $2}'")) GiB, \(sh("uname -srm")); \(sh("swift --version 2>&1 | head -1"))\n"
+        text += "- Build: \(sh("test -n \"$(echo $0 | grep release)\" && echo release || echo see command")); SQLite \(sh("sqlite3 --version 2>/dev/null | cut -d' ' -f1"))\(postgres ? "; PostgreSQL \(sh("psql --version | awk '{print $3}'"))" : "")\n\n"
+        text += "| scenario | measured | ceiling (same run) | ratio | goal | met |\n|---|---|---|---|---|---|\n"
+        for row in rows {
+            let met = row.met.map { $0 ? "yes" : "**no**" } ?? "—"
+            text += "| \(row.scenario) | \(row.measured) | \(row.ceiling) | \(row.ratio) | \(row.goal) | \(met) |\n"
+        }
+        text += "\nNotes:\n\n"
+        for row in rows where !row.notes.isEmpty { text += "- \(row.scenario.prefix(2).trimmingCharacters(in: .whitespaces)) \(row.notes)\n" }
+        return text
+    }
+}
+
+enum ButlerBenchShell {
+    static func run(_ command: String) throws -> String {
+        try butler_bench.run(URL(fileURLWithPath: "/bin/sh"), ["-c", command])
+    }
+}

@@ -1,0 +1,388 @@
+import ButlerClient
+import ButlerModel
+import ButlerServer
+import Foundation
+import GRDB
+import PostgresNIO
+
+/// One row of BENCHMARKS.md.
+struct Row {
+    let scenario: String
+    let measured: String
+    let ceiling: String
+    let ratio: String
+    let goal: String
+    let met: Bool?
+    let notes: String
+}
+
+struct Sizes {
+    var edits = 1_000
+    var devices = 20
+    var editsPerDevice = 5_000
+    var pushBatch = 500
+    var photoBytes = 50_000_000
+    var concurrentDevices = 200
+    var concurrencySeconds = 15.0
+    var kernelEdits = 20_000
+
+    static let smoke = Sizes(
+        edits: 20, devices: 2, editsPerDevice: 200, pushBatch: 100, photoBytes: 2_000_000, concurrentDevices: 5, concurrencySeconds: 1,
+        kernelEdits: 500)
+}
+
+let zone = try! Zone("east-3")
+
+func author(_ replica: String) -> Author { try! Author(replica: ReplicaID(replica), name: replica) }
+
+/// Raw SQLite at the store's durability: one row per transaction (or `batch` rows per transaction).
+func rawSQLiteInserts(_ directory: URL, payloads: [Data], batch: Int) throws -> Double {
+    let pool = try DatabasePool(path: directory.appendingPathComponent("raw-\(UUID().uuidString).sqlite").path)
+    try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+    try pool.write { db in try db.execute(sql: "CREATE TABLE t (id TEXT PRIMARY KEY, payload BLOB NOT NULL)") }
+    let start = ContinuousClock.now
+    var index = 0
+    while index < payloads.count {
+        let end = min(payloads.count, index + batch)
+        try pool.write { db in
+            for i in index..<end {
+                try db.execute(sql: "INSERT INTO t (id, payload) VALUES (?, ?)", arguments: [String(i), payloads[i]])
+            }
+        }
+        index = end
+    }
+    let d = ContinuousClock.now - start
+    return Double(payloads.count) / (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+}
+
+// MARK: 1. Durable single edits
+
+func durableEdits(_ dir: URL, _ sizes: Sizes) async throws -> Row {
+    let store = try ClientStore.open(home: dir.appendingPathComponent("edits"))
+    try store.initialize(name: "李管家", serverURL: "http://127.0.0.1:9", token: "bt_bench")
+    let form = try store.createForm(template: "building-patrol", zone: zone, place: "3号楼")
+    let items = try TemplateCatalog.bundled().template("building-patrol").items.map(\.key)
+    let results: [ChecklistResult] = [.ok, .defect, .na]
+    let t = try await seconds {
+        for i in 0..<sizes.edits {
+            try store.setResult(form: form, item: items[i % items.count], result: results[i % 3])
+        }
+    }
+    let clientRate = Double(sizes.edits) / t
+    // The same payload (a checklist-result delta) as raw inserts, one durable transaction each.
+    var state = try require(try store.record(form))
+    let delta = try InspectionForm.setResult(&state, item: "tiles", result: .defect, at: Date(), stamp: EditStamp(author: author("x"), time: HLCTimestamp(millis: 1)))
+    let payload = Data(delta.canonicalJSON)
+    let rawRate = try rawSQLiteInserts(dir, payloads: Array(repeating: payload, count: sizes.edits), batch: 1)
+    let ratio = clientRate / rawRate
+    return Row(
+        scenario: "1. Durable single edits (ButlerClient `setResult`) vs raw SQLite inserts, synchronous=FULL",
+        measured: "\(format(clientRate)) edits/s", ceiling: "\(format(rawRate)) inserts/s", ratio: format(ratio, 2) + "×",
+        goal: "≥ 0.5×", met: ratio >= 0.5, notes: "\(sizes.edits) edits; each a WAL commit with fsync")
+}
+
+func require<T>(_ value: T?) throws -> T {
+    guard let value else { throw BenchFailure("missing value") }
+    return value
+}
+
+/// Deltas that each create one work order: `count` per device.
+func creationDeltas(device: Int, count: Int) throws -> [RecordState] {
+    let a = author("dev\(device)")
+    return try (0..<count).map { i in
+        try WorkOrder.create(
+            id: RecordID("wo-\(device)-\(i)"), zone: zone, place: "\(device)号楼 \(i)", category: .general, description: "灯坏",
+            reportedAt: Date(timeIntervalSince1970: 1_795_000_000), stamp: EditStamp(author: a, time: HLCTimestamp(millis: 1_795_000_000_000 + Int64(i))))
+    }
+}
+
+// MARK: 2 & 3. Server merge, then pull catch-up
+
+func mergeAndPull(_ dir: URL, _ sizes: Sizes, databaseURL: String?) async throws -> [Row] {
+    let label = databaseURL == nil ? "embedded SQLite" : "PostgreSQL"
+    var storeArguments: [String] = []
+    if let databaseURL {
+        let schema = "bench_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(10))"
+        storeArguments = ["--database-url", "\(databaseURL)?schema=\(schema)", "--blobs", dir.appendingPathComponent("pg-blobs").path]
+    }
+    let server = try BenchServer(data: dir.appendingPathComponent("merge-\(label.prefix(3))"), storeArguments: storeArguments)
+    defer { server.stop() }
+    var devices: [(CurlTransport, [RecordState])] = []
+    for d in 0..<sizes.devices {
+        let token = try server.addDevice("dev\(d)")
+        devices.append((CurlTransport(configuration: .init(baseURL: server.url, token: token)), try creationDeltas(device: d, count: sizes.editsPerDevice)))
+    }
+    let total = sizes.devices * sizes.editsPerDevice
+    let batch = sizes.pushBatch
+    let t = try await seconds {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (transport, deltas) in devices {
+                group.addTask {
+                    for start in stride(from: 0, to: deltas.count, by: batch) {
+                        let response = try await transport.push(PushRequest(deltas: Array(deltas[start..<min(deltas.count, start + batch)])))
+                        guard response.results.allSatisfy({ $0.status == .accepted }) else { throw BenchFailure("push refused") }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+    let mergeRate = Double(total) / t
+    let payloads = devices.flatMap { $0.1 }.map { Data($0.canonicalJSON) }
+    let rawRate = try rawSQLiteInserts(dir, payloads: payloads, batch: batch)
+    let goal = databaseURL == nil ? 20_000.0 : 8_000.0
+    var rows = [
+        Row(
+            scenario: "2. Server merge on \(label): \(sizes.devices) devices × \(sizes.editsPerDevice) edits, batches of \(batch), over loopback HTTP",
+            measured: "\(format(mergeRate)) changes/s", ceiling: "\(format(rawRate)) rows/s raw SQLite, \(batch)/txn", ratio: format(mergeRate / rawRate, 2) + "×",
+            goal: "≥ \(format(goal)) changes/s", met: mergeRate >= goal, notes: "\(total) changes in \(format(t, 1)) s"),
+    ]
+    guard databaseURL == nil else { return rows }
+
+    // 3. A new device pulls everything: `butler sync` as its own process, peak RSS sampled.
+    let token = try server.addDevice("newcomer")
+    let home = dir.appendingPathComponent("newcomer")
+    try run(binaries.appendingPathComponent("butler"), ["--home", home.path, "init", "--server", server.url, "--token", token])
+    let process = Process()
+    process.executableURL = binaries.appendingPathComponent("butler")
+    process.arguments = ["--home", home.path, "sync", "--quiet"]
+    var peak: Int64 = 0
+    let pullTime = try await seconds {
+        try process.run()
+        while process.isRunning {
+            peak = max(peak, peakRSS(pid: process.processIdentifier) ?? 0)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+    guard process.terminationStatus == 0 else { throw BenchFailure("butler sync failed") }
+    let pullRate = Double(total) / pullTime
+    // Ceiling: the same pages over loopback HTTP, parsed but not stored.
+    let ceilingTransport = CurlTransport(configuration: .init(baseURL: server.url, token: token))
+    var pulled = 0
+    let rawPull = try await seconds {
+        var cursor: String? = nil
+        while true {
+            let page = try await ceilingTransport.pull(cursor: cursor, limit: 1000)
+            pulled += page.changes.count
+            cursor = page.cursor
+            if !page.more { break }
+        }
+    }
+    let ceiling = Double(pulled) / rawPull
+    rows.append(Row(
+        scenario: "3. Pull catch-up: a new device (`butler sync`) pulls \(total) changes into its store",
+        measured: "\(format(pullRate)) changes/s, peak RSS \(mb(peak))", ceiling: "\(format(ceiling)) changes/s (pages over loopback, parsed, not stored)",
+        ratio: format(pullRate / ceiling, 2) + "×", goal: "≥ 50000 changes/s, RSS ≤ 150 MB", met: pullRate >= 50_000 && peak <= 150 << 20,
+        notes: "pages of 1000; each page merged and its cursor stored in one transaction"))
+    return rows
+}
+
+// MARK: 4. Photo upload
+
+func photoUpload(_ dir: URL, _ sizes: Sizes) async throws -> [Row] {
+    let server = try BenchServer(data: dir.appendingPathComponent("photos"))
+    defer { server.stop() }
+    let token = try server.addDevice("photographer")
+    let store = try ClientStore.open(home: dir.appendingPathComponent("photographer"))
+    try store.initialize(name: "李管家", serverURL: server.url, token: token)
+    let form = try store.createForm(template: "building-patrol", zone: zone, place: "B1")
+    func photo(_ seed: UInt8) throws -> URL {
+        let url = dir.appendingPathComponent("photo-\(seed).jpg")
+        var bytes = [UInt8](repeating: 0, count: sizes.photoBytes)
+        var x = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15
+        for i in 0..<bytes.count {
+            x = x &* 6364136223846793005 &+ 1442695040888963407
+            bytes[i] = UInt8(truncatingIfNeeded: x >> 33)
+        }
+        try Data(bytes).write(to: url)
+        return url
+    }
+    let ours = try photo(1)
+    let sha = try store.attachPhoto(form: form, file: ours, item: "tiles")
+    var config = SyncEngine.Configuration()
+    config.uploadChunkSize = 8 << 20
+    let transport = CurlTransport(configuration: .init(baseURL: server.url, token: token))
+    let engine = SyncEngine(store: store, transport: transport, configuration: config)
+    let ourTime = try await seconds { _ = try await engine.upload(sha256: sha, size: Int64(sizes.photoBytes)) }
+    // curl uploading a file of the same size to the same server endpoint.
+    let other = try photo(2)
+    let digest = try run(URL(fileURLWithPath: "/usr/bin/sha256sum"), [other.path]).prefix(64)
+    let curlTime = try await seconds {
+        try run(URL(fileURLWithPath: "/usr/bin/curl"), [
+            "-sS", "-f", "-o", "/dev/null", "-X", "PATCH", "-H", "Authorization: Bearer \(token)", "-H", "Butler-Protocol: 1", "-H", "Expect:",
+            "--data-binary", "@\(other.path)", "\(server.url)/v1/blobs/\(digest)/upload?offset=0&length=\(sizes.photoBytes)",
+        ])
+    }
+    let ratio = curlTime / ourTime
+    // Cut at a random offset, then resume: only the missing bytes go out.
+    let third = try photo(3)
+    let thirdSHA = try store.attachPhoto(form: form, file: third, item: "hygiene")
+    var oneShot = SyncEngine.Configuration()
+    oneShot.uploadChunkSize = Int64(sizes.photoBytes)
+    let cutEngine = SyncEngine(store: store, transport: transport, configuration: oneShot)
+    let cutAt = Int64.random(in: Int64(sizes.photoBytes / 10)...Int64(sizes.photoBytes * 8 / 10))
+    let upload = Task { try await cutEngine.upload(sha256: thirdSHA, size: Int64(sizes.photoBytes)) }
+    while try await transport.blobStatus(sha256: thirdSHA).received < cutAt, !(try await transport.blobStatus(sha256: thirdSHA).complete) {
+        try await Task.sleep(for: .milliseconds(1))
+    }
+    upload.cancel()
+    _ = await upload.result
+    var held = try await transport.blobStatus(sha256: thirdSHA)
+    for _ in 0..<20 {
+        try await Task.sleep(for: .milliseconds(100))
+        let again = try await transport.blobStatus(sha256: thirdSHA)
+        if again == held { break }
+        held = again
+    }
+    let resent = try await cutEngine.upload(sha256: thirdSHA, size: Int64(sizes.photoBytes))
+    let exact = resent == Int64(sizes.photoBytes) - held.received && (held.received < Int64(sizes.photoBytes) || sizes.photoBytes < 10_000_000)
+    return [
+        Row(
+            scenario: "4a. Photo upload, \(sizes.photoBytes / 1_000_000) MB over loopback (SyncEngine, 8 MiB chunks, hash verified)",
+            measured: "\(format(Double(sizes.photoBytes) / ourTime / 1_048_576, 1)) MB/s", ceiling: "\(format(Double(sizes.photoBytes) / curlTime / 1_048_576, 1)) MB/s `curl --data-binary` to the same endpoint",
+            ratio: format(ratio, 2) + "×", goal: "≥ 0.5×", met: ratio >= 0.5, notes: "both include the server's SHA-256 check"),
+        Row(
+            scenario: "4b. Resume after a cut at a random offset", measured: "cut at \(held.received) B, resumed with \(resent) B",
+            ceiling: "missing: \(Int64(sizes.photoBytes) - held.received) B", ratio: exact ? "exact" : "MISMATCH", goal: "only the missing bytes", met: exact,
+            notes: "the server keeps what arrived before the cut"),
+    ]
+}
+
+// MARK: 5. Wire size
+
+func wireSize(_ dir: URL) throws -> Row {
+    var form = try InspectionForm.create(
+        id: RecordID("form-\(UUID().uuidString.lowercased())"), zone: zone, template: try TemplateCatalog.bundled().template("building-patrol"),
+        place: "3号楼", at: Date(), stamp: EditStamp(author: author("d0123456789abcdef"), time: HLCTimestamp(millis: 1_795_000_000_000)))
+    let a = author("d0123456789abcdef")
+    var results: [RecordState] = []
+    var notes: [RecordState] = []
+    for i in 0..<100 {
+        results.append(try InspectionForm.setResult(&form, item: "tiles", result: i % 2 == 0 ? .ok : .defect, at: Date(), stamp: EditStamp(author: a, time: HLCTimestamp(millis: 1_795_000_000_000 + Int64(i) * 1000))))
+        notes.append(try InspectionForm.addNote(&form, item: "tiles", text: "地砖松动 \(i)", at: Date(), stamp: EditStamp(author: a, time: HLCTimestamp(millis: 1_795_000_100_000 + Int64(i) * 1000))))
+    }
+    var callback = try CallbackRecord.create(subject: RecordID("wo-\(UUID().uuidString.lowercased())"), subjectType: .workOrder, zone: zone, stamp: EditStamp(author: a, time: HLCTimestamp(millis: 1)))
+    var attempts: [RecordState] = []
+    for i in 0..<100 {
+        attempts.append(try CallbackRecord.logAttempt(&callback, at: Date(timeIntervalSince1970: 1_795_000_000 + Double(i) * 60), channel: .phone, reached: i % 3 == 0, satisfaction: i % 3 == 0 ? .satisfied : nil, note: nil, stamp: EditStamp(author: a, time: HLCTimestamp(millis: 1_795_000_200_000 + Int64(i) * 1000))).delta)
+    }
+    func sizes(_ deltas: [RecordState]) throws -> (raw: Double, gzip: Double) {
+        let body = PushRequest(deltas: deltas).jsonValue.canonicalBytes
+        let file = dir.appendingPathComponent("wire-\(UUID().uuidString).json")
+        try Data(body).write(to: file)
+        let compressed = try run(URL(fileURLWithPath: "/bin/sh"), ["-c", "gzip -9 -c '\(file.path)' | wc -c"])
+        let gz = Double(compressed.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .nan
+        return (Double(body.count) / Double(deltas.count), gz / Double(deltas.count))
+    }
+    let r = try sizes(results)
+    let n = try sizes(notes)
+    let c = try sizes(attempts)
+    let single = try sizes([results[1]])
+    return Row(
+        scenario: "5. Wire size per change (a push of 100, canonical JSON; gzip -9)",
+        measured: "checklist result \(format(r.gzip)) B (raw \(format(r.raw)) B; alone in a push: \(format(single.gzip)) B gzip); note \(format(n.gzip)) B (raw \(format(n.raw)) B); callback attempt \(format(c.gzip)) B (raw \(format(c.raw)) B)",
+        ceiling: "—", ratio: "—", goal: "≤ 200 B for a checklist result (compressed)", met: r.gzip <= 200 && single.gzip <= 200,
+        notes: "the transport does not compress yet: on the wire today the raw size applies")
+}
+
+// MARK: 6. Concurrency
+
+func concurrency(_ dir: URL, _ sizes: Sizes) async throws -> Row {
+    let server = try BenchServer(data: dir.appendingPathComponent("crowd"))
+    defer { server.stop() }
+    var devices: [(CurlTransport, RecordState, Author)] = []
+    for d in 0..<sizes.concurrentDevices {
+        let token = try server.addDevice("crowd\(d)")
+        let a = author("crowd\(d)")
+        let form = try InspectionForm.create(
+            id: RecordID("form-crowd-\(d)"), zone: zone, template: try TemplateCatalog.bundled().template("building-patrol"), place: "楼 \(d)",
+            at: Date(), stamp: EditStamp(author: a, time: HLCTimestamp(millis: 1_795_000_000_000)))
+        devices.append((CurlTransport(configuration: .init(baseURL: server.url, token: token)), form, a))
+    }
+    let samples = Samples()
+    let stop = ContinuousClock.now + .milliseconds(Int64(sizes.concurrencySeconds * 1000))
+    let sampler = Task {
+        var peak: Int64 = 0
+        while ContinuousClock.now < stop {
+            peak = max(peak, server.peakRSS ?? 0)
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return peak
+    }
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for (transport, initial, a) in devices {
+            group.addTask {
+                var form = initial
+                var n = 0
+                var pending = [initial]
+                while ContinuousClock.now < stop, n < 10_000 {
+                    n += 1
+                    pending.append(try InspectionForm.addNote(&form, item: "hygiene", text: "n\(n)", at: Date(), stamp: EditStamp(author: a, time: HLCTimestamp(millis: 1_795_000_000_000 + Int64(n)))))
+                    let start = ContinuousClock.now
+                    do {
+                        let response = try await transport.push(PushRequest(deltas: pending))
+                        if response.results.allSatisfy({ $0.status == .accepted }) { pending.removeAll() } else { samples.fail() }
+                        let d = ContinuousClock.now - start
+                        samples.add(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+                    } catch {
+                        samples.fail()
+                    }
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+    let peak = max(await sampler.value, server.peakRSS ?? 0)
+    let (latencies, errors) = samples.snapshot
+    let sorted = latencies.sorted()
+    let pushesPerSecond = Double(latencies.count) / sizes.concurrencySeconds
+    return Row(
+        scenario: "6. \(sizes.concurrentDevices) devices pushing at once for \(format(sizes.concurrencySeconds)) s (embedded server)",
+        measured: "p50 \(format(percentile(sorted, 0.5), 1)) ms, p99 \(format(percentile(sorted, 0.99), 1)) ms, \(format(pushesPerSecond)) pushes/s, \(errors) errors, server peak RSS \(mb(peak))",
+        ceiling: "—", ratio: "—", goal: "0 errors, server RSS ≤ 300 MB", met: errors == 0 && peak <= 300 << 20,
+        notes: "\(latencies.count) pushes; each device pushes its next note as soon as the last is acknowledged")
+}
+
+// MARK: 7. Merge kernel
+
+func mergeKernel(_ dir: URL, _ sizes: Sizes, python: Bool) async throws -> Row {
+    // An edit stream on one form from four replicas: results and notes on 25 items.
+    let template = try TemplateCatalog.bundled().template("building-patrol")
+    let keys = Array(template.items.map(\.key).prefix(25))
+    let base = try InspectionForm.create(
+        id: RecordID("form-kernel"), zone: zone, template: template, place: "p", at: Date(), stamp: EditStamp(author: author("r0"), time: HLCTimestamp(millis: 1)))
+    var replicas = (0..<4).map { _ in base }
+    var deltas: [RecordState] = []
+    var stream: [String] = []
+    for i in 0..<sizes.kernelEdits {
+        let r = i % 4
+        let item = keys[(i * 7) % keys.count]
+        let stamp = EditStamp(author: author("r\(r)"), time: HLCTimestamp(millis: 1_795_000_000_000 + Int64(i)))
+        let value = ["ok", "defect", "na"][i % 3]
+        deltas.append(try InspectionForm.setResult(&replicas[r], item: item, result: ChecklistResult(rawValue: value)!, at: Date(), stamp: stamp))
+        stream.append(JSONValue.object(["replica": .string("r\(r)"), "key": .string("items/\(item)/result"), "value": .string(value)]).canonicalString)
+    }
+    var target = base
+    let t = try await seconds {
+        for delta in deltas { try target.merge(delta) }
+    }
+    let ours = Double(deltas.count) / t
+    var comparison = "pycrdt not run"
+    if python {
+        let file = dir.appendingPathComponent("stream.jsonl")
+        try stream.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("compare/pycrdt_stream.py")
+        if let out = try? run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", script.path, file.path]),
+            let json = try? JSONParser.parse(out.trimmingCharacters(in: .whitespacesAndNewlines)), let rate = json["editsPerSecond"]?.intValue
+        {
+            comparison = "pycrdt (Yrs) \(rate) edits/s applying the same stream (ratio \(format(ours / Double(rate), 2))×)"
+        } else {
+            comparison = "pycrdt unavailable (pip install pycrdt)"
+        }
+    }
+    return Row(
+        scenario: "7. Merge kernel: joining \(deltas.count) deltas (results on 25 items, 4 replicas) into one state",
+        measured: "ButlerModel join \(format(ours)) deltas/s", ceiling: comparison, ratio: "—", goal: "report", met: nil,
+        notes: "automerge: the PyPI binding (automerge 0.1.2) exposes no change or save API, so the stream cannot be applied to it; npm is not reachable here")
+}
