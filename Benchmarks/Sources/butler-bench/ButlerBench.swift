@@ -23,6 +23,7 @@ struct ButlerBench: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also measure the merge on PostgreSQL (env BUTLER_BENCH_DATABASE_URL).", valueName: "postgres://…"))
     var databaseURL: String?
     @Flag(help: "Skip the pycrdt comparison (needs python3 with pycrdt).") var noPython = false
+    @Option(help: ArgumentHelp("Run only these scenarios (e.g. 1,3); 2 and 3 run together.", valueName: "n[,n]")) var only: String?
 
     func run() async throws {
         let sizes = smoke ? Sizes.smoke : Sizes()
@@ -32,13 +33,16 @@ struct ButlerBench: AsyncParsableCommand {
         let pg = databaseURL ?? ProcessInfo.processInfo.environment["BUTLER_BENCH_DATABASE_URL"]
         var rows: [Row] = []
         func note(_ text: String) { FileHandle.standardError.write(Data("butler-bench: \(text)\n".utf8)) }
-        note("1/7 durable edits"); rows.append(try await durableEdits(dir, sizes))
-        note("2-3/7 server merge and pull catch-up"); rows += try await mergeAndPull(dir, sizes, databaseURL: nil)
-        if let pg { note("2/7 server merge on PostgreSQL"); rows += try await mergeAndPull(dir, sizes, databaseURL: pg) }
-        note("4/7 photo upload"); rows += try await photoUpload(dir, sizes)
-        note("5/7 wire size"); rows.append(try wireSize(dir))
-        note("6/7 concurrency"); rows.append(try await concurrency(dir, sizes))
-        note("7/7 merge kernel"); rows.append(try await mergeKernel(dir, sizes, python: !noPython))
+        let selected = Set((only ?? "1,2,3,4,5,6,7").split(separator: ",").compactMap { Int($0) })
+        if selected.contains(1) { note("1/7 durable edits"); rows.append(try await durableEdits(dir, sizes)) }
+        if !selected.isDisjoint(with: [2, 3]) {
+            note("2-3/7 server merge and pull catch-up"); rows += try await mergeAndPull(dir, sizes, databaseURL: nil)
+            if let pg { note("2/7 server merge on PostgreSQL"); rows += try await mergeAndPull(dir, sizes, databaseURL: pg) }
+        }
+        if selected.contains(4) { note("4/7 photo upload"); rows += try await photoUpload(dir, sizes) }
+        if selected.contains(5) { note("5/7 wire size"); rows.append(try wireSize(dir)) }
+        if selected.contains(6) { note("6/7 concurrency"); rows.append(try await concurrency(dir, sizes)) }
+        if selected.contains(7) { note("7/7 merge kernel"); rows.append(try await mergeKernel(dir, sizes, python: !noPython)) }
 
         let report = render(rows, smoke: smoke, postgres: pg != nil)
         print(report)

@@ -22,7 +22,7 @@ extension ClientStore {
     ) throws -> T {
         let identity = try Self.identity(db)
         var state: RecordState
-        if let existing = try Self.loadRecord(db, id) {
+        if let existing = try self.loadRecord(db, id) {
             state = existing
         } else if let create {
             if let zones = identity.device?.zones, !zones.contains(create.zone) {
@@ -39,9 +39,9 @@ extension ClientStore {
         let stamp = EditStamp(author: try identity.author, time: hlc.tick(now: now))
         let (delta, result) = try change(&state, stamp, now)
         if !delta.isEmpty {
-            try Self.saveRecord(db, state)
-            try db.execute(
-                sql: "INSERT INTO outbox (record_id, delta) VALUES (?, ?)", arguments: [state.id.rawValue, Data(delta.canonicalJSON)])
+            try self.saveRecord(db, state)
+            try db.cachedStatement(sql: "INSERT INTO outbox (record_id, delta) VALUES (?, ?)")
+                .execute(arguments: [state.id.rawValue, Data(delta.canonicalJSON)])
             try Self.saveClock(db, hlc)
         }
         return result
@@ -167,11 +167,11 @@ extension ClientStore {
         workOrder: RecordID, channel: CallbackChannel, reached: Bool, satisfaction: Satisfaction?, note: String?, at: Date? = nil
     ) throws -> String {
         try write { db in
-            guard let order = try Self.loadRecord(db, workOrder), order.type == .workOrder else {
+            guard let order = try self.loadRecord(db, workOrder), order.type == .workOrder else {
                 throw ClientError(.unknownRecord, "no work order \(workOrder) on this device")
             }
             let id = try CallbackRecord.recordID(for: workOrder)
-            if try Self.loadRecord(db, id) == nil {
+            if try self.loadRecord(db, id) == nil {
                 try self.edit(db, id, create: (.callback, order.zone)) { state, stamp, _ in
                     let delta = try CallbackRecord.create(subject: workOrder, subjectType: .workOrder, zone: order.zone, stamp: stamp)
                     try state.merge(delta)

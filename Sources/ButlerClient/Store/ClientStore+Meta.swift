@@ -44,19 +44,18 @@ public struct StoreStatus: Hashable, Sendable {
 
 extension ClientStore {
     enum MetaKey: String {
-        case replica, name, serverURL = "server_url", token, cursor, hlcMillis = "hlc_millis", hlcLogical = "hlc_logical"
+        case replica, name, serverURL = "server_url", token, cursor, hlc
         case lastSync = "last_sync", device
     }
 
     static func meta(_ db: Database, _ key: MetaKey) throws -> String? {
-        try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key.rawValue])
+        try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM meta WHERE key = ?"), arguments: [key.rawValue])
     }
 
     static func setMeta(_ db: Database, _ key: MetaKey, _ value: String?) throws {
         if let value {
-            try db.execute(
-                sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                arguments: [key.rawValue, value])
+            try db.cachedStatement(sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+                .execute(arguments: [key.rawValue, value])
         } else {
             try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: [key.rawValue])
         }
@@ -95,10 +94,17 @@ extension ClientStore {
     }
 
     static func identity(_ db: Database) throws -> DeviceIdentity {
-        guard let replica = try meta(db, .replica), let name = try meta(db, .name), let url = try meta(db, .serverURL),
-            let token = try meta(db, .token)
+        // One statement for the five keys: this runs in every edit's transaction.
+        var values: [String: String] = [:]
+        let keys: [MetaKey] = [.replica, .name, .serverURL, .token, .device]
+        let statement = try db.cachedStatement(sql: "SELECT key, value FROM meta WHERE key IN (?, ?, ?, ?, ?)")
+        for row in try Row.fetchAll(statement, arguments: StatementArguments(keys.map(\.rawValue))) {
+            values[row["key"]] = row["value"]
+        }
+        guard let replica = values[MetaKey.replica.rawValue], let name = values[MetaKey.name.rawValue],
+            let url = values[MetaKey.serverURL.rawValue], let token = values[MetaKey.token.rawValue]
         else { throw ClientError(.notInitialized, "this device is not set up: run `butler init --server URL --token TOKEN` first") }
-        let device = try meta(db, .device).flatMap { try DeviceInfo(json: JSONParser.parse($0)) }
+        let device = try values[MetaKey.device.rawValue].flatMap { try DeviceInfo(json: JSONParser.parse($0)) }
         return DeviceIdentity(replica: try ReplicaID(replica), name: name, serverURL: url, token: token, device: device)
     }
 
@@ -117,15 +123,18 @@ extension ClientStore {
         try write { db in try Self.setMeta(db, .device, info.jsonValue.canonicalString) }
     }
 
+    /// The hybrid logical clock, stored as one row `millis.logical`.
     static func loadClock(_ db: Database) throws -> HybridLogicalClock {
-        let millis = try meta(db, .hlcMillis).flatMap { Int64($0) } ?? 0
-        let logical = try meta(db, .hlcLogical).flatMap { UInt32($0) } ?? 0
+        guard let text = try meta(db, .hlc) else { return HybridLogicalClock() }
+        let parts = text.split(separator: ".")
+        guard parts.count == 2, let millis = Int64(parts[0]), let logical = UInt32(parts[1]) else {
+            throw ClientError(.database, "the stored clock \"\(text)\" is damaged")
+        }
         return HybridLogicalClock(last: HLCTimestamp(millis: millis, logical: logical))
     }
 
     static func saveClock(_ db: Database, _ clock: HybridLogicalClock) throws {
-        try setMeta(db, .hlcMillis, String(clock.last.millis))
-        try setMeta(db, .hlcLogical, String(clock.last.logical))
+        try setMeta(db, .hlc, "\(clock.last.millis).\(clock.last.logical)")
     }
 
     /// The change-feed cursor of the last page merged.

@@ -76,14 +76,15 @@ extension ClientStore {
             var clock = try Self.loadClock(db)
             let now = self.clock.now()
             for change in page.changes {
-                var state = try Self.loadRecord(db, change.id) ?? RecordState(id: change.id, type: change.type, zone: change.zone)
+                var state = try self.loadRecord(db, change.id) ?? RecordState(id: change.id, type: change.type, zone: change.zone)
                 try state.merge(change)
-                try Self.saveRecord(db, state)
+                try self.saveRecord(db, state)
                 for register in change.fields.values {
                     for entry in register.values { clock.observe(entry.time, now: now) }
                 }
                 for sha in Self.photoReferences(in: change) {
-                    try db.execute(sql: "INSERT INTO blobs (sha256, state) VALUES (?, 'missing') ON CONFLICT(sha256) DO NOTHING", arguments: [sha])
+                    try db.cachedStatement(sql: "INSERT INTO blobs (sha256, state) VALUES (?, 'missing') ON CONFLICT(sha256) DO NOTHING")
+                        .execute(arguments: [sha])
                 }
             }
             try Self.saveClock(db, clock)

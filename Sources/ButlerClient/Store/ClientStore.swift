@@ -2,6 +2,7 @@ import ButlerModel
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
 /// The on-device store: one SQLite file in WAL mode holding the materialised record states, the
 /// outbox of local deltas, photo blobs' bookkeeping and the sync metadata, plus a folder of blobs.
@@ -25,6 +26,12 @@ public final class ClientStore: Sendable {
     let clock: any WallClock
     let templates: TemplateCatalog
     let logger: Logger
+    /// Decoded states keyed by record, with the exact bytes they were decoded from: a load whose
+    /// stored bytes are identical reuses the decoded state instead of parsing it again. Keyed by
+    /// content, so it can never serve a stale state (another process's write changes the bytes; a
+    /// rolled-back write leaves bytes that do not match).
+    let decoded = Mutex([RecordID: (bytes: Data, state: RecordState)]())
+    static let decodedCapacity = 256
 
     /// The store's database file name inside its home.
     public static let databaseFileName = "butler.sqlite"
@@ -161,20 +168,34 @@ public final class ClientStore: Sendable {
 
     // MARK: - Records
 
-    static func loadRecord(_ db: Database, _ id: RecordID) throws -> RecordState? {
-        guard let data = try Data.fetchOne(db, sql: "SELECT state FROM records WHERE id = ?", arguments: [id.rawValue]) else { return nil }
-        return try RecordState(json: JSONParser.parse([UInt8](data)))
+    func loadRecord(_ db: Database, _ id: RecordID) throws -> RecordState? {
+        // Cached statements: compiling SQL on every call was a tenth of a pull's time.
+        let select = try db.cachedStatement(sql: "SELECT state FROM records WHERE id = ?")
+        guard let data = try Data.fetchOne(select, arguments: [id.rawValue]) else { return nil }
+        if let hit = decoded.withLock({ $0[id] }), hit.bytes == data { return hit.state }
+        let state = try RecordState(json: JSONParser.parse([UInt8](data)))
+        remember(data, state)
+        return state
     }
 
-    static func saveRecord(_ db: Database, _ state: RecordState) throws {
-        try db.execute(
-            sql: "INSERT INTO records (id, type, zone, state) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state",
-            arguments: [state.id.rawValue, state.type.rawValue, state.zone.rawValue, Data(state.canonicalJSON)])
+    func saveRecord(_ db: Database, _ state: RecordState) throws {
+        let data = Data(state.canonicalJSON)
+        try db.cachedStatement(
+            sql: "INSERT INTO records (id, type, zone, state) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state"
+        ).execute(arguments: [state.id.rawValue, state.type.rawValue, state.zone.rawValue, data])
+        remember(data, state)
+    }
+
+    private func remember(_ data: Data, _ state: RecordState) {
+        decoded.withLock { cache in
+            if cache.count >= Self.decodedCapacity, cache[state.id] == nil { cache.removeAll(keepingCapacity: true) }
+            cache[state.id] = (data, state)
+        }
     }
 
     /// The state of one record, or `nil`.
     public func record(_ id: RecordID) throws -> RecordState? {
-        try read { db in try Self.loadRecord(db, id) }
+        try read { db in try self.loadRecord(db, id) }
     }
 
     /// All records of a type, by id.

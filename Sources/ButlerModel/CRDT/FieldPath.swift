@@ -19,7 +19,7 @@ public struct FieldPath: Hashable, Comparable, Sendable, CustomStringConvertible
         }
         for segment in segments {
             do {
-                try validateIdentifier(String(segment), kind: "field path segment", maxLength: 128, extra: [UInt8(ascii: ":")])
+                try validateIdentifier(segment, kind: "field path segment", maxLength: 128, allowColon: true)
             } catch let error as ModelError {
                 throw ModelError(.invalidField, "field path \"\(rawValue)\": \(error.message)")
             }

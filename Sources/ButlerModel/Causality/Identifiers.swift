@@ -2,23 +2,27 @@
 ///
 /// Identifiers appear in field paths, URLs and file names, so they are kept to a safe alphabet;
 /// anything else is refused with ``ModelError/Code/invalidValue`` naming the `kind`.
-func validateIdentifier(_ text: String, kind: String, maxLength: Int, extra: Set<UInt8> = []) throws {
+func validateIdentifier<S: StringProtocol>(_ text: S, kind: String, maxLength: Int, allowColon: Bool = false) throws {
     let bytes = text.utf8
-    guard !bytes.isEmpty, bytes.count <= maxLength else {
-        throw ModelError(.invalidValue, "\(kind) must be 1 to \(maxLength) characters, got \(bytes.count)")
+    let count = bytes.count
+    guard count > 0, count <= maxLength else {
+        throw ModelError(.invalidValue, "\(kind) must be 1 to \(maxLength) characters, got \(count)")
     }
+    var dots = 0
     for b in bytes {
         switch b {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            UInt8(ascii: "_"), UInt8(ascii: "-"):
+            continue
+        case UInt8(ascii: "."):
+            dots += 1
+        case UInt8(ascii: ":") where allowColon:
             continue
         default:
-            guard extra.contains(b) else {
-                throw ModelError(.invalidValue, "\(kind) \"\(text)\" may only hold letters, digits, '.', '_' and '-'")
-            }
+            throw ModelError(.invalidValue, "\(kind) \"\(text)\" may only hold letters, digits, '.', '_' and '-'")
         }
     }
-    if text == "." || text == ".." { throw ModelError(.invalidValue, "\(kind) may not be \"\(text)\"") }
+    if dots == count && count <= 2 { throw ModelError(.invalidValue, "\(kind) may not be \"\(text)\"") }
 }
 
 /// The stable identity of a replica: one device's store (a client) or the server.
@@ -44,7 +48,7 @@ public struct RecordID: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     /// Validates `rawValue`: 1–160 characters of `[A-Za-z0-9._:-]`.
     public init(_ rawValue: String) throws {
-        try validateIdentifier(rawValue, kind: "record id", maxLength: 160, extra: [UInt8(ascii: ":")])
+        try validateIdentifier(rawValue, kind: "record id", maxLength: 160, allowColon: true)
         self.rawValue = rawValue
     }
 

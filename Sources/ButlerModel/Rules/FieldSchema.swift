@@ -111,7 +111,7 @@ public struct FieldSchema: Sendable {
 enum Shape {
     static let identifier: @Sendable (JSONValue) throws -> Void = { value in
         guard let s = value.stringValue else { throw ModelError(.invalidField, "must be a string") }
-        try validateIdentifier(s, kind: "value", maxLength: 128, extra: [UInt8(ascii: ":")])
+        try validateIdentifier(s, kind: "value", maxLength: 128, allowColon: true)
     }
 
     static func text(_ maxCharacters: Int) -> @Sendable (JSONValue) throws -> Void {

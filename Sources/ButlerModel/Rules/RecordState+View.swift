@@ -24,3 +24,15 @@ extension RecordState {
         }
     }
 }
+
+extension RecordState {
+    /// The rules of the fields that hold a conflict now, one entry per conflicting field.
+    ///
+    /// Cheap on the hot path: only registers with more than one value are resolved.
+    public func conflictRules() -> [ResolutionRule] {
+        fields.compactMap { path, register in
+            guard register.count > 1, let resolution = Resolver.resolve(path, in: self), resolution.isConflict else { return nil }
+            return resolution.rule
+        }
+    }
+}

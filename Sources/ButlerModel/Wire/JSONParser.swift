@@ -108,6 +108,14 @@ public struct JSONParser {
 
     private mutating func parseString() throws -> String {
         index += 1  // opening quote
+        // Fast path: no escapes before the closing quote (nearly every string on the wire).
+        var end = index
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            guard let s = String(validating: bytes[index..<end], as: UTF8.self) else { throw error("invalid UTF-8 in string") }
+            index = end + 1
+            return s
+        }
         var buffer: [UInt8] = []
         while true {
             guard index < bytes.count else { throw error("unterminated string") }

@@ -33,13 +33,12 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
-            let keys = o.keys.map { (key: $0, bytes: Array($0.utf8)) }
-                .sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
-            for (n, key) in keys.enumerated() {
+            let members = o.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            for (n, member) in members.enumerated() {
                 if n > 0 { out.append(UInt8(ascii: ",")) }
-                JSONValue.writeCanonicalString(key.key, into: &out)
+                JSONValue.writeCanonicalString(member.key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                o[key.key]!.writeCanonical(into: &out)
+                member.value.writeCanonical(into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }

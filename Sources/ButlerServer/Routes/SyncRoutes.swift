@@ -47,8 +47,11 @@ struct SyncRoutes {
         var changed = 0
         for ((index, delta), outcome) in zip(accepted, outcomes) {
             switch outcome {
-            case .merged(let didChange):
+            case .merged(let didChange, let conflicts):
                 if didChange { changed += 1 }
+                for rule in conflicts {
+                    Counter(label: "butler_server_conflicts_total", dimensions: [("rule", rule.rawValue)]).increment()
+                }
                 results[index] = .init(index: index, id: delta.id.rawValue, status: .accepted)
             case .refused(let error):
                 results[index] = .init(index: index, id: delta.id.rawValue, status: .refused, code: error.code.rawValue, message: error.message)
@@ -58,11 +61,6 @@ struct SyncRoutes {
         Counter(label: "butler_server_pushes_total").increment()
         Counter(label: "butler_server_changes_merged_total").increment(by: changed)
         if refusedCount > 0 { Counter(label: "butler_server_deltas_refused_total").increment(by: refusedCount) }
-        for (_, delta) in accepted {
-            for conflict in (try? delta.conflicts()) ?? [] {
-                Counter(label: "butler_server_conflicts_total", dimensions: [("rule", conflict.rule.rawValue)]).increment()
-            }
-        }
         context.logger.info("push merged", metadata: ["sync.deltas": "\(decoded.count)", "sync.changed": "\(changed)", "sync.refused": "\(refusedCount)"])
         return Response.json(PushResponse(results: results.compactMap { $0 }).jsonValue)
     }

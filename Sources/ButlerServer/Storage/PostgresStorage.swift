@@ -166,7 +166,7 @@ public final class PostgresStorage: SyncStorage, Service {
                     outcomes.append(.refused(error))
                     continue
                 }
-                outcomes.append(.merged(changed: state != before))
+                outcomes.append(.merged(changed: state != before, conflicts: state != before ? state.conflictRules() : []))
                 if state != before {
                     states[delta.id.rawValue] = state
                     if !order.contains(delta.id.rawValue) { order.append(delta.id.rawValue) }

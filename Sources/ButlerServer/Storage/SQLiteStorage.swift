@@ -101,7 +101,7 @@ public final class SQLiteStorage: SyncStorage {
             var outcomes: [MergeOutcome] = []
             outcomes.reserveCapacity(deltas.count)
             for delta in deltas {
-                let existing = try Data.fetchOne(db, sql: "SELECT state FROM records WHERE id = ?", arguments: [delta.id.rawValue])
+                let existing = try Data.fetchOne(db.cachedStatement(sql: "SELECT state FROM records WHERE id = ?"), arguments: [delta.id.rawValue])
                     .map { try RecordState(json: JSONParser.parse([UInt8]($0))) }
                 var state = existing ?? RecordState(id: delta.id, type: delta.type, zone: delta.zone)
                 do { try state.merge(delta) } catch let error as ModelError {
@@ -112,14 +112,13 @@ public final class SQLiteStorage: SyncStorage {
                     outcomes.append(.merged(changed: false))
                     continue
                 }
-                try db.execute(
-                    sql: """
-                        INSERT INTO records (id, type, zone, state, seq) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT(id) DO UPDATE SET state = excluded.state, seq = excluded.seq
-                        """,
-                    arguments: [state.id.rawValue, state.type.rawValue, state.zone.rawValue, Data(state.canonicalJSON), next])
+                let conflicts = state.conflictRules()
+                try db.cachedStatement(sql: """
+                    INSERT INTO records (id, type, zone, state, seq) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET state = excluded.state, seq = excluded.seq
+                    """).execute(arguments: [state.id.rawValue, state.type.rawValue, state.zone.rawValue, Data(state.canonicalJSON), next])
                 next += 1
-                outcomes.append(.merged(changed: true))
+                outcomes.append(.merged(changed: true, conflicts: conflicts))
             }
             return outcomes
         }

@@ -30,8 +30,9 @@ public struct DeviceRecord: Hashable, Sendable {
 
 /// What merging one pushed delta did.
 public enum MergeOutcome: Hashable, Sendable {
-    /// Merged; `changed` is false when the server already held everything in it (a re-send).
-    case merged(changed: Bool)
+    /// Merged; `changed` is false when the server already held everything in it (a re-send);
+    /// `conflicts` names the rule of each field of the merged record that holds a conflict.
+    case merged(changed: Bool, conflicts: [ResolutionRule] = [])
     /// Refused: the delta names a record the server holds with another type or zone.
     case refused(ModelError)
 }
