@@ -46,7 +46,12 @@ struct ButlerBench: AsyncParsableCommand {
 
         let report = render(rows, smoke: smoke, postgres: pg != nil)
         print(report)
-        if let output { try report.write(toFile: output, atomically: true, encoding: .utf8) }
+        if let output {
+            // Keep the hand-written analysis (profiles, before/after) that follows the generated table.
+            let previous = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            let analysis = previous.range(of: "\n## Analysis").map { String(previous[$0.lowerBound...]) } ?? ""
+            try (report + analysis).write(toFile: output, atomically: true, encoding: .utf8)
+        }
         if rows.contains(where: { $0.met == false }) && !smoke { note("some goals were missed: see the table") }
     }
 
