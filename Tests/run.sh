@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Samples/install-deps.sh
+# schemathesis fuzzes the live server from Protocol/openapi.yaml (PyPI).
+command -v schemathesis >/dev/null || python3 -m pip install -q schemathesis >/dev/null 2>&1 || echo "could not install schemathesis: its test will say it was skipped" >&2
 eval "$(Tests/postgres.sh start)"
 trap 'Tests/postgres.sh stop' EXIT
 swift build --build-tests

@@ -51,7 +51,7 @@ struct RouterTests {
             try expectError(try await client.execute(uri: "/v1/pull", method: .get, headers: forged), .unauthorized, "unauthorized")
             var noVersion = f.headers("li")
             noVersion[.init("Butler-Protocol")!] = nil
-            try expectError(try await client.execute(uri: "/v1/pull", method: .get, headers: noVersion), .upgradeRequired, "protocol-version")
+            try expectError(try await client.execute(uri: "/v1/pull", method: .get, headers: noVersion), .badRequest, "protocol-version")
             var oldVersion = f.headers("li")
             oldVersion[.init("Butler-Protocol")!] = "0"
             try expectError(try await client.execute(uri: "/v1/pull", method: .get, headers: oldVersion), .upgradeRequired, "protocol-version")
@@ -243,6 +243,73 @@ struct PostgresAvailabilityTests {
         #expect(Backend.available.contains(.postgres))
         try await ServerFixture.with(.postgres) { fixture in
             try await fixture.storage.health()
+        }
+    }
+}
+
+/// Issue 8's hand-written attacks: each refused with a code, or stored exactly and harmlessly.
+@Suite("Server router: hostile input")
+struct HostileInputRouterTests {
+    typealias F = ServerFixture
+
+    func withServer(_ backend: Backend, _ body: @Sendable @escaping (ServerFixture, any TestClientProtocol) async throws -> Void) async throws {
+        try await ServerFixture.with(backend) { fixture in
+            try await fixture.app().test(.router) { client in try await body(fixture, client) }
+        }
+    }
+
+    static func push(_ f: ServerFixture, _ client: any TestClientProtocol, _ body: JSONValue, as device: String = "li") async throws -> TestResponse {
+        try await client.execute(uri: "/v1/push", method: .post, headers: f.headers(device), body: F.body(body))
+    }
+
+    @Test("SQL and JSON metacharacters in every string field are stored and served back exactly", arguments: Backend.available)
+    func metacharacters(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            let nasty = "'; DROP TABLE records; -- \" OR 1=1 /* \\ \u{0000} \u{001F} ' || pg_sleep(5) -- 中文 😀"
+            var form = Deltas.form("form-sql")
+            let delta = try Deltas.form("form-sql").merged(with: InspectionForm.addNote(&form, item: "tiles", text: nasty, at: F.now, stamp: Deltas.stamp("li-dev", 1_795_000_001_000)))
+            let setPlace = try InspectionForm.setField(&form, "place", to: nasty, stamp: Deltas.stamp("li-dev", 1_795_000_002_000))
+            let reply = try PushResponse(json: F.json(try await Self.push(f, client, Deltas.push([delta, setPlace]))))
+            #expect(reply.results.map(\.status) == [.accepted, .accepted])
+            let page = try PullResponse(json: F.json(try await client.execute(uri: "/v1/pull", method: .get, headers: f.headers("wang"))))
+            let view = try InspectionForm(try #require(page.changes.first))
+            #expect(view.place == nasty)
+            #expect(view.items["tiles"]?.notes.first?.text == nasty)
+            try await f.storage.health()
+        }
+    }
+
+    @Test("absurd contexts are refused with a code and store nothing", arguments: Backend.available)
+    func absurdContexts(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            var many: [String: JSONValue] = [:]
+            for n in 0..<(RecordLimits.maxReplicas + 1) { many["r\(n)"] = 1 }
+            let thousands: JSONValue = ["id": "form-x", "type": "inspection-form", "zone": "east-3", "context": ["vv": .object(many)], "fields": [:]]
+            let hugeCounter: JSONValue = ["id": "form-y", "type": "inspection-form", "zone": "east-3", "context": ["vv": ["a": .int(Int64.max)]], "fields": [:]]
+            let negative: JSONValue = ["id": "form-z", "type": "inspection-form", "zone": "east-3", "context": ["cloud": ["a": [-3]]], "fields": [:]]
+            let reply = try PushResponse(json: F.json(try await Self.push(f, client, ["protocol": 1, "deltas": [thousands, hugeCounter, negative]])))
+            #expect(reply.results.map(\.status) == [.refused, .refused, .refused])
+            #expect(reply.results.allSatisfy { $0.code != nil && $0.message?.isEmpty == false })
+            #expect(try await f.storage.latestCursor() == 0)
+        }
+    }
+
+    @Test("a replayed batch, a forged token and a foreign zone change nothing", arguments: Backend.available)
+    func replayAndForgery(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            var form = Deltas.form("form-r")
+            let edit = try InspectionForm.setResult(&form, item: "tiles", result: .defect, at: F.now, stamp: Deltas.stamp("li-dev", 1_795_000_001_000))
+            let batch = Deltas.push([Deltas.form("form-r"), edit])
+            _ = try await Self.push(f, client, batch)
+            let cursor = try await f.storage.latestCursor()
+            for _ in 0..<3 { _ = try await Self.push(f, client, batch) }
+            #expect(try await f.storage.latestCursor() == cursor, "replays change nothing")
+            var forged = f.headers(nil)
+            forged[.authorization] = "Bearer " + String(repeating: "A", count: 600)
+            #expect(try await client.execute(uri: "/v1/push", method: .post, headers: forged, body: F.body(batch)).status == .unauthorized)
+            let foreign = try PushResponse(json: F.json(try await Self.push(f, client, batch, as: "chen")))
+            #expect(foreign.results.allSatisfy { $0.code == "zone-forbidden" })
+            #expect(try await f.storage.latestCursor() == cursor)
         }
     }
 }

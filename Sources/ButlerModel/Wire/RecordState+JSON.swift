@@ -43,6 +43,18 @@ extension VersionVector {
     }
 }
 
+/// Bounds on what one decoded record may hold, so hostile input cannot make a state absurdly large.
+public enum RecordLimits {
+    /// Replicas named in one causal context (a record is touched by a handful of devices).
+    public static let maxReplicas = 1024
+    /// Dots seen beyond the version vector.
+    public static let maxCloudDots = 4096
+    /// Fields in one record.
+    public static let maxFields = 10_000
+    /// Values in one multi-value register.
+    public static let maxSiblings = 256
+}
+
 extension CausalContext {
     /// `{"vv": {"A": 3}, "cloud": {"B": [5, 7]}}`; each member is left out when empty.
     public var jsonValue: JSONValue {
@@ -62,6 +74,9 @@ extension CausalContext {
             throw ModelError(.invalidJSON, "context has unknown member \"\(key)\"")
         }
         let vector = try reader.members["vv"].map(VersionVector.init(json:)) ?? VersionVector()
+        if vector.counters.count > RecordLimits.maxReplicas {
+            throw ModelError(.invalidValue, "a causal context may name at most \(RecordLimits.maxReplicas) replicas")
+        }
         var cloud = Set<Dot>()
         if let c = reader.members["cloud"] {
             guard let byReplica = c.objectValue else { throw ModelError(.invalidJSON, "context.cloud must be an object") }
@@ -71,6 +86,9 @@ extension CausalContext {
                 for counter in list {
                     guard let n = counter.intValue, n >= 1 else { throw ModelError(.invalidJSON, "context.cloud counters must be ≥ 1") }
                     cloud.insert(try Dot(r, UInt64(n)))
+                }
+                guard cloud.count <= RecordLimits.maxCloudDots else {
+                    throw ModelError(.invalidValue, "a causal context may hold at most \(RecordLimits.maxCloudDots) dots beyond its vector")
                 }
             }
         }
@@ -113,10 +131,16 @@ extension RecordState {
         }
         let context = try CausalContext(json: try reader.value("context"))
         let fieldsReader = try reader.object("fields")
+        guard fieldsReader.members.count <= RecordLimits.maxFields else {
+            throw ModelError(.invalidValue, "a record may hold at most \(RecordLimits.maxFields) fields")
+        }
         var fields: [FieldPath: [Dot: FieldEntry]] = [:]
         for (pathText, entries) in fieldsReader.members {
             let path = try FieldPath(pathText)
             guard let list = entries.arrayValue else { throw ModelError(.invalidJSON, "fields.\(pathText) must be an array") }
+            guard list.count <= RecordLimits.maxSiblings else {
+                throw ModelError(.invalidValue, "field \(pathText) may hold at most \(RecordLimits.maxSiblings) values")
+            }
             var register: [Dot: FieldEntry] = [:]
             for item in list {
                 let e = try JSONObjectReader(item, path: "fields.\(pathText)[]")

@@ -10,10 +10,15 @@ struct DeviceAuthMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let version = request.headers[.init(WireProtocol.versionHeader)!]
+        guard let version else {
+            throw APIError(
+                .badRequest, "protocol-version",
+                "send the header \(WireProtocol.versionHeader): \(WireProtocol.version) (this server speaks protocol \(WireProtocol.version))")
+        }
         guard version == String(WireProtocol.version) else {
             throw APIError(
                 .upgradeRequired, "protocol-version",
-                "this server speaks protocol \(WireProtocol.version); send the header \(WireProtocol.versionHeader): \(WireProtocol.version) (got \(version ?? "none")), or update the client")
+                "this server speaks protocol \(WireProtocol.version), the client protocol \(version): update the client")
         }
         guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer "),
             case let token = String(authorization.dropFirst(7)), !token.isEmpty, token.utf8.count <= 512

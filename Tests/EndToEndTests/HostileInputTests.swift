@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+
+/// Where `schemathesis` is, if installed (Tests/run.sh installs it from PyPI).
+enum Schemathesis {
+    static let path: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+        .map { "\($0)/schemathesis" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+}
+
+/// Issue 8: property-based fuzzing of the live server from `Protocol/openapi.yaml`.
+@Suite(
+    "Hostile input: schemathesis against the live server", .serialized,
+    .enabled(if: Schemathesis.path != nil, "SKIPPED: schemathesis is not installed (python3 -m pip install schemathesis); Tests/run.sh installs it"))
+struct SchemathesisTests {
+    @Test("no 5xx, every response as documented, every error a {code, message}")
+    func fuzz() throws {
+        let scratch = Scratch("schemathesis")
+        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
+        let token = try server.addDevice("fuzzer", role: "supervisor", zones: "east-3")
+        try server.start()
+        defer { server.stop() }
+        let spec = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Protocol/openapi.yaml")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Schemathesis.path!)
+        process.arguments = [
+            "run", spec.path, "--url", server.url, "-H", "Authorization: Bearer \(token)", "-H", "Butler-Protocol: 1",
+            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "--max-examples", "15", "--max-time", "75", "--seed", "20261123", "--workers", "1", "--no-color",
+        ]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "schemathesis found failures:\n\(text.suffix(6000))")
+        #expect(text.contains("Tested:"), "schemathesis ran: \(text.suffix(2000))")
+    }
+}
