@@ -229,7 +229,10 @@ extension ClientError {
             return ClientError(.database, "\(context): \(db.message ?? db.description)", cause: db)
         }
         let ns = error as NSError
-        if ns.domain == NSPOSIXErrorDomain && ns.code == Int(ENOSPC) {
+        let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError
+        if (ns.domain == NSPOSIXErrorDomain && ns.code == Int(ENOSPC)) || (error as? CocoaError)?.code == .fileWriteOutOfSpace
+            || (underlying?.domain == NSPOSIXErrorDomain && underlying?.code == Int(ENOSPC))
+        {
             return ClientError(.storageFull, "\(context): the disk is full; free space and try again")
         }
         return ClientError(.file, "\(context): \(error.localizedDescription)")

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Hummingbird
 import Logging
 
@@ -15,12 +16,27 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(error.status, Self.code(for: error.status), error.body ?? error.status.reasonPhrase)
         } catch let error as any HTTPResponseError {
             throw APIError(error.status, Self.code(for: error.status), error.status.reasonPhrase)
+        } catch let error where Self.isDiskFull(error) {
+            context.logger.error("storage full", metadata: ["path": "\(request.uri.path)"])
+            throw APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), "storage-full", "the server's storage is full; nothing of this request was kept, try again later")
         } catch is CancellationError {
             throw APIError(.serviceUnavailable, "shutting-down", "the server is shutting down; try again")
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             throw APIError.internalError()
         }
+    }
+
+    /// A full disk, from SQLite (`SQLITE_FULL`) or from the file system (`ENOSPC`).
+    static func isDiskFull(_ error: any Error) -> Bool {
+        if let db = error as? DatabaseError { return db.resultCode == .SQLITE_FULL }
+        if let cocoa = error as? CocoaError { return cocoa.code == .fileWriteOutOfSpace }
+        let ns = error as NSError
+        if ns.domain == NSPOSIXErrorDomain, ns.code == Int(ENOSPC) { return true }
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain, underlying.code == Int(ENOSPC) {
+            return true
+        }
+        return false
     }
 
     static func code(for status: HTTPResponse.Status) -> String {
