@@ -38,7 +38,7 @@ struct ButlerSyncd: AsyncParsableCommand {
         let logger = Logger(label: "butler.syncd")
         let homeURL = home.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? ClientConfiguration.defaultHome()
         do {
-            let store = try ClientStore.open(home: homeURL)
+            let store = try ClientStore.open(home: homeURL, atRest: try AtRestKey.fromEnvironment())
             let rate = maxUploadRate ?? ProcessInfo.processInfo.environment["BUTLER_MAX_UPLOAD_RATE"].flatMap { Int($0) }
             let engine = try SyncEngine.forStore(store, maxUploadBytesPerSecond: rate)
             var config = SyncDaemon.Configuration()

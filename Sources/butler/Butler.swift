@@ -22,6 +22,8 @@ struct Butler: AsyncParsableCommand {
               butler sync
 
             The store lives in --home (env BUTLER_HOME, default ~/.butler); --home may stand before or after the subcommand.
+            With BUTLER_KEY_FILE set (a key kept outside the store, e.g. on a credential store unlocked at login), \
+            `butler init` creates an encrypted store: records and queued edits are sealed with AES-256-GCM.
             """,
         subcommands: [
             Init.self, FormCommand.self, PhotoCommand.self, WorkOrderCommand.self, CallbackCommand.self, Sync.self, Status.self,
@@ -89,16 +91,22 @@ struct HomeOptions: ParsableArguments {
         guard FileManager.default.fileExists(atPath: url.appendingPathComponent(ClientStore.databaseFileName).path) else {
             throw ClientError(.notInitialized, "no butler store in \(url.path): run `butler init --server URL --token TOKEN` first")
         }
-        let store = try ClientStore.open(home: url)
+        let store = try ClientStore.open(home: url, atRest: try AtRestKey.fromEnvironment())
         guard try store.isInitialized() else {
             throw ClientError(.notInitialized, "the store in \(url.path) is not set up: run `butler init --server URL --token TOKEN` first")
         }
         return store
     }
 
-    /// Opens or creates the store (for `butler init`).
+    /// Opens or creates the store (for `butler init`). With `BUTLER_KEY_FILE` set, the store is
+    /// encrypted at rest, and a missing key file is created (32 random bytes, mode 0600).
     func create() throws -> ClientStore {
-        try ClientStore.open(home: url)
+        var key: AtRestKey?
+        if let path = ProcessInfo.processInfo.environment["BUTLER_KEY_FILE"], !path.isEmpty {
+            let file = URL(fileURLWithPath: path)
+            key = FileManager.default.fileExists(atPath: path) ? try AtRestKey(file: file) : try AtRestKey.create(file: file)
+        }
+        return try ClientStore.open(home: url, atRest: key)
     }
 }
 

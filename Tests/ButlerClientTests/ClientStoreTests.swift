@@ -146,3 +146,57 @@ struct BackoffTests {
         #expect(seen.count > 100, "full jitter spreads the waits")
     }
 }
+
+@Suite("Client store encrypted at rest")
+struct AtRestTests {
+    @Test("with a device key, residents' data never reaches the SQLite file in clear; the wrong key or no key is refused")
+    func encryptedAtRest() throws {
+        let dir = TempDirectory()
+        let keyFile = dir.url.appendingPathComponent("device.key")
+        let key = try AtRestKey.create(file: keyFile)
+        #expect((try FileManager.default.attributesOfItem(atPath: keyFile.path)[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let home = dir.url.appendingPathComponent("home")
+        let secret = "住户王女士 13800138000 养狗 投诉三次"
+        do {
+            let store = try ClientStore.open(home: home, atRest: key)
+            try store.initialize(name: "李管家", serverURL: "http://127.0.0.1:9", token: "bt_x")
+            let form = try store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "5号楼 301")
+            try store.addNote(form: form, item: "tiles", text: secret)
+            #expect(try store.form(form).items["tiles"]?.notes.first?.text == secret)
+        }
+        // Nothing of the note is in the database files, in any encoding the JSON could take.
+        var onDisk = Data()
+        for name in try FileManager.default.contentsOfDirectory(atPath: home.path) where name.hasPrefix(ClientStore.databaseFileName) {
+            onDisk.append(try Data(contentsOf: home.appendingPathComponent(name)))
+        }
+        #expect(onDisk.count > 0)
+        #expect(onDisk.range(of: Data("13800138000".utf8)) == nil)
+        #expect(onDisk.range(of: Data("5号楼".utf8)) == nil)
+        // Reopening needs the same key.
+        let reopened = try ClientStore.open(home: home, atRest: try AtRestKey(file: keyFile))
+        #expect(try reopened.forms().first?.items["tiles"]?.notes.first?.text == secret)
+        do {
+            _ = try ClientStore.open(home: home)
+            Issue.record("an encrypted store opened without its key")
+        } catch let error as ClientError { #expect(error.code.rawValue == "key-required") }
+        let other = try AtRestKey.create(file: dir.url.appendingPathComponent("other.key"))
+        do {
+            _ = try ClientStore.open(home: home, atRest: other)
+            Issue.record("an encrypted store opened with another key")
+        } catch let error as ClientError { #expect(error.code.rawValue == "wrong-key") }
+    }
+
+    @Test("a key cannot be added to a store that already holds plaintext records")
+    func noMixing() throws {
+        let dir = TempDirectory()
+        let home = dir.url.appendingPathComponent("home")
+        let store = try ClientStore.open(home: home)
+        try store.initialize(name: "李管家", serverURL: "http://127.0.0.1:9", token: "bt_x")
+        _ = try store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "p")
+        let key = try AtRestKey.create(file: dir.url.appendingPathComponent("k"))
+        do {
+            _ = try ClientStore.open(home: home, atRest: key)
+            Issue.record("a plaintext store accepted a key")
+        } catch let error as ClientError { #expect(error.code.rawValue == "store-not-encrypted") }
+    }
+}

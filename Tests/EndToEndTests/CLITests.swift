@@ -129,3 +129,36 @@ struct CLITests {
         #expect(result.stdout.contains("USAGE"))
     }
 }
+
+@Suite("End to end: an encrypted handheld", .serialized)
+struct EncryptedCLITests {
+    @Test("with BUTLER_KEY_FILE, butler init makes the key and an encrypted store that syncs like any other")
+    func encryptedStoreSyncs() throws {
+        let scratch = Scratch("cli-key")
+        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
+        let token = try server.addDevice("li", role: "butler", zones: "east-3")
+        try server.start()
+        defer { server.stop() }
+        let keyFile = scratch.url.appendingPathComponent("keys/li.key")
+        try FileManager.default.createDirectory(at: keyFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let home = scratch.url.appendingPathComponent("li").path
+        let env = ["BUTLER_KEY_FILE": keyFile.path]
+        func butler(_ args: [String], _ environment: [String: String] = env) throws -> CommandResult {
+            try runCommand("butler", ["--home", home] + args, environment: environment)
+        }
+        #expect(try butler(["init", "--server", server.url, "--token", token]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: keyFile.path))
+        let form = try butler(["form", "new", "--template", "building-patrol", "--zone", "east-3", "--place", "5号楼"]).stdout
+            .trimmingCharacters(in: .newlines)
+        #expect(try butler(["form", "note", form, "住户电话 13800138000"]).status == 0)
+        #expect(try butler(["sync", "--quiet"]).status == 0)
+        let withoutKey = try butler(["form", "list"], ["BUTLER_KEY_FILE": ""])
+        #expect(withoutKey.status == 1 && withoutKey.stderr.contains("key-required"))
+        let checkerHome = scratch.url.appendingPathComponent("checker").path
+        let checkerToken = try server.addDevice("checker", role: "supervisor", zones: "east-3")
+        #expect(try runCommand("butler", ["--home", checkerHome, "init", "--server", server.url, "--token", checkerToken]).status == 0)
+        #expect(try runCommand("butler", ["--home", checkerHome, "sync", "--quiet"]).status == 0)
+        let shown = try JSONParser.parse(try runCommand("butler", ["--home", checkerHome, "form", "show", form, "--json"]).stdout)
+        #expect(shown["notes"]?.arrayValue?.first?["text"] == "住户电话 13800138000")
+    }
+}

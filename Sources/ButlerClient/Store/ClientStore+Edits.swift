@@ -41,7 +41,7 @@ extension ClientStore {
         if !delta.isEmpty {
             try self.saveRecord(db, state)
             try db.cachedStatement(sql: "INSERT INTO outbox (record_id, delta) VALUES (?, ?)")
-                .execute(arguments: [state.id.rawValue, Data(delta.canonicalJSON)])
+                .execute(arguments: [state.id.rawValue, try sealed(delta)])
             try Self.saveClock(db, hlc)
         }
         return result

@@ -23,7 +23,7 @@ extension ClientStore {
                 if bytes + data.count > maxBytes, !order.isEmpty { break }
                 bytes += data.count
                 let id: String = row["record_id"]
-                let delta = try RecordState(json: JSONParser.parse([UInt8](data)))
+                let delta = try self.unsealed(data)
                 if var group = groups[id] {
                     try group.delta.merge(delta)
                     group.seqs.append(row["seq"])

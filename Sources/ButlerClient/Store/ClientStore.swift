@@ -26,6 +26,8 @@ public final class ClientStore: Sendable {
     let clock: any WallClock
     let templates: TemplateCatalog
     let logger: Logger
+    /// Seals record states and queued deltas at rest, when the device has a key.
+    let atRest: AtRestKey?
     /// Decoded states keyed by record, with the exact bytes they were decoded from: a load whose
     /// stored bytes are identical reuses the decoded state instead of parsing it again. Keyed by
     /// content, so it can never serve a stale state (another process's write changes the bytes; a
@@ -36,11 +38,12 @@ public final class ClientStore: Sendable {
     /// The store's database file name inside its home.
     public static let databaseFileName = "butler.sqlite"
 
-    init(writer: any DatabaseWriter, blobDirectory: URL, clock: any WallClock, templates: TemplateCatalog, logger: Logger) throws {
+    init(writer: any DatabaseWriter, blobDirectory: URL, clock: any WallClock, templates: TemplateCatalog, atRest: AtRestKey?, logger: Logger) throws {
         self.writer = writer
         self.blobDirectory = blobDirectory
         self.clock = clock
         self.templates = templates
+        self.atRest = atRest
         self.logger = logger
         do {
             try FileManager.default.createDirectory(at: blobDirectory.appendingPathComponent("tmp"), withIntermediateDirectories: true)
@@ -48,11 +51,51 @@ public final class ClientStore: Sendable {
             throw ClientError(.file, "cannot create the blob folder \(blobDirectory.path): \(error.localizedDescription)")
         }
         try Self.migrator.migrate(writer)
+        try checkAtRestKey()
+    }
+
+    static let keyCheckPlaintext = Data("butler-at-rest-v1".utf8)
+
+    /// A store is encrypted from its creation or never: the key must match, and a key cannot be
+    /// added to a store that already holds plaintext records (nor omitted from an encrypted one).
+    func checkAtRestKey() throws {
+        try write { db in
+            let check = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'at_rest_check'")
+            switch (check, atRest) {
+            case (nil, nil):
+                return
+            case (let check?, nil):
+                _ = check
+                throw ClientError(.init("key-required"), "this store is encrypted: set BUTLER_KEY_FILE to its device key")
+            case (let check?, let key?):
+                guard (try? key.open(check)) == Self.keyCheckPlaintext else {
+                    throw ClientError(.init("wrong-key"), "BUTLER_KEY_FILE does not hold this store's device key")
+                }
+            case (nil, let key?):
+                let records = try Int.fetchOne(db, sql: "SELECT (SELECT COUNT(*) FROM records) + (SELECT COUNT(*) FROM outbox)") ?? 0
+                guard records == 0 else {
+                    throw ClientError(.init("store-not-encrypted"), "this store already holds unencrypted records; a device key can only be set on a new store")
+                }
+                try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('at_rest_check', ?)", arguments: [try key.seal(Self.keyCheckPlaintext)])
+            }
+        }
+    }
+
+    /// What is stored for a state or delta: its canonical JSON, sealed when the device has a key.
+    func sealed(_ state: RecordState) throws -> Data {
+        let plain = Data(state.canonicalJSON)
+        return try atRest?.seal(plain) ?? plain
+    }
+
+    /// The state or delta in stored bytes.
+    func unsealed(_ data: Data) throws -> RecordState {
+        let plain = try atRest?.open(data) ?? data
+        return try RecordState(json: JSONParser.parse([UInt8](plain)))
     }
 
     /// Opens (creating on first use) the store in `home`: `home/butler.sqlite` and `home/blobs/`.
     public static func open(
-        home: URL, clock: any WallClock = SystemWallClock(), templates: TemplateCatalog? = nil,
+        home: URL, clock: any WallClock = SystemWallClock(), templates: TemplateCatalog? = nil, atRest: AtRestKey? = nil,
         logger: Logger = Logger(label: "butler.client.store")
     ) throws -> ClientStore {
         do {
@@ -63,7 +106,7 @@ public final class ClientStore: Sendable {
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             return try ClientStore(
                 writer: pool, blobDirectory: home.appendingPathComponent("blobs"), clock: clock,
-                templates: try templates ?? TemplateCatalog.bundled(), logger: logger)
+                templates: try templates ?? TemplateCatalog.bundled(), atRest: atRest, logger: logger)
         } catch let error as ClientError {
             throw error
         } catch let error as ModelError {
@@ -75,12 +118,14 @@ public final class ClientStore: Sendable {
 
     /// An in-memory store (tests, tools); blobs still go to `blobDirectory`.
     public static func inMemory(
-        blobDirectory: URL, clock: any WallClock = SystemWallClock(), templates: TemplateCatalog? = nil,
+        blobDirectory: URL, clock: any WallClock = SystemWallClock(), templates: TemplateCatalog? = nil, atRest: AtRestKey? = nil,
         logger: Logger = Logger(label: "butler.client.store")
     ) throws -> ClientStore {
         do {
             let queue = try DatabaseQueue(configuration: configuration())
-            return try ClientStore(writer: queue, blobDirectory: blobDirectory, clock: clock, templates: try templates ?? TemplateCatalog.bundled(), logger: logger)
+            return try ClientStore(
+                writer: queue, blobDirectory: blobDirectory, clock: clock, templates: try templates ?? TemplateCatalog.bundled(), atRest: atRest,
+                logger: logger)
         } catch let error as ClientError {
             throw error
         } catch let error as ModelError {
@@ -173,13 +218,13 @@ public final class ClientStore: Sendable {
         let select = try db.cachedStatement(sql: "SELECT state FROM records WHERE id = ?")
         guard let data = try Data.fetchOne(select, arguments: [id.rawValue]) else { return nil }
         if let hit = decoded.withLock({ $0[id] }), hit.bytes == data { return hit.state }
-        let state = try RecordState(json: JSONParser.parse([UInt8](data)))
+        let state = try unsealed(data)
         remember(data, state)
         return state
     }
 
     func saveRecord(_ db: Database, _ state: RecordState) throws {
-        let data = Data(state.canonicalJSON)
+        let data = try sealed(state)
         try db.cachedStatement(
             sql: "INSERT INTO records (id, type, zone, state) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state"
         ).execute(arguments: [state.id.rawValue, state.type.rawValue, state.zone.rawValue, data])
@@ -201,15 +246,14 @@ public final class ClientStore: Sendable {
     /// All records of a type, by id.
     public func records(of type: RecordType) throws -> [RecordState] {
         try read { db in
-            try Data.fetchAll(db, sql: "SELECT state FROM records WHERE type = ? ORDER BY id", arguments: [type.rawValue])
-                .map { try RecordState(json: JSONParser.parse([UInt8]($0))) }
+            try Data.fetchAll(db, sql: "SELECT state FROM records WHERE type = ? ORDER BY id", arguments: [type.rawValue]).map(unsealed)
         }
     }
 
     /// Every record on the device.
     public func allRecords() throws -> [RecordState] {
         try read { db in
-            try Data.fetchAll(db, sql: "SELECT state FROM records ORDER BY id").map { try RecordState(json: JSONParser.parse([UInt8]($0))) }
+            try Data.fetchAll(db, sql: "SELECT state FROM records ORDER BY id").map(unsealed)
         }
     }
 
