@@ -61,6 +61,7 @@ struct FaultTests {
             try await group.waitForAll()
         }
         #expect(kills >= 3)
+        print("FAULT-REPORT server-sigkill injected=\(kills)")
         // Everyone finishes syncing (bounded retries), twice round so all see all.
         for _ in 0..<2 {
             for device in devices {
@@ -77,6 +78,7 @@ struct FaultTests {
             }
         }
         let total = logged.count
+        print("FAULT-REPORT server-sigkill acknowledged=\(total)")
         let hashes = try devices.map { try $0.store.allRecords().map(\.contentHash) }
         #expect(Set(hashes.map { $0.joined() }).count == 1, "all replicas converge")
         let callbacks = try #require(try devices[3].store.callbacks(workOrder: order))

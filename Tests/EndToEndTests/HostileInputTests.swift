@@ -35,6 +35,7 @@ struct SchemathesisTests {
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "schemathesis found failures:\n\(text.suffix(6000))")
+        print("FAULT-REPORT schemathesis " + (text.split(separator: "\n").first { $0.range(of: "[0-9]+ generated", options: .regularExpression) != nil }.map(String.init) ?? "?"))
         #expect(text.contains("Tested:"), "schemathesis ran: \(text.suffix(2000))")
     }
 }

@@ -75,6 +75,7 @@ struct NetworkFaultTests {
             }
         }
         #expect(synced, "synced after \(attempts) attempts")
+        print("FAULT-REPORT network-cut injected=\(s.proxy.cuts) attempts=\(attempts)")
         #expect(s.proxy.cuts >= 5, "the proxy cut \(s.proxy.cuts) connections in \(attempts) attempts, forwarded \(s.proxy.forwarded) B over \(s.proxy.connectionCount) connections")
         #expect(try s.store.status().pendingEdits == 0 && s.store.status().pendingPhotoBytes == 0)
         // Resuming never re-sent whole photos: at most one 1 MiB chunk per cut went twice.
