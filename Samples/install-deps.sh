@@ -3,7 +3,7 @@
 # Used by Samples/demo.sh and Tests/run.sh; safe to run again.
 set -euo pipefail
 
-packages=(libsqlite3-dev libcurl4-openssl-dev)
+packages=(libsqlite3-dev libcurl4-openssl-dev curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
