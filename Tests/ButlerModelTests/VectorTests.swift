@@ -139,3 +139,35 @@ struct VectorTests {
         }
     }
 }
+
+@Suite("Direct record decoding")
+struct DirectDecodingTests {
+    @Test("every vector's states decode the same through the direct decoder and the generic path", arguments: VectorTests.files())
+    func sameResult(_ file: URL) throws {
+        let vector = try JSONParser.parse([UInt8](try Data(contentsOf: file)))
+        let states = (try #require(vector["inputs"]?.arrayValue)) + [try #require(vector["expected"]?["state"])]
+        for json in states {
+            let bytes = json.canonicalBytes
+            #expect(try JSONParser.parseRecordState(bytes) == RecordState(json: json))
+        }
+        let page = PullResponse(changes: try states.map(RecordState.init(json:)), cursor: "17", more: true)
+        #expect(try JSONParser.parsePullResponse(page.jsonValue.canonicalBytes) == page)
+    }
+
+    @Test("the direct decoder refuses what the generic path refuses", arguments: [
+        #"{"id":"f","type":"inspection-form","zone":"z","context":{},"fields":{"place":[{"dot":["A",1],"time":[1,0],"by":"a","value":"x"}]}}"#,
+        #"{"id":"f","type":"inspection-form","zone":"z","context":{},"fields":{},"fields":{}}"#,
+        #"{"id":"f","type":"inspection-form","zone":"z","context":{"vv":{"A":9007199254740992}},"fields":{}}"#,
+        #"{"id":"..","type":"inspection-form","zone":"z","context":{},"fields":{}}"#,
+        #"{"id":"f","type":"invoice","zone":"z","context":{},"fields":{}}"#,
+        #"{"id":"f","type":"photo","zone":"z","context":{},"fields":{},"extra":1}"#,
+        #"{"id":"f","type":"photo","zone":"z","context":{},"fields":{"caption":[]}}"#,
+        #"{"id":"f","type":"photo","zone":"z","context":{},"fields":{"a//b":[]}}"#,
+        #"{"id":"f","type":"photo","zone":"z","context":{}}"#,
+        #"{"id":"f","type":"photo","zone":"z","context":{},"fields":{"caption":[{"dot":["A",1],"time":[1.5,0],"by":"a","value":"x"}]}}"#,
+        #"{"id":"f","type":"photo","zone":"z","context":{"vv":{"A":1}},"fields":{"caption":[{"dot":["A",1],"time":[1,0],"value":"x"}]}} "#,
+    ])
+    func refusals(_ text: String) {
+        #expect(throws: ModelError.self) { try JSONParser.parseRecordState(Array(text.utf8)) }
+    }
+}

@@ -132,6 +132,9 @@ struct RouterTests {
             }
             #expect(seen == forms.map(\.id.rawValue))
             #expect(pages == 3)
+            // The page is assembled from stored bytes; it is still exactly the canonical encoding.
+            let raw = try await client.execute(uri: "/v1/pull?limit=3", method: .get, headers: f.headers("wang"))
+            #expect(Array(raw.body.readableBytesView) == (try PullResponse(json: F.json(raw)).jsonValue.canonicalBytes))
             let chen = try PullResponse(json: F.json(try await client.execute(uri: "/v1/pull", method: .get, headers: f.headers("chen"))))
             #expect(chen.changes.map(\.id.rawValue) == ["form-w"])
             try expectError(try await client.execute(uri: "/v1/pull?cursor=abc", method: .get, headers: f.headers("li")), .badRequest, "invalid-cursor")

@@ -90,7 +90,7 @@ public final class ClientStore: Sendable {
     /// The state or delta in stored bytes.
     func unsealed(_ data: Data) throws -> RecordState {
         let plain = try atRest?.open(data) ?? data
-        return try RecordState(json: JSONParser.parse([UInt8](plain)))
+        return try JSONParser.parseRecordState([UInt8](plain))
     }
 
     /// Opens (creating on first use) the store in `home`: `home/butler.sqlite` and `home/blobs/`.

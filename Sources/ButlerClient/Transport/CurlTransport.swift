@@ -53,7 +53,11 @@ public struct CurlTransport: SyncTransport {
     public func pull(cursor: String?, limit: Int) async throws -> PullResponse {
         var query = "limit=\(limit)"
         if let cursor { query += "&cursor=\(Self.escape(cursor))" }
-        return try PullResponse(json: try await json(.get, "/v1/pull?\(query)"))
+        let response = try await perform(Request(method: .get, path: "/v1/pull?\(query)", timeout: configuration.requestTimeout))
+        guard (200..<300).contains(response.status) else { throw Self.error(from: response) }
+        do { return try JSONParser.parsePullResponse([UInt8](response.body)) } catch {
+            throw ClientError(.badResponse, "the server's pull page is not valid: \(error)")
+        }
     }
 
     public func blobStatus(sha256: String) async throws -> BlobStatus {

@@ -10,8 +10,8 @@ public struct JSONParser {
         public init() {}
     }
 
-    private let bytes: [UInt8]
-    private var index = 0
+    let bytes: [UInt8]
+    var index = 0
     private let limits: Limits
 
     /// Parses one JSON document; white space may surround it, nothing else may follow it.
@@ -28,16 +28,16 @@ public struct JSONParser {
         try parse(Array(string.utf8), limits: limits)
     }
 
-    private init(bytes: [UInt8], limits: Limits) {
+    init(bytes: [UInt8], limits: Limits) {
         self.bytes = bytes
         self.limits = limits
     }
 
-    private func error(_ what: String) -> ModelError {
+    func error(_ what: String) -> ModelError {
         ModelError(.invalidJSON, "\(what) at byte \(index)")
     }
 
-    private mutating func skipWhitespace() {
+    mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x09, 0x0A, 0x0D: index += 1
@@ -46,7 +46,7 @@ public struct JSONParser {
         }
     }
 
-    private mutating func parseValue(depth: Int) throws -> JSONValue {
+    mutating func parseValue(depth: Int) throws -> JSONValue {
         guard depth <= limits.maxDepth else { throw error("nesting deeper than \(limits.maxDepth)") }
         guard index < bytes.count else { throw error("unexpected end of input") }
         switch bytes[index] {
@@ -106,7 +106,7 @@ public struct JSONParser {
         return Int64(magnitude)
     }
 
-    private mutating func parseString() throws -> String {
+    mutating func parseString() throws -> String {
         index += 1  // opening quote
         // Fast path: no escapes before the closing quote (nearly every string on the wire).
         var end = index

@@ -121,12 +121,24 @@ struct SyncRoutes {
             }
             limit = value
         }
-        let page = try await storage.changes(after: cursor, zones: device.zones, limit: limit)
+        let page = try await storage.changeEncodings(after: cursor, zones: device.zones, limit: limit)
         Counter(label: "butler_server_pulls_total").increment()
-        Counter(label: "butler_server_changes_served_total").increment(by: page.changes.count)
+        Counter(label: "butler_server_changes_served_total").increment(by: page.states.count)
         if let latest = try? await storage.latestCursor() {
             Recorder(label: "butler_server_pull_lag_changes").record(max(0, latest - page.cursor))
         }
-        return Response.json(PullResponse(changes: page.changes, cursor: String(page.cursor), more: page.more).jsonValue)
+        // The stored states are already canonical JSON: the page is assembled around them as they
+        // are, in the canonical member order (changes < cursor < more), without decoding any.
+        var body: [UInt8] = []
+        body.reserveCapacity(page.states.reduce(64) { $0 + $1.count + 1 })
+        body.append(contentsOf: Array(#"{"changes":["#.utf8))
+        for (n, state) in page.states.enumerated() {
+            if n > 0 { body.append(UInt8(ascii: ",")) }
+            body.append(contentsOf: state)
+        }
+        body.append(contentsOf: Array(#"],"cursor":"\#(page.cursor)","more":\#(page.more)}"#.utf8))
+        return Response(
+            status: .ok, headers: [.contentType: "application/json", .contentLength: String(body.count)],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

@@ -154,7 +154,7 @@ public final class PostgresStorage: SyncStorage, Service {
             var states: [String: RecordState] = [:]
             let rows = try await tx.query("SELECT id, state FROM records WHERE id = ANY(\(ids))", logger: logger)
             for try await (id, state) in rows.decode((String, String).self) {
-                states[id] = try RecordState(json: JSONParser.parse(state))
+                states[id] = try JSONParser.parseRecordState(Array(state.utf8))
             }
             let original = states
             var outcomes: [MergeOutcome] = []
@@ -191,12 +191,12 @@ public final class PostgresStorage: SyncStorage, Service {
         }
     }
 
-    public func changes(after cursor: Int64, zones: [Zone], limit: Int) async throws -> (changes: [RecordState], cursor: Int64, more: Bool) {
+    public func changeEncodings(after cursor: Int64, zones: [Zone], limit: Int) async throws -> (states: [[UInt8]], cursor: Int64, more: Bool) {
         guard !zones.isEmpty else { return ([], cursor, false) }
         let zoneNames = zones.map(\.rawValue)
         let rows = try await client.query(
             "SELECT state, seq FROM records WHERE seq > \(cursor) AND zone = ANY(\(zoneNames)) ORDER BY seq LIMIT \(limit + 1)", logger: logger)
-        var states: [RecordState] = []
+        var states: [[UInt8]] = []
         var last = cursor
         var more = false
         for try await (state, seq) in rows.decode((String, Int64).self) {
@@ -204,7 +204,7 @@ public final class PostgresStorage: SyncStorage, Service {
                 more = true
                 break
             }
-            states.append(try RecordState(json: JSONParser.parse(state)))
+            states.append(Array(state.utf8))
             last = seq
         }
         return (states, last, more)
@@ -221,7 +221,7 @@ public final class PostgresStorage: SyncStorage, Service {
         let zoneNames = zones.map(\.rawValue)
         let rows = try await client.query("SELECT state FROM records WHERE zone = ANY(\(zoneNames)) ORDER BY id", logger: logger)
         var states: [RecordState] = []
-        for try await (state) in rows.decode(String.self) { states.append(try RecordState(json: JSONParser.parse(state))) }
+        for try await (state) in rows.decode(String.self) { states.append(try JSONParser.parseRecordState(Array(state.utf8))) }
         return states
     }
 

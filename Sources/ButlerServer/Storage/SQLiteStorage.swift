@@ -102,7 +102,7 @@ public final class SQLiteStorage: SyncStorage {
             outcomes.reserveCapacity(deltas.count)
             for delta in deltas {
                 let existing = try Data.fetchOne(db.cachedStatement(sql: "SELECT state FROM records WHERE id = ?"), arguments: [delta.id.rawValue])
-                    .map { try RecordState(json: JSONParser.parse([UInt8]($0))) }
+                    .map { try JSONParser.parseRecordState([UInt8]($0)) }
                 var state = existing ?? RecordState(id: delta.id, type: delta.type, zone: delta.zone)
                 do { try state.merge(delta) } catch let error as ModelError {
                     outcomes.append(.refused(error))
@@ -124,7 +124,7 @@ public final class SQLiteStorage: SyncStorage {
         }
     }
 
-    public func changes(after cursor: Int64, zones: [Zone], limit: Int) async throws -> (changes: [RecordState], cursor: Int64, more: Bool) {
+    public func changeEncodings(after cursor: Int64, zones: [Zone], limit: Int) async throws -> (states: [[UInt8]], cursor: Int64, more: Bool) {
         guard !zones.isEmpty else { return ([], cursor, false) }
         return try await pool.read { db in
             let placeholders = zones.map { _ in "?" }.joined(separator: ",")
@@ -132,9 +132,9 @@ public final class SQLiteStorage: SyncStorage {
                 db, sql: "SELECT state, seq FROM records WHERE seq > ? AND zone IN (\(placeholders)) ORDER BY seq LIMIT ?",
                 arguments: StatementArguments([cursor] as [any DatabaseValueConvertible] + zones.map(\.rawValue) + [limit + 1]))
             let page = rows.prefix(limit)
-            let states = try page.map { row -> RecordState in
+            let states = page.map { row -> [UInt8] in
                 let data: Data = row["state"]
-                return try RecordState(json: JSONParser.parse([UInt8](data)))
+                return [UInt8](data)
             }
             let last: Int64 = page.last?["seq"] ?? cursor
             return (states, last, rows.count > limit)
@@ -150,7 +150,7 @@ public final class SQLiteStorage: SyncStorage {
         return try await pool.read { db in
             let placeholders = zones.map { _ in "?" }.joined(separator: ",")
             return try Data.fetchAll(db, sql: "SELECT state FROM records WHERE zone IN (\(placeholders)) ORDER BY id", arguments: StatementArguments(zones.map(\.rawValue)))
-                .map { try RecordState(json: JSONParser.parse([UInt8]($0))) }
+                .map { try JSONParser.parseRecordState([UInt8]($0)) }
         }
     }
 

@@ -55,12 +55,21 @@ public protocol SyncStorage: Sendable {
 
     /// Merges deltas in one transaction, in order; one outcome per delta.
     func merge(_ deltas: [RecordState]) async throws -> [MergeOutcome]
-    /// Current states of the records in `zones` changed after `cursor`, in change order.
-    func changes(after cursor: Int64, zones: [Zone], limit: Int) async throws -> (changes: [RecordState], cursor: Int64, more: Bool)
+    /// The stored canonical encodings of the records in `zones` changed after `cursor`, in change
+    /// order: what a pull page sends as it is, without decoding and re-encoding each state.
+    func changeEncodings(after cursor: Int64, zones: [Zone], limit: Int) async throws -> (states: [[UInt8]], cursor: Int64, more: Bool)
     /// The latest change sequence number.
     func latestCursor() async throws -> Int64
     /// Every record in `zones` (for the supervisor views).
     func records(zones: [Zone]) async throws -> [RecordState]
     /// Whether a photo record for blob `sha256` exists in one of `zones`.
     func isPhotoVisible(sha256: String, zones: [Zone]) async throws -> Bool
+}
+
+extension SyncStorage {
+    /// Current states of the records in `zones` changed after `cursor`, in change order.
+    public func changes(after cursor: Int64, zones: [Zone], limit: Int) async throws -> (changes: [RecordState], cursor: Int64, more: Bool) {
+        let page = try await changeEncodings(after: cursor, zones: zones, limit: limit)
+        return (try page.states.map { try JSONParser.parseRecordState($0) }, page.cursor, page.more)
+    }
 }
