@@ -28,6 +28,7 @@ struct SchemathesisTests {
             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
             "--max-examples", "15", "--max-time", "75", "--seed", "20261123", "--workers", "1", "--no-color",
         ]
+        process.currentDirectoryURL = scratch.url  // its cache stays out of the repository
         let out = Pipe()
         process.standardOutput = out
         process.standardError = out
