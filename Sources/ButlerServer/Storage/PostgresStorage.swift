@@ -151,28 +151,13 @@ public final class PostgresStorage: SyncStorage, Service {
             // The feed lock first: see the type's documentation for why this makes the feed gap-free.
             try await tx.query("SELECT pg_advisory_xact_lock(\(Self.feedLock))", logger: logger)
             let ids = Array(Set(deltas.map(\.id.rawValue)))
-            var states: [String: RecordState] = [:]
+            var existing: [RecordID: RecordState] = [:]
             let rows = try await tx.query("SELECT id, state FROM records WHERE id = ANY(\(ids))", logger: logger)
-            for try await (id, state) in rows.decode((String, String).self) {
-                states[id] = try JSONParser.parseRecordState(Array(state.utf8))
+            for try await (_, state) in rows.decode((String, String).self) {
+                let decoded = try JSONParser.parseRecordState(Array(state.utf8))
+                existing[decoded.id] = decoded
             }
-            let original = states
-            var outcomes: [MergeOutcome] = []
-            var order: [String] = []
-            for delta in deltas {
-                var state = states[delta.id.rawValue] ?? RecordState(id: delta.id, type: delta.type, zone: delta.zone)
-                let before = states[delta.id.rawValue]
-                do { try state.merge(delta) } catch let error as ModelError {
-                    outcomes.append(.refused(error))
-                    continue
-                }
-                outcomes.append(.merged(changed: state != before, conflicts: state != before ? state.conflictRules() : []))
-                if state != before {
-                    states[delta.id.rawValue] = state
-                    if !order.contains(delta.id.rawValue) { order.append(delta.id.rawValue) }
-                }
-            }
-            let changed = order.filter { states[$0] != original[$0] }.map { states[$0]! }
+            let (outcomes, changed) = MergeBatch.apply(deltas, to: existing)
             if !changed.isEmpty {
                 let ids = changed.map(\.id.rawValue)
                 let types = changed.map(\.type.rawValue)

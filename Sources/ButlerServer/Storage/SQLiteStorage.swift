@@ -97,28 +97,23 @@ public final class SQLiteStorage: SyncStorage {
 
     public func merge(_ deltas: [RecordState]) async throws -> [MergeOutcome] {
         try await pool.write { db in
+            var existing: [RecordID: RecordState] = [:]
+            let select = try db.cachedStatement(sql: "SELECT state FROM records WHERE id = ?")
+            for id in Set(deltas.map(\.id)) {
+                if let data = try Data.fetchOne(select, arguments: [id.rawValue]) {
+                    existing[id] = try JSONParser.parseRecordState([UInt8](data))
+                }
+            }
+            let (outcomes, changed) = MergeBatch.apply(deltas, to: existing)
+            // One writer at a time: numbers taken here commit in this order (see the type's documentation).
             var next = (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM records") ?? 0) + 1
-            var outcomes: [MergeOutcome] = []
-            outcomes.reserveCapacity(deltas.count)
-            for delta in deltas {
-                let existing = try Data.fetchOne(db.cachedStatement(sql: "SELECT state FROM records WHERE id = ?"), arguments: [delta.id.rawValue])
-                    .map { try JSONParser.parseRecordState([UInt8]($0)) }
-                var state = existing ?? RecordState(id: delta.id, type: delta.type, zone: delta.zone)
-                do { try state.merge(delta) } catch let error as ModelError {
-                    outcomes.append(.refused(error))
-                    continue
-                }
-                if state == existing {
-                    outcomes.append(.merged(changed: false))
-                    continue
-                }
-                let conflicts = state.conflictRules()
-                try db.cachedStatement(sql: """
-                    INSERT INTO records (id, type, zone, state, seq) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET state = excluded.state, seq = excluded.seq
-                    """).execute(arguments: [state.id.rawValue, state.type.rawValue, state.zone.rawValue, Data(state.canonicalJSON), next])
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO records (id, type, zone, state, seq) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET state = excluded.state, seq = excluded.seq
+                """)
+            for state in changed {
+                try upsert.execute(arguments: [state.id.rawValue, state.type.rawValue, state.zone.rawValue, Data(state.canonicalJSON), next])
                 next += 1
-                outcomes.append(.merged(changed: true, conflicts: conflicts))
             }
             return outcomes
         }
