@@ -7,7 +7,7 @@ struct FormCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "form",
         abstract: "Inspection forms (巡查登记表): open one from a template, record results, notes, submit.",
-        subcommands: [New.self, Set.self, Note.self, Submit.self, Show.self, List.self])
+        subcommands: [New.self, Set.self, Note.self, Submit.self, Show.self, List.self, Review.self, Close.self, Reopen.self])
 
     struct New: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -76,6 +76,50 @@ struct FormCommand: AsyncParsableCommand {
 
         func run() async throws {
             try home.open().submit(form: CLI.recordID(form))
+        }
+    }
+
+    struct Review: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Review a submitted form (supervisors), with an optional review note.",
+            discussion: """
+                Edits made on other devices while the form was being submitted are listed as late edits in \
+                `butler conflicts`; a review made after syncing them clears the flag. The server accepts reviews \
+                only from supervisor devices.
+
+                Example:
+                  butler form review $FORM --note "灯具已报修，派工单已建"
+                """)
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The form id.") var form: String
+        @Option(help: "A review note.") var note: String?
+
+        func run() async throws {
+            try home.open().review(form: CLI.recordID(form), note: note)
+        }
+    }
+
+    struct Close: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Close a reviewed form (supervisors).",
+            discussion: "Example:\n  butler form close $FORM")
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The form id.") var form: String
+
+        func run() async throws {
+            try home.open().close(form: CLI.recordID(form))
+        }
+    }
+
+    struct Reopen: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Reopen a submitted, reviewed or closed form: a new round starts as a draft.",
+            discussion: "Example:\n  butler form reopen $FORM")
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The form id.") var form: String
+
+        func run() async throws {
+            try home.open().reopen(form: CLI.recordID(form))
         }
     }
 

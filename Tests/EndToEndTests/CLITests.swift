@@ -80,6 +80,23 @@ struct CLITests {
         let refused = try before(["form", "set", formID, "tiles", "--result", "ok"])
         #expect(refused.status == 1)
         #expect(Self.lines(refused.stderr).count == 1 && refused.stderr.contains("form-submitted"))
+        #expect(try before(["sync", "--quiet"]).status == 0)
+
+        // The supervisor reviews and closes; a butler's review is refused by the server and kept for review.
+        let supervisorToken = try server.addDevice("zhou", role: "supervisor", zones: "east-3")
+        let supervisorHome = scratch.url.appendingPathComponent("zhou").path
+        func zhou(_ args: [String]) throws -> CommandResult { try runCommand("butler", ["--home", supervisorHome] + args) }
+        #expect(try zhou(["init", "--server", server.url, "--token", supervisorToken]).status == 0)
+        #expect(try zhou(["sync", "--quiet"]).status == 0)
+        #expect(try zhou(["form", "review", formID, "--note", "已复核"]).status == 0)
+        #expect(try zhou(["form", "close", formID]).status == 0)
+        #expect(try zhou(["sync", "--quiet"]).status == 0)
+        #expect(try before(["sync", "--quiet"]).status == 0)
+        let closed = try JSONParser.parse(try before(["form", "show", formID, "--json"]).stdout)
+        #expect(closed["status"] == "closed")
+        #expect(closed["reviewNotes"]?.arrayValue?.first?["author"] == "zhou")
+        #expect(try before(["form", "reopen", formID]).status == 0)
+        #expect(try JSONParser.parse(try before(["form", "show", formID, "--json"]).stdout)["round"] == 2)
         server.stop()
     }
 
@@ -121,7 +138,7 @@ struct CLITests {
     @Test("--help reads on every command", arguments: [
         [], ["init"], ["form"], ["form", "new"], ["form", "set"], ["form", "note"], ["form", "submit"], ["form", "show"], ["form", "list"],
         ["photo", "add"], ["workorder", "new"], ["workorder", "start"], ["workorder", "complete"], ["callback", "log"],
-        ["callback", "show"], ["sync"], ["status"], ["conflicts"],
+        ["callback", "show"], ["sync"], ["status"], ["conflicts"], ["form", "review"], ["form", "close"], ["form", "reopen"],
     ])
     func help(_ command: [String]) throws {
         let result = try runCommand("butler", command + ["--help"])
