@@ -71,3 +71,10 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
         hasher.combine(message)
     }
 }
+
+extension ClientError {
+    /// Runs `body`, reporting a model error as the client error with the same code and message.
+    public static func mapping<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as ModelError { throw ClientError(error) }
+    }
+}

@@ -139,11 +139,8 @@ enum CLI {
         return date
     }
 
-    static func recordID(_ text: String) throws -> RecordID {
-        do { return try RecordID(text) } catch let error as ModelError { throw ClientError(error) }
-    }
+    // Model errors (a malformed id or zone) reach `main`, which reports them with their code.
+    static func recordID(_ text: String) throws -> RecordID { try RecordID(text) }
 
-    static func zone(_ text: String) throws -> Zone {
-        do { return try Zone(text) } catch let error as ModelError { throw ClientError(error) }
-    }
+    static func zone(_ text: String) throws -> Zone { try Zone(text) }
 }

@@ -130,7 +130,8 @@ final class ProgressRenderer: Sendable {
 
     func update(_ progress: SyncProgress) {
         guard mode != .quiet else { return }
-        let elapsed = max(0.001, Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds))
+        let taken = (ContinuousClock.now - start).components
+        let elapsed = max(0.001, Double(taken.seconds) + Double(taken.attoseconds) / 1e18)
         let rate = Double(progress.bytes) / elapsed
         let bytes = progress.totalBytes.map { "\(Self.size(progress.bytes))/\(Self.size($0))" } ?? Self.size(progress.bytes)
         let line = "\(progress.phase.rawValue): \(progress.records) record(s), \(bytes), \(Self.size(Int64(rate)))/s"

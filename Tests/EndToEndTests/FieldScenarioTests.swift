@@ -57,7 +57,13 @@ struct FieldScenarioTests {
         try wang.store.setResult(form: form, item: "fire-door", result: .defect)
         let sha = try wang.store.attachPhoto(form: form, file: photoFile, item: "walls-ceiling")
         // Li attaches the same picture (sent to him by Wang) to the lights item.
-        _ = try? li.store.attachPhoto(form: form, file: photoFile, item: "stairwell-lights")  // refused: Li knows the form is submitted
+        // Li cannot add it: his device knows the form is submitted, and refuses before copying any bytes.
+        do {
+            try li.store.attachPhoto(form: form, file: photoFile, item: "stairwell-lights")
+            Issue.record("a photo was added to a form this device knows is submitted")
+        } catch let error as ClientError {
+            #expect(error.code.rawValue == "form-submitted")
+        }
         // The supervisor reviews with a note; the desk (Zhou) phones the resident while Li visits.
         try zhou.store.review(form: form, note: "已复核，灯具报修")
         try zhou.store.logCallback(workOrder: order, channel: .phone, reached: true, satisfaction: .satisfied, note: "电话回访", at: Date().addingTimeInterval(-600))

@@ -61,7 +61,7 @@ extension ClientStore {
     /// Creates a draft form from a template; returns its id.
     public func createForm(template templateID: String, zone: Zone, place: String) throws -> RecordID {
         let template: FormTemplate
-        do { template = try templates.template(templateID) } catch let error as ModelError { throw ClientError(error) }
+        template = try ClientError.mapping { try templates.template(templateID) }
         let id = try Self.newRecordID("form")
         return try edit(id, create: (.inspectionForm, zone)) { state, stamp, now in
             let delta = try InspectionForm.create(id: id, zone: zone, template: template, place: place, at: now, stamp: stamp)
@@ -124,12 +124,12 @@ extension ClientStore {
     /// The resolved view of a form.
     public func form(_ id: RecordID) throws -> InspectionForm {
         guard let state = try record(id) else { throw ClientError(.unknownRecord, "no form \(id) on this device") }
-        do { return try InspectionForm(state) } catch let error as ModelError { throw ClientError(error) }
+        return try ClientError.mapping { try InspectionForm(state) }
     }
 
     /// Every form on the device, resolved.
     public func forms() throws -> [InspectionForm] {
-        do { return try records(of: .inspectionForm).map(InspectionForm.init) } catch let error as ModelError { throw ClientError(error) }
+        return try ClientError.mapping { try records(of: .inspectionForm).map(InspectionForm.init) }
     }
 
     // MARK: Work orders and callbacks
@@ -158,7 +158,7 @@ extension ClientStore {
     /// The resolved view of a work order.
     public func workOrder(_ id: RecordID) throws -> WorkOrder {
         guard let state = try record(id), state.type == .workOrder else { throw ClientError(.unknownRecord, "no work order \(id) on this device") }
-        do { return try WorkOrder(state) } catch let error as ModelError { throw ClientError(error) }
+        return try ClientError.mapping { try WorkOrder(state) }
     }
 
     /// Logs one callback attempt for a work order (opening its callback record if needed); returns the attempt id.
@@ -189,6 +189,6 @@ extension ClientStore {
     /// The callbacks of a work order, or `nil` when none was logged yet.
     public func callbacks(workOrder: RecordID) throws -> CallbackRecord? {
         guard let state = try record(try CallbackRecord.recordID(for: workOrder)) else { return nil }
-        do { return try CallbackRecord(state) } catch let error as ModelError { throw ClientError(error) }
+        return try ClientError.mapping { try CallbackRecord(state) }
     }
 }

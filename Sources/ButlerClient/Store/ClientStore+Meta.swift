@@ -73,7 +73,7 @@ extension ClientStore {
         guard !token.isEmpty, token.utf8.count <= 512, token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw ClientError(.invalidArgument, "the token must be 1–512 printable characters without spaces")
         }
-        do { _ = try Author(replica: ReplicaID("x"), name: name) } catch let error as ModelError { throw ClientError(error) }
+        _ = try ClientError.mapping { try Author(replica: ReplicaID("x"), name: name) }
         let replica = try replica ?? Self.newReplicaID()
         return try write { db in
             if let existing = try Self.meta(db, .replica) {

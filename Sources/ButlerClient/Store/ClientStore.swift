@@ -259,7 +259,7 @@ public final class ClientStore: Sendable {
 
     /// Every open conflict on the device, late edits included.
     public func conflicts() throws -> [Conflict] {
-        do { return try allRecords().flatMap { try $0.conflicts() } } catch let error as ModelError { throw ClientError(error) }
+        return try ClientError.mapping { try allRecords().flatMap { try $0.conflicts() } }
     }
 }
 

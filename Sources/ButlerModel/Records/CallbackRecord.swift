@@ -52,6 +52,15 @@ public struct CallbackRecord: Hashable, Sendable {
     /// Attempts ordered by when they happened (ties by id).
     public let attempts: [Attempt]
 
+    /// The callback records among `records`, by the id of the repair or complaint they follow up.
+    public static func bySubject(_ records: [RecordState]) -> [String: CallbackRecord] {
+        var found: [String: CallbackRecord] = [:]
+        for state in records where state.type == .callback {
+            if let record = try? CallbackRecord(state), let subject = record.subject { found[subject] = record }
+        }
+        return found
+    }
+
     /// The record id of the callbacks for `subject`: one record per work order or complaint.
     public static func recordID(for subject: RecordID) throws -> RecordID {
         try RecordID("cb:" + subject.rawValue)

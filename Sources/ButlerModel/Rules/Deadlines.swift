@@ -80,10 +80,7 @@ public struct Escalation: Hashable, Sendable {
 
     /// Every escalation the records hold at `now`, ordered by kind then record.
     public static func evaluate(_ records: [RecordState], now: Date, calendar: EstateCalendar = EstateCalendar()) -> [Escalation] {
-        var callbacks: [String: CallbackRecord] = [:]
-        for state in records where state.type == .callback {
-            if let cb = try? CallbackRecord(state), let subject = cb.subject { callbacks[subject] = cb }
-        }
+        let callbacks = CallbackRecord.bySubject(records)
         func callbackSettled(_ subject: RecordID) -> Bool {
             guard let cb = callbacks[subject.rawValue] else { return false }
             return cb.outcome != .pending

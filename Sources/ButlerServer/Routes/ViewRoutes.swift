@@ -26,10 +26,7 @@ struct ViewRoutes {
 
     /// Every completed repair and fixed complaint with its callback due time and outcome.
     static func callbacks(_ records: [RecordState], now: Date, calendar: EstateCalendar) -> [JSONValue] {
-        var outcomes: [String: CallbackRecord] = [:]
-        for state in records where state.type == .callback {
-            if let record = try? CallbackRecord(state), let subject = record.subject { outcomes[subject] = record }
-        }
+        let outcomes = CallbackRecord.bySubject(records)
         var rows: [JSONValue] = []
         for state in records {
             let due: Date?
