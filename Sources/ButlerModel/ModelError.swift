@@ -33,6 +33,25 @@ public struct ModelError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let protocolVersion: Code = "protocol-version"
         /// A conformance vector or template file could not be read.
         public static let unreadable: Code = "unreadable"
+
+        // Refusals of a pushed delta whose claims do not hold (see ``DeltaAdmission``). Final: the
+        // same delta will be refused again.
+
+        /// A new dot minted under a replica id that is not the pushing device's.
+        public static let foreignDot: Code = "foreign-dot"
+        /// A causal context (or a status's `seen`) claiming dots the record does not hold.
+        public static let unknownDots: Code = "unknown-dots"
+        /// A dot the record already holds, carrying a different value.
+        public static let dotReused: Code = "dot-reused"
+        /// A replica's counter jumping far beyond what the record holds of it.
+        public static let counterJump: Code = "counter-jump"
+        /// An edit whose effect (what it adds or removes) the device's role does not allow.
+        public static let roleForbidden: Code = "role-forbidden"
+        /// An edit after which the record would exceed ``RecordLimits``.
+        public static let recordTooLarge: Code = "record-too-large"
+        /// The server holds a record it cannot decode (damaged before these checks existed, or by
+        /// hand); edits to it are refused until an operator repairs it (`butler-server check`).
+        public static let storedRecordUnreadable: Code = "stored-record-unreadable"
     }
 
     public var code: Code

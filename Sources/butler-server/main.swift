@@ -18,7 +18,7 @@ struct ButlerServerCommand: AsyncParsableCommand {
             Register each handheld before it can sync; the token is printed once:
               butler-server device add --data ./butler-data --name li-handheld --role butler --zones east-3
             """,
-        subcommands: [Serve.self, Device.self],
+        subcommands: [Serve.self, Device.self, Audit.self, Check.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -136,11 +136,15 @@ struct Device: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let devices = try await ButlerServer.withStorage(try data.configuration()) { storage, _ in
-                try await DeviceRegistry(storage: storage).list()
+            let (devices, bindings) = try await ButlerServer.withStorage(try data.configuration()) { storage, _ in
+                (try await DeviceRegistry(storage: storage).list(), try await storage.replicaBindings())
             }
             if json {
-                print(JSONValue.array(devices.map(\.jsonValue)).canonicalString)
+                print(JSONValue.array(devices.map { device in
+                    var o = device.jsonValue.objectValue ?? [:]
+                    o["replicas"] = .array(bindings.filter { $0.device == device.name }.map { .string($0.replica) })
+                    return .object(o)
+                }).canonicalString)
             } else {
                 for d in devices {
                     let state = d.revokedAt.map { "revoked \(Timestamp.format($0))" } ?? "active"
@@ -148,5 +152,94 @@ struct Device: AsyncParsableCommand {
                 }
             }
         }
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The append-only, hash-chained log of every accepted edit: who changed what, when.",
+        subcommands: [Show.self, Verify.self])
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every accepted edit of one record, oldest first: seq, received at, device, replica, fields written.",
+            discussion: """
+                Examples:
+                  butler-server audit show --data ./butler-data form-98a0e050-1c2d-4e5f-8a9b-0c1d2e3f4a5b
+                  butler-server audit show --data ./butler-data --json form-98a0e050-1c2d-4e5f-8a9b-0c1d2e3f4a5b
+                """)
+        @OptionGroup var data: DataOptions
+        @Flag(help: "Print a JSON array of entries (each with the delta as the device sent it).") var json = false
+        @Argument(help: "The record id.") var record: String
+
+        func run() async throws {
+            let id = try RecordID(record)
+            let entries = try await ButlerServer.withStorage(try data.configuration()) { storage, _ in
+                try await StoreCheck.auditTrail(storage, record: id)
+            }
+            if json {
+                print(JSONValue.array(entries.map(\.jsonValue)).canonicalString)
+            } else {
+                if entries.isEmpty { FileHandle.standardError.write(Data("no audited edits of \(id)\n".utf8)) }
+                for entry in entries { print(entry.summary) }
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every link of the audit log's hash chain; prints the head hash alone on stdout.",
+            discussion: """
+                Exits 0 and prints the newest entry's hash when the chain holds (keep it somewhere else: a log \
+                cut short later no longer ends in it); exits 1 naming the first broken entry otherwise.
+
+                Example:
+                  butler-server audit verify --data ./butler-data
+                """)
+        @OptionGroup var data: DataOptions
+        @Flag(help: "Print the result as JSON.") var json = false
+
+        func run() async throws {
+            let report = try await ButlerServer.withStorage(try data.configuration()) { storage, _ in
+                try await StoreCheck.verifyAudit(storage)
+            }
+            if json { print(report.jsonValue.canonicalString) } else if report.problem == nil { print(report.head) }
+            if let problem = report.problem {
+                FileHandle.standardError.write(Data("butler-server: \(problem.code): \(problem.message)\n".utf8))
+                throw ExitCode(1)
+            }
+            FileHandle.standardError.write(Data("audit log intact: \(report.entries) entries\n".utf8))
+        }
+    }
+}
+
+struct Check: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify every stored record and the audit log; report, never repair.",
+        discussion: """
+            Each record must decode, be in canonical form, match its row, keep the id and size rules and its \
+            schema, and equal the join of its deltas in the audit log. Exits 0 when all hold, 1 otherwise.
+
+            Examples:
+              butler-server check --data ./butler-data
+              butler-server check --data ./butler-data --json
+            """)
+    @OptionGroup var data: DataOptions
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    func run() async throws {
+        let (records, audit) = try await ButlerServer.withStorage(try data.configuration()) { storage, _ in
+            (try await StoreCheck.checkRecords(storage), try await StoreCheck.verifyAudit(storage))
+        }
+        let problems = records.problems + (audit.problem.map { [$0] } ?? [])
+        if json {
+            print(JSONValue.object([
+                "records": .int(Int64(records.checked)), "problems": .array(problems.map(\.jsonValue)), "audit": audit.jsonValue,
+            ]).canonicalString)
+        } else {
+            for problem in problems { print("\(problem.subject)\t\(problem.code)\t\(problem.message)") }
+        }
+        FileHandle.standardError.write(Data("checked \(records.checked) record(s) and \(audit.entries) audit entries: \(problems.count) problem(s)\n".utf8))
+        if !problems.isEmpty { throw ExitCode(1) }
     }
 }

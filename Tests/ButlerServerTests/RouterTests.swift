@@ -94,7 +94,11 @@ struct RouterTests {
             let west = try await f.storage.changes(after: 0, zones: [try Zone("west-1")], limit: 10)
             #expect(west.changes.isEmpty)
             // The supervisor may review.
-            let ok = try PushResponse(json: F.json(try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("zhou"), body: F.body(Deltas.push([reviewed])))))
+            // The supervisor may review (from its own replica: li's replica id is li's alone).
+            var supervisor = form
+            _ = try InspectionForm.submit(&supervisor, stamp: Deltas.stamp("li-dev", 1_795_000_001_000))
+            let zhouReview = try InspectionForm.review(&supervisor, at: F.now, stamp: Deltas.stamp("zhou-dev", 1_795_000_002_000))
+            let ok = try PushResponse(json: F.json(try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("zhou"), body: F.body(Deltas.push([zhouReview])))))
             #expect(ok.results.map(\.status) == [.accepted])
         }
     }
@@ -119,7 +123,7 @@ struct RouterTests {
         try await withServer(backend) { f, client in
             let forms = (1...5).map { Deltas.form("form-\($0)") }
             _ = try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("li"), body: F.body(Deltas.push(forms)))
-            _ = try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("chen"), body: F.body(Deltas.push([Deltas.form("form-w", zone: try Zone("west-1"))])))
+            _ = try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("chen"), body: F.body(Deltas.push([Deltas.form("form-w", zone: try Zone("west-1"), by: "chen-dev")])))
             var cursor = "0"
             var seen: [String] = []
             var pages = 0
@@ -221,7 +225,10 @@ struct RouterTests {
                 id: RecordID("wo-2"), zone: Deltas.zone, place: "B2", category: .dangerous, description: nil,
                 reportedAt: F.now.addingTimeInterval(-3 * 86_400), stamp: Deltas.stamp("li-dev", 1_795_000_000_000))
             let complete = try WorkOrder.complete(&done, at: F.now.addingTimeInterval(-2 * 86_400), stamp: Deltas.stamp("li-dev", 1_795_000_000_500))
-            _ = try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("li"), body: F.body(Deltas.push([Deltas.form(), defect, ok, order, done, complete])))
+            let li = try PushResponse(json: F.json(try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("li"), body: F.body(Deltas.push([Deltas.form(), defect, order, done, complete])))))
+            #expect(li.results.allSatisfy { $0.status == .accepted })
+            let wang = try PushResponse(json: F.json(try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("wang"), body: F.body(Deltas.push([ok])))))
+            #expect(wang.results.map(\.status) == [.accepted])
             let conflicts = try F.json(try await client.execute(uri: "/v1/views/conflicts", method: .get, headers: f.headers("zhou")))
             #expect(conflicts["conflicts"]?.arrayValue?.first?["rule"] == "defect-wins")
             let escalations = try F.json(try await client.execute(uri: "/v1/views/escalations", method: .get, headers: f.headers("zhou")))

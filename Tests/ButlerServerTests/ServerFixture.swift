@@ -80,10 +80,11 @@ enum Deltas {
         EditStamp(author: author(replica), time: HLCTimestamp(millis: millis))
     }
 
-    static func form(_ id: String = "form-1", zone: Zone = zone) -> RecordState {
+    /// A new form created by `replica` (li's device unless told).
+    static func form(_ id: String = "form-1", zone: Zone = zone, by replica: String = "li-dev") -> RecordState {
         try! InspectionForm.create(
             id: RecordID(id), zone: zone, template: template, place: "3号楼 楼梯间", at: ServerFixture.now,
-            stamp: stamp("li-dev", 1_795_000_000_000))
+            stamp: stamp(replica, 1_795_000_000_000))
     }
 
     static func push(_ deltas: [RecordState]) -> JSONValue { PushRequest(deltas: deltas).jsonValue }

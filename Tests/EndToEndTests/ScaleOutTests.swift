@@ -49,7 +49,8 @@ struct ScaleOutTests {
                                     id: RecordID("wo-\(writer)-\(n)"), zone: zone, place: "p", category: .general, description: nil,
                                     reportedAt: Date(), stamp: EditStamp(author: author, time: HLCTimestamp(millis: Int64(n))))
                             }
-                            let outcomes = try await node.merge(batch)
+                            let device = DeviceRecord(name: "w\(writer)", role: .butler, zones: [zone], createdAt: Date(), revokedAt: nil)
+                            let outcomes = try await node.merge(batch, by: device, at: Date())
                             guard outcomes.allSatisfy({ $0 == .merged(changed: true) }) else { throw TestFailure("a new record did not merge") }
                             acknowledged.insert(batch.map(\.id.rawValue))
                         }

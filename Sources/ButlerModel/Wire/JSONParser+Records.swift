@@ -24,11 +24,26 @@ extension JSONParser {
         var changes: [RecordState]?
         var cursor: String?
         var more: Bool?
+        var skipped: [PullResponse.Skipped] = []
         try parser.object { parser, key in
             switch key {
             case "changes":
                 var list: [RecordState] = []
-                try parser.array { parser in list.append(try parser.recordState()) }
+                try parser.array { parser in
+                    // One record this build cannot accept (over a limit, an unknown shape) is set
+                    // aside, never the page: the element is skipped as plain JSON. Broken JSON still
+                    // fails the page, since nothing after it can be trusted.
+                    parser.skipWhitespace()
+                    let start = parser.index
+                    do {
+                        list.append(try parser.recordState())
+                    } catch let error as ModelError {
+                        parser.index = start
+                        let element = try parser.parseValue(depth: 1)
+                        let id = element["id"]?.stringValue ?? "?"
+                        skipped.append(PullResponse.Skipped(id: id, code: error.code.rawValue, message: error.message))
+                    }
+                }
                 changes = list
             case "cursor":
                 guard case .string(let s) = try parser.parseValue(depth: 1) else { throw ModelError(.invalidJSON, "pull.cursor must be a string") }
@@ -43,7 +58,7 @@ extension JSONParser {
         parser.skipWhitespace()
         guard parser.index == bytes.count else { throw parser.error("unexpected data after the JSON value") }
         guard let changes, let cursor, let more else { throw ModelError(.invalidJSON, "pull needs changes, cursor and more") }
-        return PullResponse(changes: changes, cursor: cursor, more: more)
+        return PullResponse(changes: changes, cursor: cursor, more: more, skipped: skipped)
     }
 
     mutating func recordState() throws -> RecordState {

@@ -115,16 +115,27 @@ public struct PushResponse: Hashable, Sendable {
 
 /// One page of the change feed: full states of the records changed after the cursor.
 public struct PullResponse: Hashable, Sendable {
+    /// A change of the page that could not be accepted (it breaks a limit or a shape rule), set
+    /// aside so that one record never makes a whole page, and every later one, unreadable.
+    public struct Skipped: Hashable, Sendable {
+        public let id: String
+        public let code: String
+        public let message: String
+    }
+
     public let changes: [RecordState]
     /// Pass it back to get the changes after this page; opaque to clients.
     public let cursor: String
     /// Whether more changes are waiting after this page.
     public let more: Bool
+    /// Changes of the page that were set aside (not part of the wire form).
+    public let skipped: [Skipped]
 
-    public init(changes: [RecordState], cursor: String, more: Bool) {
+    public init(changes: [RecordState], cursor: String, more: Bool, skipped: [Skipped] = []) {
         self.changes = changes
         self.cursor = cursor
         self.more = more
+        self.skipped = skipped
     }
 
     public var jsonValue: JSONValue {
@@ -133,8 +144,13 @@ public struct PullResponse: Hashable, Sendable {
 
     public init(json: JSONValue) throws {
         let r = try JSONObjectReader(json, path: "pull")
-        changes = try r.array("changes").map(RecordState.init(json:))
-        cursor = try r.string("cursor")
-        more = try r.bool("more")
+        var changes: [RecordState] = []
+        var skipped: [Skipped] = []
+        for element in try r.array("changes") {
+            do { changes.append(try RecordState(json: element)) } catch let error as ModelError {
+                skipped.append(Skipped(id: element["id"]?.stringValue ?? "?", code: error.code.rawValue, message: error.message))
+            }
+        }
+        self.init(changes: changes, cursor: try r.string("cursor"), more: try r.bool("more"), skipped: skipped)
     }
 }

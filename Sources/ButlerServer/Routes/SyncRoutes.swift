@@ -43,7 +43,7 @@ struct SyncRoutes {
                 }
             }
         }
-        let outcomes = try await storage.merge(accepted.map(\.delta))
+        let outcomes = try await storage.merge(accepted.map(\.delta), by: device, at: now)
         var changed = 0
         for ((index, delta), outcome) in zip(accepted, outcomes) {
             switch outcome {
@@ -65,7 +65,8 @@ struct SyncRoutes {
         return Response.json(PushResponse(results: results.compactMap { $0 }).jsonValue)
     }
 
-    /// Why a well-formed delta from `device` is refused, or `nil` to merge it.
+    /// Why a well-formed delta from `device` is refused before it reaches the store, or `nil` to
+    /// merge it: the checks that need no stored state (zone, schema, clock).
     static func refusal(of delta: RecordState, by device: DeviceRecord, now: Date) -> WireError? {
         guard device.zones.contains(delta.zone) else {
             return WireError(code: "zone-forbidden", message: "device \(device.name) may not write to zone \(delta.zone)")
@@ -81,26 +82,8 @@ struct SyncRoutes {
                 return WireError(code: "clock-ahead", message: "an edit is stamped more than 7 days in the future; fix the device clock")
             }
         }
-        if device.role == .butler, let reason = supervisorOnly(delta) {
-            return WireError(code: "role-forbidden", message: reason)
-        }
-        return nil
-    }
-
-    /// Reviews, closing a form and review notes are the supervisor's (001 §4.3: the butler submits,
-    /// the supervisor reviews).
-    static func supervisorOnly(_ delta: RecordState) -> String? {
-        guard delta.type == .inspectionForm else { return nil }
-        for (path, register) in delta.fields {
-            if path.segments.first == "review" { return "only a supervisor writes review notes" }
-            if path.rawValue == "status" {
-                for entry in register.values {
-                    if let state = entry.value["state"]?.stringValue, state == FormState.reviewed.rawValue || state == FormState.closed.rawValue {
-                        return "only a supervisor reviews or closes a form"
-                    }
-                }
-            }
-        }
+        // What the delta claims and what it would add and remove are checked against the stored
+        // record inside the merge transaction (DeltaAdmission), role included.
         return nil
     }
 

@@ -1,36 +1,100 @@
 import ButlerModel
+import Foundation
 
 /// The merge loop every store runs inside its push transaction: the deltas of one push, in order,
-/// joined into the states they name with the shared ButlerModel join.
+/// each checked by ``DeltaAdmission`` against the state it would merge into and joined with the
+/// shared ButlerModel join.
+///
+/// Replica ids are bound here too: a device's first delta that mints dots under a replica id no
+/// device holds binds that id to it (first contact); from then on only its own ids may mint.
 enum MergeBatch {
-    /// - Parameter existing: the stored states of (at least) the records the deltas name.
-    /// - Returns: one outcome per delta, and the final state of every record that changed, in the
-    ///   order the records were first changed (the order their new sequence numbers follow).
-    static func apply(_ deltas: [RecordState], to existing: [RecordID: RecordState]) -> (outcomes: [MergeOutcome], changed: [RecordState]) {
-        var states = existing
+    /// What one push did to the store, for the storage to write in the same transaction.
+    struct Result {
+        /// One outcome per delta.
         var outcomes: [MergeOutcome] = []
-        outcomes.reserveCapacity(deltas.count)
+        /// The final state of every record that changed, in the order the records were first
+        /// changed (the order their new sequence numbers follow).
+        var changed: [RecordState] = []
+        /// Replica ids bound to the pushing device by this push.
+        var bindings: [ReplicaID] = []
+        /// The accepted deltas that changed a record, in order, for the audit log.
+        var audited: [AuditDraft] = []
+    }
+
+    /// - Parameters:
+    ///   - existing: the stored states of (at least) the records the deltas name.
+    ///   - unreadable: stored records that could not be decoded; deltas to them are refused alone.
+    ///   - owners: the device each replica id is bound to, for (at least) the pushing device's ids
+    ///     and every replica minting a dot in `deltas`.
+    static func apply(
+        _ deltas: [RecordState], to existing: [RecordID: RecordState], unreadable: [RecordID: ModelError] = [:], by device: DeviceRecord,
+        owners: [ReplicaID: String]
+    ) -> Result {
+        var states = existing
+        var owners = owners
+        var result = Result()
+        result.outcomes.reserveCapacity(deltas.count)
         var order: [RecordID] = []
         var ordered = Set<RecordID>()
         for delta in deltas {
+            if let error = unreadable[delta.id] {
+                result.outcomes.append(.refused(ModelError(.storedRecordUnreadable, "the stored record \(delta.id) cannot be read (\(error.message)); `butler-server check` reports it")))
+                continue
+            }
             let before = states[delta.id]
-            var state = before ?? RecordState(id: delta.id, type: delta.type, zone: delta.zone)
-            do { try state.merge(delta) } catch let error as ModelError {
-                outcomes.append(.refused(error))
+            let minting = newDotReplicas(delta, before)
+            var own = Set(owners.compactMap { $0.value == device.name ? $0.key : nil })
+            // First contact: a device with no replica id yet takes the first unclaimed one it mints with.
+            var binding: ReplicaID?
+            if own.isEmpty, let first = minting.first(where: { owners[$0] == nil }) {
+                binding = first
+                own.insert(first)
+            }
+            let merged: RecordState
+            do {
+                merged = try DeltaAdmission.admit(
+                    delta, into: before, by: Pusher(name: device.name, role: device.role, replicas: own), isUnbound: { owners[$0] == nil })
+            } catch let error as ModelError {
+                result.outcomes.append(.refused(error))
                 continue
             } catch {
-                outcomes.append(.refused(ModelError(.recordMismatch, "\(error)")))
+                result.outcomes.append(.refused(ModelError(.invalidValue, "\(error)")))
                 continue
             }
-            guard state != before else {
-                outcomes.append(.merged(changed: false))
+            if let binding {
+                owners[binding] = device.name
+                result.bindings.append(binding)
+            }
+            guard merged != before else {
+                result.outcomes.append(.merged(changed: false))
                 continue
             }
-            outcomes.append(.merged(changed: true, conflicts: state.conflictRules()))
+            result.outcomes.append(.merged(changed: true, conflicts: merged.conflictRules()))
+            result.audited.append(AuditDraft(record: delta.id, replicas: minting, delta: delta.canonicalJSON))
             if ordered.insert(delta.id).inserted { order.append(delta.id) }
-            states[delta.id] = state
+            states[delta.id] = merged
         }
-        let changed = order.compactMap { id in states[id] == existing[id] ? nil : states[id] }
-        return (outcomes, changed)
+        result.changed = order.compactMap { id in states[id] == existing[id] ? nil : states[id] }
+        return result
+    }
+
+    /// The replicas that mint dots `state` has not seen, sorted.
+    static func newDotReplicas(_ delta: RecordState, _ state: RecordState?) -> [ReplicaID] {
+        var replicas = Set<ReplicaID>()
+        for register in delta.fields.values {
+            for dot in register.keys where !(state?.context.contains(dot) ?? false) { replicas.insert(dot.replica) }
+        }
+        return replicas.sorted()
+    }
+
+    /// Every replica that writes a value in `deltas`: whose bindings a store loads before merging.
+    static func writingReplicas(_ deltas: [RecordState]) -> [String] {
+        var replicas = Set<String>()
+        for delta in deltas {
+            for register in delta.fields.values {
+                for dot in register.keys { replicas.insert(dot.replica.rawValue) }
+            }
+        }
+        return replicas.sorted()
     }
 }

@@ -92,6 +92,16 @@ public final class PostgresStorage: SyncStorage, Service {
                     """, logger: logger)
                 try await tx.query("CREATE INDEX IF NOT EXISTS records_zone_seq ON records(zone, seq)", logger: logger)
                 try await tx.query("CREATE SEQUENCE IF NOT EXISTS change_seq", logger: logger)
+                try await tx.query("""
+                    CREATE TABLE IF NOT EXISTS replicas (replica TEXT PRIMARY KEY, device TEXT NOT NULL, bound_at TEXT NOT NULL)
+                    """, logger: logger)
+                try await tx.query("CREATE INDEX IF NOT EXISTS replicas_device ON replicas(device)", logger: logger)
+                try await tx.query("""
+                    CREATE TABLE IF NOT EXISTS audit (
+                        seq BIGINT PRIMARY KEY, at TEXT NOT NULL, device TEXT NOT NULL, replicas TEXT NOT NULL, record_id TEXT NOT NULL,
+                        delta TEXT NOT NULL, delta_hash TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)
+                    """, logger: logger)
+                try await tx.query("CREATE INDEX IF NOT EXISTS audit_record ON audit(record_id, seq)", logger: logger)
             }
         }
     }
@@ -144,20 +154,38 @@ public final class PostgresStorage: SyncStorage, Service {
 
     // MARK: Records
 
-    public func merge(_ deltas: [RecordState]) async throws -> [MergeOutcome] {
+    public func merge(_ deltas: [RecordState], by device: DeviceRecord, at now: Date) async throws -> [MergeOutcome] {
         guard !deltas.isEmpty else { return [] }
         let logger = logger
         return try await client.withTransaction(logger: logger) { tx in
             // The feed lock first: see the type's documentation for why this makes the feed gap-free.
+            // It also serialises the audit chain and replica bindings across nodes.
             try await tx.query("SELECT pg_advisory_xact_lock(\(Self.feedLock))", logger: logger)
             let ids = Array(Set(deltas.map(\.id.rawValue)))
             var existing: [RecordID: RecordState] = [:]
+            var unreadable: [RecordID: ModelError] = [:]
             let rows = try await tx.query("SELECT id, state FROM records WHERE id = ANY(\(ids))", logger: logger)
-            for try await (_, state) in rows.decode((String, String).self) {
-                let decoded = try JSONParser.parseRecordState(Array(state.utf8))
-                existing[decoded.id] = decoded
+            for try await (id, state) in rows.decode((String, String).self) {
+                // One damaged record refuses the deltas to it, never the whole push.
+                do {
+                    let decoded = try JSONParser.parseRecordState(Array(state.utf8))
+                    existing[decoded.id] = decoded
+                } catch let error as ModelError {
+                    unreadable[try RecordID(id)] = error
+                }
             }
-            let (outcomes, changed) = MergeBatch.apply(deltas, to: existing)
+            var owners: [ReplicaID: String] = [:]
+            let named = MergeBatch.writingReplicas(deltas)
+            let bound = try await tx.query(
+                "SELECT replica, device FROM replicas WHERE device = \(device.name) OR replica = ANY(\(named))", logger: logger)
+            for try await (replica, owner) in bound.decode((String, String).self) { owners[try ReplicaID(replica)] = owner }
+            let result = MergeBatch.apply(deltas, to: existing, unreadable: unreadable, by: device, owners: owners)
+            let boundAt = Timestamp.format(now)
+            for replica in result.bindings {
+                try await tx.query(
+                    "INSERT INTO replicas (replica, device, bound_at) VALUES (\(replica.rawValue), \(device.name), \(boundAt))", logger: logger)
+            }
+            let changed = result.changed
             if !changed.isEmpty {
                 let ids = changed.map(\.id.rawValue)
                 let types = changed.map(\.type.rawValue)
@@ -172,8 +200,69 @@ public final class PostgresStorage: SyncStorage, Service {
                     ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, seq = EXCLUDED.seq
                     """, logger: logger)
             }
-            return outcomes
+            if !result.audited.isEmpty {
+                var seq: Int64 = 0
+                var previous = AuditEntry.genesis
+                let head = try await tx.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", logger: logger)
+                for try await (s, h) in head.decode((Int64, String).self) {
+                    seq = s
+                    previous = h
+                }
+                var entries: [AuditEntry] = []
+                for draft in result.audited {
+                    seq += 1
+                    let entry = AuditEntry(seq: seq, at: now, device: device.name, draft: draft, previousHash: previous)
+                    entries.append(entry)
+                    previous = entry.hash
+                }
+                try await tx.query(
+                    """
+                    INSERT INTO audit (seq, at, device, replicas, record_id, delta, delta_hash, prev_hash, hash)
+                    SELECT * FROM UNNEST(\(entries.map(\.seq))::bigint[], \(entries.map(\.at))::text[], \(entries.map(\.device))::text[],
+                        \(entries.map { $0.replicas.joined(separator: ",") })::text[], \(entries.map(\.record))::text[],
+                        \(entries.map { String(decoding: $0.delta, as: UTF8.self) })::text[], \(entries.map(\.deltaHash))::text[],
+                        \(entries.map(\.previousHash))::text[], \(entries.map(\.hash))::text[])
+                    """, logger: logger)
+            }
+            return result.outcomes
         }
+    }
+
+    public func replicaBindings() async throws -> [ReplicaBinding] {
+        let rows = try await client.query("SELECT replica, device, bound_at FROM replicas ORDER BY device, bound_at, replica", logger: logger)
+        var bindings: [ReplicaBinding] = []
+        for try await (replica, device, at) in rows.decode((String, String, String).self) {
+            bindings.append(ReplicaBinding(replica: replica, device: device, boundAt: at))
+        }
+        return bindings
+    }
+
+    public func auditEntries(after seq: Int64, record: RecordID?, limit: Int) async throws -> [AuditEntry] {
+        let rows: PostgresRowSequence
+        let columns = "seq, at, device, replicas, record_id, delta, delta_hash, prev_hash, hash"
+        if let record {
+            rows = try await client.query(
+                "SELECT \(unescaped: columns) FROM audit WHERE record_id = \(record.rawValue) AND seq > \(seq) ORDER BY seq LIMIT \(limit)", logger: logger)
+        } else {
+            rows = try await client.query("SELECT \(unescaped: columns) FROM audit WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)", logger: logger)
+        }
+        var entries: [AuditEntry] = []
+        for try await row in rows.decode((Int64, String, String, String, String, String, String, String, String).self) {
+            entries.append(AuditEntry(
+                seq: row.0, at: row.1, device: row.2, replicas: row.3.split(separator: ",").map(String.init), record: row.4,
+                delta: Array(row.5.utf8), deltaHash: row.6, previousHash: row.7, hash: row.8))
+        }
+        return entries
+    }
+
+    public func storedRecords(after id: String?, limit: Int) async throws -> [StoredRecord] {
+        let rows = try await client.query(
+            "SELECT id, type, zone, state FROM records WHERE id > \(id ?? "") ORDER BY id LIMIT \(limit)", logger: logger)
+        var records: [StoredRecord] = []
+        for try await (id, type, zone, state) in rows.decode((String, String, String, String).self) {
+            records.append(StoredRecord(id: id, type: type, zone: zone, state: Array(state.utf8)))
+        }
+        return records
     }
 
     public func changeEncodings(after cursor: Int64, zones: [Zone], limit: Int) async throws -> (states: [[UInt8]], cursor: Int64, more: Bool) {

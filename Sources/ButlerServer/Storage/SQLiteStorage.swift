@@ -44,6 +44,28 @@ public final class SQLiteStorage: SyncStorage {
                 CREATE INDEX records_zone_seq ON records(zone, seq);
                 """)
         }
+        migrator.registerMigration("v2-trust") { db in
+            try db.execute(sql: """
+                CREATE TABLE replicas (
+                    replica TEXT PRIMARY KEY NOT NULL,
+                    device TEXT NOT NULL,
+                    bound_at TEXT NOT NULL
+                );
+                CREATE INDEX replicas_device ON replicas(device);
+                CREATE TABLE audit (
+                    seq INTEGER PRIMARY KEY NOT NULL,
+                    at TEXT NOT NULL,
+                    device TEXT NOT NULL,
+                    replicas TEXT NOT NULL,
+                    record_id TEXT NOT NULL,
+                    delta BLOB NOT NULL,
+                    delta_hash TEXT NOT NULL,
+                    prev_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL
+                );
+                CREATE INDEX audit_record ON audit(record_id, seq);
+                """)
+        }
         try migrator.migrate(pool)
     }
 
@@ -95,27 +117,102 @@ public final class SQLiteStorage: SyncStorage {
 
     // MARK: Records
 
-    public func merge(_ deltas: [RecordState]) async throws -> [MergeOutcome] {
+    public func merge(_ deltas: [RecordState], by device: DeviceRecord, at now: Date) async throws -> [MergeOutcome] {
         try await pool.write { db in
             var existing: [RecordID: RecordState] = [:]
+            var unreadable: [RecordID: ModelError] = [:]
             let select = try db.cachedStatement(sql: "SELECT state FROM records WHERE id = ?")
             for id in Set(deltas.map(\.id)) {
-                if let data = try Data.fetchOne(select, arguments: [id.rawValue]) {
-                    existing[id] = try JSONParser.parseRecordState([UInt8](data))
-                }
+                guard let data = try Data.fetchOne(select, arguments: [id.rawValue]) else { continue }
+                // One damaged record refuses the deltas to it, never the whole push.
+                do { existing[id] = try JSONParser.parseRecordState([UInt8](data)) } catch let error as ModelError { unreadable[id] = error }
             }
-            let (outcomes, changed) = MergeBatch.apply(deltas, to: existing)
+            var owners: [ReplicaID: String] = [:]
+            let named = MergeBatch.writingReplicas(deltas)
+            // The device's own ids, and the owners of every replica writing in this push (in
+            // chunks: SQLite bounds the number of parameters).
+            var start = 0
+            repeat {
+                let chunk = Array(named[start..<min(start + 500, named.count)])
+                start += 500
+                let placeholders = chunk.map { _ in "?" }.joined(separator: ",")
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT replica, device FROM replicas WHERE device = ?" + (chunk.isEmpty ? "" : " OR replica IN (\(placeholders))"),
+                    arguments: StatementArguments([device.name] + chunk))
+                for row in rows { owners[try ReplicaID(row["replica"])] = row["device"] }
+            } while start < named.count
+            let result = MergeBatch.apply(deltas, to: existing, unreadable: unreadable, by: device, owners: owners)
+            for replica in result.bindings {
+                try db.execute(
+                    sql: "INSERT INTO replicas (replica, device, bound_at) VALUES (?, ?, ?)",
+                    arguments: [replica.rawValue, device.name, Timestamp.format(now)])
+            }
             // One writer at a time: numbers taken here commit in this order (see the type's documentation).
             var next = (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM records") ?? 0) + 1
             let upsert = try db.cachedStatement(sql: """
                 INSERT INTO records (id, type, zone, state, seq) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET state = excluded.state, seq = excluded.seq
                 """)
-            for state in changed {
+            for state in result.changed {
                 try upsert.execute(arguments: [state.id.rawValue, state.type.rawValue, state.zone.rawValue, Data(state.canonicalJSON), next])
                 next += 1
             }
-            return outcomes
+            if !result.audited.isEmpty {
+                let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+                var seq: Int64 = head?["seq"] ?? 0
+                var previous: String = head?["hash"] ?? AuditEntry.genesis
+                let insert = try db.cachedStatement(sql: """
+                    INSERT INTO audit (seq, at, device, replicas, record_id, delta, delta_hash, prev_hash, hash)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for draft in result.audited {
+                    seq += 1
+                    let entry = AuditEntry(seq: seq, at: now, device: device.name, draft: draft, previousHash: previous)
+                    try insert.execute(arguments: [
+                        entry.seq, entry.at, entry.device, entry.replicas.joined(separator: ","), entry.record, Data(entry.delta), entry.deltaHash,
+                        entry.previousHash, entry.hash,
+                    ])
+                    previous = entry.hash
+                }
+            }
+            return result.outcomes
+        }
+    }
+
+    public func replicaBindings() async throws -> [ReplicaBinding] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT replica, device, bound_at FROM replicas ORDER BY device, bound_at, replica")
+                .map { ReplicaBinding(replica: $0["replica"], device: $0["device"], boundAt: $0["bound_at"]) }
+        }
+    }
+
+    public func auditEntries(after seq: Int64, record: RecordID?, limit: Int) async throws -> [AuditEntry] {
+        try await pool.read { db in
+            let rows: [Row]
+            if let record {
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM audit WHERE record_id = ? AND seq > ? ORDER BY seq LIMIT ?", arguments: [record.rawValue, seq, limit])
+            } else {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
+            }
+            return rows.map { row in
+                let replicas: String = row["replicas"]
+                let delta: Data = row["delta"]
+                return AuditEntry(
+                    seq: row["seq"], at: row["at"], device: row["device"], replicas: replicas.split(separator: ",").map(String.init),
+                    record: row["record_id"], delta: [UInt8](delta), deltaHash: row["delta_hash"], previousHash: row["prev_hash"], hash: row["hash"])
+            }
+        }
+    }
+
+    public func storedRecords(after id: String?, limit: Int) async throws -> [StoredRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT id, type, zone, state FROM records WHERE id > ? ORDER BY id LIMIT ?", arguments: [id ?? "", limit]
+            ).map { row in
+                let state: Data = row["state"]
+                return StoredRecord(id: row["id"], type: row["type"], zone: row["zone"], state: [UInt8](state))
+            }
         }
     }
 

@@ -28,12 +28,28 @@ public struct DeviceRecord: Hashable, Sendable {
     }
 }
 
+/// A replica id the server has bound to a device (at the device's first push minting with it).
+public struct ReplicaBinding: Hashable, Sendable {
+    public let replica: String
+    public let device: String
+    public let boundAt: String
+}
+
+/// One row of the records table as stored: its columns and the state's bytes, not decoded.
+public struct StoredRecord: Hashable, Sendable {
+    public let id: String
+    public let type: String
+    public let zone: String
+    public let state: [UInt8]
+}
+
 /// What merging one pushed delta did.
 public enum MergeOutcome: Hashable, Sendable {
     /// Merged; `changed` is false when the server already held everything in it (a re-send);
     /// `conflicts` names the rule of each field of the merged record that holds a conflict.
     case merged(changed: Bool, conflicts: [ResolutionRule] = [])
-    /// Refused: the delta names a record the server holds with another type or zone.
+    /// Refused: a claim of the delta does not hold (see ``DeltaAdmission``), or it names a record
+    /// the server holds with another type or zone.
     case refused(ModelError)
 }
 
@@ -53,8 +69,18 @@ public protocol SyncStorage: Sendable {
     /// The device a token hash belongs to, revoked or not.
     func device(tokenHash: String) async throws -> DeviceRecord?
 
-    /// Merges deltas in one transaction, in order; one outcome per delta.
-    func merge(_ deltas: [RecordState]) async throws -> [MergeOutcome]
+    /// Merges deltas pushed by `device`, received at `at`, in one transaction, in order; one outcome
+    /// per delta. Each delta is checked by ``DeltaAdmission`` against the state it merges into
+    /// (a refusal touches only that delta), replica ids met for the first time are bound to the
+    /// device, and every delta that changed a record is appended to the audit log — all in the same
+    /// transaction as the merge.
+    func merge(_ deltas: [RecordState], by device: DeviceRecord, at: Date) async throws -> [MergeOutcome]
+    /// Which device each bound replica id belongs to.
+    func replicaBindings() async throws -> [ReplicaBinding]
+    /// Audit entries after `seq` in log order, only those of `record` when given.
+    func auditEntries(after seq: Int64, record: RecordID?, limit: Int) async throws -> [AuditEntry]
+    /// Stored records by id after `id`, as stored (for `butler-server check`).
+    func storedRecords(after id: String?, limit: Int) async throws -> [StoredRecord]
     /// The stored canonical encodings of the records in `zones` changed after `cursor`, in change
     /// order: what a pull page sends as it is, without decoding and re-encoding each state.
     func changeEncodings(after cursor: Int64, zones: [Zone], limit: Int) async throws -> (states: [[UInt8]], cursor: Int64, more: Bool)

@@ -1,0 +1,244 @@
+import ButlerModel
+import ButlerServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+/// Everything a buggy, cloned or hostile handheld can send, through the real router on both
+/// backends: each forged claim is refused with its code, only that delta, and the stored records,
+/// the feed and the audit log are byte-identical before and after.
+@Suite("Rogue devices")
+struct RogueDeviceTests {
+    typealias F = ServerFixture
+    static let zone = Deltas.zone
+    static let t0: Int64 = 1_795_000_000_000
+
+    /// Everything a refusal must leave untouched.
+    struct Snapshot: Equatable {
+        let records: [StoredRecord]
+        let cursor: Int64
+        let audit: [AuditEntry]
+    }
+
+    static func snapshot(_ f: ServerFixture) async throws -> Snapshot {
+        Snapshot(
+            records: try await f.storage.storedRecords(after: nil, limit: 10_000), cursor: try await f.storage.latestCursor(),
+            audit: try await f.storage.auditEntries(after: 0, record: nil, limit: 10_000))
+    }
+
+    static func push(_ client: some TestClientProtocol, _ f: ServerFixture, _ device: String, _ deltas: [RecordState]) async throws -> [PushResponse.Result] {
+        let response = try await client.execute(uri: "/v1/push", method: .post, headers: f.headers(device), body: F.body(Deltas.push(deltas)))
+        #expect(response.status == .ok)
+        return try PushResponse(json: F.json(response)).results
+    }
+
+    /// Pushes `deltas` expecting every one refused with `code`, and nothing stored to change.
+    static func expectRefused(
+        _ client: some TestClientProtocol, _ f: ServerFixture, _ device: String, _ deltas: [RecordState], _ code: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        let before = try await snapshot(f)
+        let results = try await push(client, f, device, deltas)
+        #expect(results.map(\.status) == deltas.map { _ in .refused }, sourceLocation: sourceLocation)
+        #expect(results.map(\.code) == deltas.map { _ in code }, "\(results.map { $0.message ?? "" })", sourceLocation: sourceLocation)
+        #expect(try await snapshot(f) == before, sourceLocation: sourceLocation)
+    }
+
+    static func stored(_ f: ServerFixture, _ id: String) async throws -> RecordState? {
+        try await f.storage.records(zones: [zone]).first { $0.id.rawValue == id }
+    }
+
+    func withServer(_ backend: Backend, _ body: @Sendable @escaping (ServerFixture, any TestClientProtocol) async throws -> Void) async throws {
+        try await ServerFixture.with(backend) { fixture in
+            try await fixture.app().test(.router) { client in try await body(fixture, client) }
+        }
+    }
+
+    /// A delta with exactly the given context and values, as a forger would write it.
+    static func forged(_ id: String = "form-1", type: RecordType = .inspectionForm, vv: [String: UInt64] = [:], cloud: [(String, UInt64)] = [], fields: [(String, String, UInt64, JSONValue)] = []) throws -> RecordState {
+        var context = CausalContext(vector: VersionVector(Dictionary(uniqueKeysWithValues: try vv.map { (try ReplicaID($0.key), $0.value) })), cloud: Set(try cloud.map { try Dot(ReplicaID($0.0), $0.1) }))
+        var values: [FieldPath: [Dot: FieldEntry]] = [:]
+        for (path, replica, counter, value) in fields {
+            let dot = try Dot(ReplicaID(replica), counter)
+            context.insert(dot)
+            values[try FieldPath(path), default: [:]][dot] = FieldEntry(value: value, time: HLCTimestamp(millis: t0 + 5000), author: replica)
+        }
+        return try RecordState(id: RecordID(id), type: type, zone: zone, context: context, fields: values)
+    }
+
+    @Test("a device mints only under its own replica id; a batch replayed by another device is refused", arguments: Backend.available)
+    func foreignDots(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            let form = Deltas.form()
+            #expect(try await Self.push(client, f, "li", [form]).map(\.status) == [.accepted])
+            // li-dev is now li's: wang can neither mint under it nor replay li's accepted batch.
+            var copy = form
+            let impersonation = copy.write("weather", "晴", stamp: Deltas.stamp("li-dev", Self.t0 + 1))
+            try await Self.expectRefused(client, f, "wang", [impersonation], "foreign-dot")
+            try await Self.expectRefused(client, f, "wang", [form], "foreign-dot")
+            // wang's first own edit binds wang-dev; a second replica id is not wang's.
+            var wangs = form
+            #expect(try await Self.push(client, f, "wang", [wangs.write("weather", "阴", stamp: Deltas.stamp("wang-dev", Self.t0 + 2))]).map(\.status) == [.accepted])
+            try await Self.expectRefused(client, f, "wang", [wangs.write("place", "4号楼", stamp: Deltas.stamp("wang-2", Self.t0 + 3))], "foreign-dot")
+            let bindings = try await f.storage.replicaBindings()
+            #expect(Set(bindings.map { "\($0.device)=\($0.replica)" }) == ["li=li-dev", "wang=wang-dev"])
+        }
+    }
+
+    @Test("pre-emption: a context claiming another device's dots the server has not received is refused, and the real edits land", arguments: Backend.available)
+    func preemption(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            var li = Deltas.form()
+            #expect(try await Self.push(client, f, "li", [li]).map(\.status) == [.accepted])
+            let held = li.context.maxCounter(of: try ReplicaID("li-dev"))
+            // wang claims to have seen li-dev's next three dots, alongside a harmless edit of its own.
+            let claim = try Self.forged(cloud: [("li-dev", held + 1), ("li-dev", held + 2), ("li-dev", held + 3)], fields: [("weather", "wang-dev", 1, "雨")])
+            try await Self.expectRefused(client, f, "wang", [claim], "unknown-dots")
+            let vectorClaim = try Self.forged(vv: ["li-dev": held + 3], fields: [("weather", "wang-dev", 1, "雨")])
+            try await Self.expectRefused(client, f, "wang", [vectorClaim], "unknown-dots")
+            // li's real defect and note arrive afterwards and are kept.
+            let defect = try InspectionForm.setResult(&li, item: "fire-door", result: .defect, note: "3F 防火门未关", at: F.now, stamp: Deltas.stamp("li-dev", Self.t0 + 10))
+            #expect(try await Self.push(client, f, "li", [defect]).map(\.status) == [.accepted])
+            let form = try InspectionForm(try #require(try await Self.stored(f, "form-1")))
+            #expect(form.items["fire-door"]?.result == .defect)
+        }
+    }
+
+    @Test("erasing by context: a butler cannot remove a review, a review note or a reviewed status", arguments: Backend.available)
+    func erasingByContext(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            var state = Deltas.form()
+            let submit = try InspectionForm.submit(&state, stamp: Deltas.stamp("li-dev", Self.t0 + 1))
+            #expect(try await Self.push(client, f, "li", [Deltas.form(), submit]).map(\.status) == [.accepted, .accepted])
+            let review = try InspectionForm.review(&state, note: "消防门需整改", at: F.now, stamp: Deltas.stamp("zhou-dev", Self.t0 + 2))
+            #expect(try await Self.push(client, f, "zhou", [review]).map(\.status) == [.accepted])
+            let zhou = state.context.maxCounter(of: try ReplicaID("zhou-dev"))
+            // The attack as reproduced: the supervisor's dots, no values.
+            try await Self.expectRefused(client, f, "li", [try Self.forged(vv: ["zhou-dev": zhou])], "role-forbidden")
+            try await Self.expectRefused(client, f, "li", [try Self.forged(vv: ["zhou-dev": 60])], "unknown-dots")
+            // Writing a draft status over the review (a butler's "reopen" of a reviewed form).
+            var butler = state
+            let reopen = butler.write("status", FormStatus(state: .draft, round: 1).jsonValue, stamp: Deltas.stamp("li-dev", Self.t0 + 3))
+            try await Self.expectRefused(client, f, "li", [reopen], "role-forbidden")
+            // The supervisor may reopen.
+            var supervisor = state
+            let reopened = try InspectionForm.reopen(&supervisor, stamp: Deltas.stamp("zhou-dev", Self.t0 + 4))
+            #expect(try await Self.push(client, f, "zhou", [reopened]).map(\.status) == [.accepted])
+        }
+    }
+
+    @Test("a status may not claim to have seen dots the record does not hold", arguments: Backend.available)
+    func forgedSeen(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            let form = Deltas.form()
+            #expect(try await Self.push(client, f, "li", [form]).map(\.status) == [.accepted])
+            let status = FormStatus(state: .submitted, round: 1, seen: VersionVector([try ReplicaID("wang-dev"): 40])).jsonValue
+            var forged = try Self.forged(fields: [("status", "li-dev", 50, status)])
+            // Supersede the draft status, as a real submit does.
+            for dot in form.fields["status"]!.keys { forged = try forged.merged(with: try RecordState(id: form.id, type: .inspectionForm, zone: Self.zone, context: CausalContext(cloud: [dot]), fields: [:])) }
+            try await Self.expectRefused(client, f, "li", [forged], "unknown-dots")
+        }
+    }
+
+    @Test("evidence photos are detached only by their author or a supervisor; callback attempts are append-only", arguments: Backend.available)
+    func removalsByEffect(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            var state = Deltas.form()
+            let sha = String(repeating: "ab", count: 32)
+            let attach = try InspectionForm.attachPhoto(&state, item: "fire-door", sha256: sha, stamp: Deltas.stamp("li-dev", Self.t0 + 1))
+            #expect(try await Self.push(client, f, "li", [Deltas.form(), attach]).map(\.status) == [.accepted, .accepted])
+            var wang = state
+            let detach = try InspectionForm.detachPhoto(&wang, item: "fire-door", sha256: sha, stamp: Deltas.stamp("wang-dev", Self.t0 + 2))
+            try await Self.expectRefused(client, f, "wang", [detach], "role-forbidden")
+            var zhou = state
+            let supervisorDetach = try InspectionForm.detachPhoto(&zhou, item: "fire-door", sha256: sha, stamp: Deltas.stamp("zhou-dev", Self.t0 + 3))
+            #expect(try await Self.push(client, f, "zhou", [supervisorDetach]).map(\.status) == [.accepted])
+
+            let order = try RecordID("wo-1")
+            var callback = try CallbackRecord.create(subject: order, subjectType: .workOrder, zone: Self.zone, stamp: Deltas.stamp("li-dev", Self.t0 + 4))
+            let created = callback
+            let (_, attempt) = try CallbackRecord.logAttempt(
+                &callback, at: F.now, channel: .phone, reached: true, satisfaction: .unsatisfied, note: nil, stamp: Deltas.stamp("li-dev", Self.t0 + 5))
+            #expect(try await Self.push(client, f, "li", [created, attempt]).map(\.status) == [.accepted, .accepted])
+            let path = try #require(attempt.fields.keys.first)
+            var erase = callback
+            try await Self.expectRefused(client, f, "li", [erase.write(path, nil, stamp: Deltas.stamp("li-dev", Self.t0 + 6))], "role-forbidden")
+        }
+    }
+
+    @Test("counters: a jump far beyond the record, or a dot reused with other content, is refused", arguments: Backend.available)
+    func counters(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            #expect(try await Self.push(client, f, "li", [Deltas.form()]).map(\.status) == [.accepted])
+            try await Self.expectRefused(client, f, "li", [try Self.forged(fields: [("weather", "li-dev", 1 << 40, "晴")])], "counter-jump")
+            try await Self.expectRefused(client, f, "li", [try Self.forged(fields: [("weather", "li-dev", Dot.maxCounter, "晴")])], "counter-jump")
+            try await Self.expectRefused(client, f, "li", [try Self.forged(cloud: [("li-dev", Dot.maxCounter - 1)])], "counter-jump")
+            // A restored backup writes counter 1 again with other content.
+            try await Self.expectRefused(client, f, "li", [try Self.forged(fields: [("template", "li-dev", 1, "public-area")])], "dot-reused")
+            // The same dot at another path.
+            try await Self.expectRefused(client, f, "li", [try Self.forged(fields: [("weather", "li-dev", 1, "building-patrol")])], "dot-reused")
+        }
+    }
+
+    @Test("ids derived from a photo or a callback subject cannot be squatted under another type", arguments: Backend.available)
+    func squattedIDs(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            let sha = String(repeating: "cd", count: 32)
+            try await Self.expectRefused(client, f, "li", [Deltas.form("cb:wo-1")], "record-mismatch")
+            try await Self.expectRefused(client, f, "li", [Deltas.form("photo:east-3:\(sha)")], "record-mismatch")
+            let wrongZone = try Self.forged("photo:west-1:\(sha)", type: .photo, fields: [("sha256", "li-dev", 1, .string(sha))])
+            try await Self.expectRefused(client, f, "li", [wrongZone], "record-mismatch")
+        }
+    }
+
+    @Test("one device cannot wedge a record: a merge past the limits is refused alone, and every page stays readable", arguments: Backend.available)
+    func oversizedMerge(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            #expect(try await Self.push(client, f, "li", [Deltas.form()]).map(\.status) == [.accepted])
+            // Two deltas of 3,000 cloud dots each: each decodes, their join would hold 6,000.
+            let first = try Self.forged(cloud: stride(from: 100, to: 6100, by: 2).map { ("li-dev", UInt64($0)) })
+            let second = try Self.forged(cloud: stride(from: 6102, to: 12_102, by: 2).map { ("li-dev", UInt64($0)) })
+            #expect(try await Self.push(client, f, "li", [first]).map(\.status) == [.accepted])
+            try await Self.expectRefused(client, f, "li", [second], "record-too-large")
+            // A push mixing it with an honest edit: only the oversized delta is refused.
+            var wang = try #require(try await Self.stored(f, "form-1"))
+            let honest = wang.write("weather", "晴", stamp: Deltas.stamp("wang-dev", Self.t0 + 1))
+            let mixed = try await Self.push(client, f, "wang", [honest])
+            #expect(mixed.map(\.status) == [.accepted])
+            let page = try await client.execute(uri: "/v1/pull", method: .get, headers: f.headers("zhou"))
+            #expect(page.status == .ok)
+            let decoded = try PullResponse(json: F.json(page))
+            #expect(decoded.changes.map(\.id.rawValue) == ["form-1"])
+            #expect(decoded.skipped.isEmpty)
+        }
+    }
+
+    @Test("accepted deltas are in a hash-chained audit log; check and verify find any edit of the log", arguments: Backend.available)
+    func auditAndCheck(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            var state = Deltas.form()
+            let defect = try InspectionForm.setResult(&state, item: "fire-door", result: .defect, at: F.now, stamp: Deltas.stamp("li-dev", Self.t0 + 1))
+            let submit = try InspectionForm.submit(&state, stamp: Deltas.stamp("li-dev", Self.t0 + 2))
+            #expect(try await Self.push(client, f, "li", [Deltas.form(), defect, submit, defect]).map(\.status) == [.accepted, .accepted, .accepted, .accepted])
+            let review = try InspectionForm.review(&state, at: F.now, stamp: Deltas.stamp("zhou-dev", Self.t0 + 3))
+            #expect(try await Self.push(client, f, "zhou", [review]).map(\.status) == [.accepted])
+            try await Self.expectRefused(client, f, "wang", [review], "foreign-dot")
+            // Four changing deltas: the re-sent defect changed nothing and the refusal is not logged.
+            let trail = try await StoreCheck.auditTrail(f.storage, record: try RecordID("form-1"))
+            #expect(trail.map(\.device) == ["li", "li", "li", "zhou"])
+            #expect(trail.map(\.replicas) == [["li-dev"], ["li-dev"], ["li-dev"], ["zhou-dev"]])
+            var replayed = RecordState(id: try RecordID("form-1"), type: .inspectionForm, zone: Self.zone)
+            for entry in trail { try replayed.merge(try JSONParser.parseRecordState(entry.delta)) }
+            #expect(replayed == state)
+            let report = try await StoreCheck.verifyAudit(f.storage)
+            #expect(report.problem == nil)
+            #expect(report.entries == 4)
+            #expect(report.head == trail.last?.hash)
+            let check = try await StoreCheck.checkRecords(f.storage)
+            #expect(check.checked == 1)
+            #expect(check.problems.isEmpty)
+        }
+    }
+}
