@@ -102,6 +102,8 @@ let package = Package(
             dependencies: [
                 "ButlerServer", "ButlerModel",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(

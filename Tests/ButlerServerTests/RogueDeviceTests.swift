@@ -1,6 +1,8 @@
 import ButlerModel
-import ButlerServer
+@testable import ButlerServer
 import Foundation
+import GRDB
+import PostgresNIO
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
@@ -239,6 +241,70 @@ struct RogueDeviceTests {
             let check = try await StoreCheck.checkRecords(f.storage)
             #expect(check.checked == 1)
             #expect(check.problems.isEmpty)
+        }
+    }
+
+    /// Runs one SQL statement straight against the store, as someone with the database's password would.
+    static func tamper(_ f: ServerFixture, _ sql: String) async throws {
+        if let sqlite = f.storage as? SQLiteStorage {
+            try await sqlite.pool.write { db in try db.execute(sql: sql) }
+        } else if let postgres = f.storage as? PostgresStorage {
+            try await postgres.client.query(PostgresQuery(unsafeSQL: sql), logger: postgres.logger)
+        }
+    }
+
+    @Test("an edited, removed or re-ordered audit entry, or a record changed behind the server's back, is reported", arguments: Backend.available)
+    func tampering(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            var state = Deltas.form()
+            let edits = try (1...3).map { n in
+                try InspectionForm.setResult(&state, item: "fire-door", result: n == 2 ? .defect : .ok, at: F.now, stamp: Deltas.stamp("li-dev", Self.t0 + Int64(n)))
+            }
+            #expect(try await Self.push(client, f, "li", [Deltas.form()] + edits).allSatisfy { $0.status == .accepted })
+            #expect(try await StoreCheck.verifyAudit(f.storage).problem == nil)
+            // Who made entry 2 is rewritten.
+            try await Self.tamper(f, "UPDATE audit SET device = 'wang' WHERE seq = 2")
+            #expect(try await StoreCheck.verifyAudit(f.storage).problem?.message.contains("entry 2") == true)
+            try await Self.tamper(f, "UPDATE audit SET device = 'li' WHERE seq = 2")
+            #expect(try await StoreCheck.verifyAudit(f.storage).problem == nil)
+            // The delta of entry 3 is swapped for another's.
+            try await Self.tamper(f, "UPDATE audit SET delta = (SELECT delta FROM audit WHERE seq = 4) WHERE seq = 3")
+            #expect(try await StoreCheck.verifyAudit(f.storage).problem?.message.contains("entry 3") == true)
+            // The record no longer equals the join of what the log says it received.
+            #expect(try await StoreCheck.checkRecords(f.storage).problems.map(\.code) == ["audit-mismatch"])
+            // An entry removed from the middle.
+            try await Self.tamper(f, "DELETE FROM audit WHERE seq = 3")
+            let report = try await StoreCheck.verifyAudit(f.storage)
+            #expect(report.problem?.code == "audit-broken")
+            #expect(report.entries == 2)
+        }
+    }
+
+    @Test("check reports a record changed behind the server's back, and passes again when it is put back", arguments: Backend.available)
+    func recordChangedOutsideTheServer(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            var state = Deltas.form()
+            let defect = try InspectionForm.setResult(&state, item: "fire-door", result: .defect, at: F.now, stamp: Deltas.stamp("li-dev", Self.t0 + 1))
+            #expect(try await Self.push(client, f, "li", [Deltas.form(), defect]).allSatisfy { $0.status == .accepted })
+            #expect(try await StoreCheck.checkRecords(f.storage).problems.isEmpty)
+            // The defect is erased by hand: the stored state no longer matches its audited deltas.
+            let erased = String(decoding: Deltas.form().canonicalJSON, as: UTF8.self).replacingOccurrences(of: "'", with: "''")
+            try await Self.tamper(f, "UPDATE records SET state = '\(erased)' WHERE id = 'form-1'")
+            #expect(try await StoreCheck.checkRecords(f.storage).problems.map(\.code) == ["audit-mismatch"])
+            try await Self.tamper(f, #"UPDATE records SET state = '{"id":"form-1","type":"inspection-form"}' WHERE id = 'form-1'"#)
+            #expect(try await StoreCheck.checkRecords(f.storage).problems.map(\.code) == ["unreadable"])
+            // A push to the damaged record is refused alone; the server keeps serving.
+            var wang = state
+            let results = try await Self.push(client, f, "wang", [wang.write("weather", "晴", stamp: Deltas.stamp("wang-dev", Self.t0 + 2)), Deltas.form("form-2", by: "wang-dev")])
+            #expect(results.map(\.code) == ["stored-record-unreadable", nil])
+            let page = try await client.execute(uri: "/v1/pull", method: .get, headers: f.headers("zhou"))
+            #expect(page.status == .ok)
+            let decoded = try PullResponse(json: F.json(page))
+            #expect(decoded.changes.map(\.id.rawValue) == ["form-2"])
+            #expect(decoded.skipped.map(\.id) == ["form-1"])
+            let fast = try JSONParser.parsePullResponse(Array(page.body.readableBytesView))
+            #expect(fast.changes.map(\.id.rawValue) == ["form-2"])
+            #expect(fast.skipped.map(\.id) == ["form-1"])
         }
     }
 }

@@ -111,6 +111,27 @@ public actor BlobStore {
         return BlobStatus(sha256: sha, received: length, length: length, complete: true)
     }
 
+    /// Deletes a complete blob (the sweeper's job; a blob being uploaded is left alone).
+    public func remove(_ sha: String) {
+        guard !uploading.contains(sha) else { return }
+        try? FileManager.default.removeItem(at: completeURL(sha))
+    }
+
+    /// Deletes partial uploads untouched since `cutoff`; returns how many.
+    public func removePartials(untouchedSince cutoff: Date) -> Int {
+        let folder = directory.appendingPathComponent("partial")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        var removed = 0
+        for name in names where Photo.isSHA256(name) && !uploading.contains(name) {
+            let url = folder.appendingPathComponent(name)
+            guard let modified = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date, modified < cutoff else { continue }
+            try? FileManager.default.removeItem(at: url)
+            try? FileManager.default.removeItem(at: lengthURL(name))
+            removed += 1
+        }
+        return removed
+    }
+
     static func sha256(of file: URL) throws -> String {
         let handle = try FileHandle(forReadingFrom: file)
         defer { try? handle.close() }

@@ -8,6 +8,7 @@ import NIOCore
 struct BlobRoutes {
     let storage: any SyncStorage
     let blobs: BlobStore
+    let configuration: ServerConfiguration
 
     func register(on group: RouterGroup<ButlerRequestContext>) {
         group.get("blobs/{sha256}/upload") { _, context in
@@ -15,19 +16,50 @@ struct BlobRoutes {
             return Response.json(await blobs.status(try sha(context)).jsonValue)
         }
         group.patch("blobs/{sha256}/upload") { request, context in
-            _ = try context.requireDevice()
+            let device = try context.requireDevice()
             let sha = try sha(context)
             let query = request.uri.queryParameters
             guard let offset = query.get("offset").flatMap({ Int64($0) }), offset >= 0,
                 let length = query.get("length").flatMap({ Int64($0) }), length >= 0
             else { throw APIError(.badRequest, "invalid-value", "offset and length must be whole numbers ≥ 0") }
-            let before = offset
+            let current = await blobs.status(sha)
+            if current.complete { return Response.json(current.jsonValue) }
+            let now = configuration.clock.now()
+            try await checkQuotas(device: device, sha: sha, offset: offset, length: length, now: now)
             let status = try await blobs.append(sha, offset: offset, length: length, body: request.body)
-            Counter(label: "butler_server_blob_bytes_in_total").increment(by: Int(max(0, status.received - before)))
+            let received = max(0, status.received - offset)
+            Counter(label: "butler_server_blob_bytes_in_total").increment(by: Int(received))
+            if received > 0 { try await storage.addUploadedBytes(device: device.name, day: Self.day(now), bytes: received) }
+            if status.complete { try await storage.recordBlob(sha256: sha, device: device.name, bytes: length, at: now) }
             return Response.json(status.jsonValue)
         }
         group.get("blobs/{sha256}") { request, context in
             try await download(request, context)
+        }
+    }
+
+    /// The UTC day a quota counts in.
+    static func day(_ date: Date) -> String { String(Timestamp.format(date).prefix(10)) }
+
+    /// Refuses an upload that would take `device` past its daily bytes, or past the bytes of
+    /// photos it may hold that no record references (`quota-exceeded`, 429; the client retries
+    /// later). Quotas bound what one device can put on the server's disk, so no device can fill it.
+    func checkQuotas(device: DeviceRecord, sha: String, offset: Int64, length: Int64, now: Date) async throws {
+        let incoming = max(0, length - offset)
+        let used = try await storage.uploadedBytes(device: device.name, day: Self.day(now))
+        guard used + incoming <= configuration.blobBytesPerDevicePerDay else {
+            Counter(label: "butler_server_quota_refusals_total", dimensions: [("quota", "daily")]).increment()
+            throw APIError(
+                .tooManyRequests, "quota-exceeded",
+                "device \(device.name) has uploaded \(used) photo bytes today; \(incoming) more would pass its daily quota of \(configuration.blobBytesPerDevicePerDay); it is kept and sent tomorrow")
+        }
+        guard try await !storage.isPhotoReferenced(sha256: sha) else { return }
+        let held = try await storage.unreferencedBlobs().filter { $0.device == device.name }.reduce(Int64(0)) { $0 + $1.bytes }
+        guard held + length <= configuration.unreferencedBlobBytesPerDevice else {
+            Counter(label: "butler_server_quota_refusals_total", dimensions: [("quota", "unreferenced")]).increment()
+            throw APIError(
+                .tooManyRequests, "quota-exceeded",
+                "device \(device.name) holds \(held) bytes of photos no record references; push the records first, or wait until they expire")
         }
     }
 

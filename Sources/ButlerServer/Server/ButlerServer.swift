@@ -73,7 +73,7 @@ public enum ButlerServer {
         }
         let v1 = router.group("v1").add(middleware: DeviceAuthMiddleware(storage: storage))
         SyncRoutes(storage: storage, configuration: configuration).register(on: v1)
-        BlobRoutes(storage: storage, blobs: blobs).register(on: v1)
+        BlobRoutes(storage: storage, blobs: blobs, configuration: configuration).register(on: v1)
         ViewRoutes(storage: storage, configuration: configuration).register(on: v1)
         return router
     }
@@ -84,11 +84,13 @@ public enum ButlerServer {
         logger: Logger = Logger(label: "butler.server"), onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = buildRouter(configuration: configuration, storage: storage, blobs: blobs, metrics: metrics)
-        return Application(
+        var app = Application(
             router: router,
             server: .http1(configuration: .init(idleTimeout: .seconds(120))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "butler-server"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
+        app.addServices(BlobSweeper(storage: storage, blobs: blobs, configuration: configuration, logger: logger))
+        return app
     }
 }

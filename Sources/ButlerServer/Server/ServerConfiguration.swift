@@ -21,6 +21,19 @@ public struct ServerConfiguration: Sendable {
     public var maxPushBytes: Int = 16 << 20
     /// Largest photo accepted.
     public var maxBlobBytes: Int64 = 512 << 20
+    /// Photo bytes one device may upload per UTC day; more is refused with `quota-exceeded` (429)
+    /// until the next day. Env `BUTLER_BLOB_QUOTA_PER_DAY` (bytes). A butler's day is a few hundred
+    /// photos of a few MB; the default leaves room for that several times over.
+    public var blobBytesPerDevicePerDay: Int64 = 4 << 30
+    /// Bytes of complete photos one device may hold on the server that no photo record references
+    /// (uploaded, but their record never arrived); more is refused with `quota-exceeded` until the
+    /// sweeper expires them. Env `BUTLER_UNREFERENCED_BLOB_QUOTA` (bytes).
+    public var unreferencedBlobBytesPerDevice: Int64 = 1 << 30
+    /// How long a photo no record references, or an abandoned partial upload, is kept before the
+    /// sweeper deletes it. Env `BUTLER_UNREFERENCED_BLOB_TTL_HOURS`; default 7 days.
+    public var unreferencedBlobTTL: TimeInterval = 7 * 86_400
+    /// How often the sweeper runs while the server serves.
+    public var sweepInterval: Duration = .seconds(3600)
     /// Largest pull page.
     public var maxPullLimit: Int = WireProtocol.maxPullLimit
     /// The estate calendar (time zone, rain days) the deadline views use.
@@ -35,7 +48,8 @@ public struct ServerConfiguration: Sendable {
     /// The blob folder inside the data directory.
     public var blobDirectory: URL { blobsOverride ?? dataDirectory.appendingPathComponent("blobs", isDirectory: true) }
 
-    /// The defaults overridden by `BUTLER_HOST`, `BUTLER_PORT`, `BUTLER_DATA`, `BUTLER_DATABASE_URL` and `BUTLER_BLOBS` where set.
+    /// The defaults overridden by `BUTLER_HOST`, `BUTLER_PORT`, `BUTLER_DATA`, `BUTLER_DATABASE_URL`, `BUTLER_BLOBS` and the
+    /// blob quota variables where set.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
         var config = ServerConfiguration()
         if let host = environment["BUTLER_HOST"], !host.isEmpty { config.host = host }
@@ -48,6 +62,18 @@ public struct ServerConfiguration: Sendable {
         if let data = environment["BUTLER_DATA"], !data.isEmpty { config.dataDirectory = URL(fileURLWithPath: data, isDirectory: true) }
         if let url = environment["BUTLER_DATABASE_URL"], !url.isEmpty { config.databaseURL = url }
         if let blobs = environment["BUTLER_BLOBS"], !blobs.isEmpty { config.blobsOverride = URL(fileURLWithPath: blobs, isDirectory: true) }
+        if let text = environment["BUTLER_BLOB_QUOTA_PER_DAY"], !text.isEmpty {
+            guard let value = Int64(text), value > 0 else { throw ModelError(.invalidValue, "BUTLER_BLOB_QUOTA_PER_DAY must be a positive number of bytes, got \"\(text)\"") }
+            config.blobBytesPerDevicePerDay = value
+        }
+        if let text = environment["BUTLER_UNREFERENCED_BLOB_QUOTA"], !text.isEmpty {
+            guard let value = Int64(text), value > 0 else { throw ModelError(.invalidValue, "BUTLER_UNREFERENCED_BLOB_QUOTA must be a positive number of bytes, got \"\(text)\"") }
+            config.unreferencedBlobBytesPerDevice = value
+        }
+        if let text = environment["BUTLER_UNREFERENCED_BLOB_TTL_HOURS"], !text.isEmpty {
+            guard let value = Double(text), value > 0 else { throw ModelError(.invalidValue, "BUTLER_UNREFERENCED_BLOB_TTL_HOURS must be a positive number of hours, got \"\(text)\"") }
+            config.unreferencedBlobTTL = value * 3600
+        }
         return config
     }
 }

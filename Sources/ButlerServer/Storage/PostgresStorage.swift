@@ -102,6 +102,13 @@ public final class PostgresStorage: SyncStorage, Service {
                         delta TEXT NOT NULL, delta_hash TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)
                     """, logger: logger)
                 try await tx.query("CREATE INDEX IF NOT EXISTS audit_record ON audit(record_id, seq)", logger: logger)
+                try await tx.query("""
+                    CREATE TABLE IF NOT EXISTS blob_usage (device TEXT NOT NULL, day TEXT NOT NULL, bytes BIGINT NOT NULL, PRIMARY KEY (device, day))
+                    """, logger: logger)
+                try await tx.query("""
+                    CREATE TABLE IF NOT EXISTS blob_owners (sha256 TEXT PRIMARY KEY, device TEXT NOT NULL, bytes BIGINT NOT NULL, completed_at TEXT NOT NULL)
+                    """, logger: logger)
+                try await tx.query("CREATE INDEX IF NOT EXISTS records_type ON records(type)", logger: logger)
             }
         }
     }
@@ -297,6 +304,50 @@ public final class PostgresStorage: SyncStorage, Service {
         var states: [RecordState] = []
         for try await (state) in rows.decode(String.self) { states.append(try JSONParser.parseRecordState(Array(state.utf8))) }
         return states
+    }
+
+    // MARK: Blob quotas
+
+    public func addUploadedBytes(device: String, day: String, bytes: Int64) async throws {
+        try await client.query(
+            "INSERT INTO blob_usage (device, day, bytes) VALUES (\(device), \(day), \(bytes)) ON CONFLICT (device, day) DO UPDATE SET bytes = blob_usage.bytes + EXCLUDED.bytes",
+            logger: logger)
+    }
+
+    public func uploadedBytes(device: String, day: String) async throws -> Int64 {
+        let rows = try await client.query("SELECT bytes FROM blob_usage WHERE device = \(device) AND day = \(day)", logger: logger)
+        for try await (bytes) in rows.decode(Int64.self) { return bytes }
+        return 0
+    }
+
+    public func recordBlob(sha256: String, device: String, bytes: Int64, at: Date) async throws {
+        try await client.query(
+            "INSERT INTO blob_owners (sha256, device, bytes, completed_at) VALUES (\(sha256), \(device), \(bytes), \(Timestamp.format(at))) ON CONFLICT (sha256) DO NOTHING",
+            logger: logger)
+    }
+
+    public func unreferencedBlobs() async throws -> [UnreferencedBlob] {
+        let rows = try await client.query("""
+            SELECT sha256, device, bytes, completed_at FROM blob_owners b
+            WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.type = 'photo' AND r.id LIKE 'photo:%:' || b.sha256)
+            ORDER BY completed_at
+            """, logger: logger)
+        var blobs: [UnreferencedBlob] = []
+        for try await (sha, device, bytes, at) in rows.decode((String, String, Int64, String).self) {
+            blobs.append(UnreferencedBlob(sha256: sha, device: device, bytes: bytes, completedAt: Timestamp.parse(at) ?? Date(timeIntervalSince1970: 0)))
+        }
+        return blobs
+    }
+
+    public func isPhotoReferenced(sha256: String) async throws -> Bool {
+        let pattern = "photo:%:" + sha256
+        let rows = try await client.query("SELECT EXISTS(SELECT 1 FROM records WHERE type = 'photo' AND id LIKE \(pattern))", logger: logger)
+        for try await (exists) in rows.decode(Bool.self) { return exists }
+        return false
+    }
+
+    public func forgetBlob(sha256: String) async throws {
+        try await client.query("DELETE FROM blob_owners WHERE sha256 = \(sha256)", logger: logger)
     }
 
     public func isPhotoVisible(sha256: String, zones: [Zone]) async throws -> Bool {

@@ -64,6 +64,19 @@ public final class SQLiteStorage: SyncStorage {
                     hash TEXT NOT NULL
                 );
                 CREATE INDEX audit_record ON audit(record_id, seq);
+                CREATE TABLE blob_usage (
+                    device TEXT NOT NULL,
+                    day TEXT NOT NULL,
+                    bytes INTEGER NOT NULL,
+                    PRIMARY KEY (device, day)
+                );
+                CREATE TABLE blob_owners (
+                    sha256 TEXT PRIMARY KEY NOT NULL,
+                    device TEXT NOT NULL,
+                    bytes INTEGER NOT NULL,
+                    completed_at TEXT NOT NULL
+                );
+                CREATE INDEX records_type ON records(type);
                 """)
         }
         try migrator.migrate(pool)
@@ -244,6 +257,54 @@ public final class SQLiteStorage: SyncStorage {
             return try Data.fetchAll(db, sql: "SELECT state FROM records WHERE zone IN (\(placeholders)) ORDER BY id", arguments: StatementArguments(zones.map(\.rawValue)))
                 .map { try JSONParser.parseRecordState([UInt8]($0)) }
         }
+    }
+
+    // MARK: Blob quotas
+
+    public func addUploadedBytes(device: String, day: String, bytes: Int64) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO blob_usage (device, day, bytes) VALUES (?, ?, ?) ON CONFLICT(device, day) DO UPDATE SET bytes = bytes + excluded.bytes",
+                arguments: [device, day, bytes])
+        }
+    }
+
+    public func uploadedBytes(device: String, day: String) async throws -> Int64 {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT bytes FROM blob_usage WHERE device = ? AND day = ?", arguments: [device, day]) ?? 0
+        }
+    }
+
+    public func recordBlob(sha256: String, device: String, bytes: Int64, at: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO blob_owners (sha256, device, bytes, completed_at) VALUES (?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING",
+                arguments: [sha256, device, bytes, Timestamp.format(at)])
+        }
+    }
+
+    public func unreferencedBlobs() async throws -> [UnreferencedBlob] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT sha256, device, bytes, completed_at FROM blob_owners b
+                WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.type = 'photo' AND r.id LIKE 'photo:%:' || b.sha256)
+                ORDER BY completed_at
+                """).map { row in
+                UnreferencedBlob(
+                    sha256: row["sha256"], device: row["device"], bytes: row["bytes"],
+                    completedAt: Timestamp.parse(row["completed_at"]) ?? Date(timeIntervalSince1970: 0))
+            }
+        }
+    }
+
+    public func isPhotoReferenced(sha256: String) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM records WHERE type = 'photo' AND id LIKE ?)", arguments: ["photo:%:" + sha256]) ?? false
+        }
+    }
+
+    public func forgetBlob(sha256: String) async throws {
+        try await pool.write { db in try db.execute(sql: "DELETE FROM blob_owners WHERE sha256 = ?", arguments: [sha256]) }
     }
 
     public func isPhotoVisible(sha256: String, zones: [Zone]) async throws -> Bool {

@@ -35,6 +35,14 @@ public struct ReplicaBinding: Hashable, Sendable {
     public let boundAt: String
 }
 
+/// A complete blob that no photo record references.
+public struct UnreferencedBlob: Hashable, Sendable {
+    public let sha256: String
+    public let device: String
+    public let bytes: Int64
+    public let completedAt: Date
+}
+
 /// One row of the records table as stored: its columns and the state's bytes, not decoded.
 public struct StoredRecord: Hashable, Sendable {
     public let id: String
@@ -81,6 +89,19 @@ public protocol SyncStorage: Sendable {
     func auditEntries(after seq: Int64, record: RecordID?, limit: Int) async throws -> [AuditEntry]
     /// Stored records by id after `id`, as stored (for `butler-server check`).
     func storedRecords(after id: String?, limit: Int) async throws -> [StoredRecord]
+
+    /// Adds photo bytes `device` uploaded on `day` (`yyyy-mm-dd`, UTC).
+    func addUploadedBytes(device: String, day: String, bytes: Int64) async throws
+    /// Photo bytes `device` uploaded on `day`.
+    func uploadedBytes(device: String, day: String) async throws -> Int64
+    /// Records that `device` completed the upload of blob `sha256` (the first uploader keeps it).
+    func recordBlob(sha256: String, device: String, bytes: Int64, at: Date) async throws
+    /// Complete blobs no photo record references, with who uploaded them and when.
+    func unreferencedBlobs() async throws -> [UnreferencedBlob]
+    /// Whether a photo record in any zone references blob `sha256`.
+    func isPhotoReferenced(sha256: String) async throws -> Bool
+    /// Forgets the uploader of a deleted blob.
+    func forgetBlob(sha256: String) async throws
     /// The stored canonical encodings of the records in `zones` changed after `cursor`, in change
     /// order: what a pull page sends as it is, without decoding and re-encoding each state.
     func changeEncodings(after cursor: Int64, zones: [Zone], limit: Int) async throws -> (states: [[UInt8]], cursor: Int64, more: Bool)

@@ -103,8 +103,12 @@ enum RandomEdits {
                 try! replica.receive(delta)
                 return delta
             default:
-                // Several devices open the callback record of the same subject: same id, merged.
-                let delta = try! CallbackRecord.create(subject: RecordID("wo-\(Int.random(in: 1...3, using: &rng))"), subjectType: .workOrder, zone: zone, stamp: stamp)
+                // Several devices open the callback record of the same subject: same id, merged. A
+                // device opens it only when it does not hold it yet (as ClientStore.logCallback does):
+                // opening it again would write its first dot a second time (refused as dot-reused).
+                let subject = try! RecordID("wo-\(Int.random(in: 1...3, using: &rng))")
+                guard replica.records[try! CallbackRecord.recordID(for: subject)] == nil else { return nil }
+                let delta = try! CallbackRecord.create(subject: subject, subjectType: .workOrder, zone: zone, stamp: stamp)
                 try! replica.receive(delta)
                 return delta
             }
