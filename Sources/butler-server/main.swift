@@ -18,7 +18,7 @@ struct ButlerServerCommand: AsyncParsableCommand {
             Register each handheld before it can sync; the token is printed once:
               butler-server device add --data ./butler-data --name li-handheld --role butler --zones east-3
             """,
-        subcommands: [Serve.self, Device.self, Audit.self, Check.self],
+        subcommands: [Serve.self, Device.self, Audit.self, Check.self, Blobs.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -241,5 +241,31 @@ struct Check: AsyncParsableCommand {
         }
         FileHandle.standardError.write(Data("checked \(records.checked) record(s) and \(audit.entries) audit entries: \(problems.count) problem(s)\n".utf8))
         if !problems.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct Blobs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Photo blob housekeeping.",
+        subcommands: [Sweep.self])
+
+    struct Sweep: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete photos no record references and unfinished uploads older than the expiry (the server also does this hourly).",
+            discussion: """
+                The expiry is BUTLER_UNREFERENCED_BLOB_TTL_HOURS (default 168, 7 days).
+
+                Example:
+                  butler-server blobs sweep --data ./butler-data
+                """)
+        @OptionGroup var data: DataOptions
+
+        func run() async throws {
+            let settings = try data.configuration()
+            let report = try await ButlerServer.withStorage(settings) { storage, blobs in
+                try await BlobSweeper(storage: storage, blobs: blobs, configuration: settings).sweep(now: settings.clock.now())
+            }
+            print(JSONValue.object(["blobs": .int(Int64(report.blobs)), "bytes": .int(report.bytes), "partials": .int(Int64(report.partials))]).canonicalString)
+        }
     }
 }

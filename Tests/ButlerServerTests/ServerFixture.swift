@@ -27,7 +27,9 @@ struct ServerFixture: Sendable {
     static let now = Timestamp.parse("2026-11-23T02:00:00.000Z")!
 
     /// Runs `body` with a fixture on `backend`; a PostgreSQL fixture gets a schema of its own.
-    static func with(_ backend: Backend, _ body: @Sendable @escaping (ServerFixture) async throws -> Void) async throws {
+    static func with(
+        _ backend: Backend, configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: @Sendable @escaping (ServerFixture) async throws -> Void
+    ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("butler-server-test-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         var config = ServerConfiguration()
@@ -36,6 +38,7 @@ struct ServerFixture: Sendable {
         config.clock = FixedWallClock(Self.now)
         config.maxPushBytes = 1 << 20
         config.maxBlobBytes = 10 << 20
+        configure(&config)
         if backend == .postgres {
             let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
             config.databaseURL = "\(Backend.databaseURL!)?schema=\(schema)"

@@ -29,6 +29,12 @@ public struct BlobSweeper: Service {
         public var blobs = 0
         public var bytes: Int64 = 0
         public var partials = 0
+
+        public init(blobs: Int = 0, bytes: Int64 = 0, partials: Int = 0) {
+            self.blobs = blobs
+            self.bytes = bytes
+            self.partials = partials
+        }
     }
 
     public func run() async throws {
