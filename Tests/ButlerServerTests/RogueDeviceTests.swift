@@ -184,6 +184,37 @@ struct RogueDeviceTests {
         }
     }
 
+    @Test("a restored backup reusing a dot whose value was since overwritten is caught from the audit log; the honest re-send is not", arguments: Backend.available)
+    func reusedSupersededDot(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            var state = Deltas.form()
+            let sunny = state.write("weather", "晴", stamp: Deltas.stamp("li-dev", Self.t0 + 1))
+            let cloudy = state.write("weather", "阴", stamp: Deltas.stamp("li-dev", Self.t0 + 2))
+            #expect(try await Self.push(client, f, "li", [Deltas.form(), sunny, cloudy]).allSatisfy { $0.status == .accepted })
+            let dot = try #require(sunny.fields["weather"]?.keys.first)
+            // The backup never saw 晴 → 阴: it writes rain under the dot 晴 had.
+            try await Self.expectRefused(client, f, "li", [try Self.forged(fields: [("weather", "li-dev", dot.counter, "雨")])], "dot-reused")
+            // The reply to the first push was lost: the same deltas again change nothing and are accepted.
+            #expect(try await Self.push(client, f, "li", [sunny]).map(\.status) == [.accepted])
+        }
+    }
+
+    @Test("a device gets a fresh replica id bound to it, and may write under every id it holds", arguments: Backend.available)
+    func freshReplica(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            #expect(try await Self.push(client, f, "li", [Deltas.form()]).map(\.status) == [.accepted])
+            let response = try await client.execute(uri: "/v1/devices/me/replicas", method: .post, headers: f.headers("li"))
+            #expect(response.status == .created)
+            let fresh = try #require(try F.json(response)["replica"]?.stringValue)
+            var state = Deltas.form()
+            let old = state.write("weather", "晴", stamp: Deltas.stamp("li-dev", Self.t0 + 1))
+            let new = state.write("place", "4号楼", stamp: Deltas.stamp(fresh, Self.t0 + 2))
+            #expect(try await Self.push(client, f, "li", [old, new]).map(\.status) == [.accepted, .accepted])
+            try await Self.expectRefused(client, f, "wang", [Deltas.form("form-2", by: fresh)], "foreign-dot")
+            #expect(Set(try await f.storage.replicaBindings().filter { $0.device == "li" }.map(\.replica)) == ["li-dev", fresh])
+        }
+    }
+
     @Test("ids derived from a photo or a callback subject cannot be squatted under another type", arguments: Backend.available)
     func squattedIDs(_ backend: Backend) async throws {
         try await withServer(backend) { f, client in

@@ -46,9 +46,14 @@ public enum DeltaAdmission {
     /// and returns the merged state.
     ///
     /// - Throws: a ``ModelError`` whose code says which claim failed; nothing is merged then.
-    /// - Parameter isUnbound: whether no device holds a replica id yet (see ``checkFieldDots``).
+    /// - Parameters:
+    ///   - isUnbound: whether no device holds a replica id yet (see ``checkFieldDots``).
+    ///   - firstWritten: the value a dot was first written with, for a dot the record has seen but
+    ///     no longer holds (superseded); the server answers it from its audit log, so a reused dot
+    ///     is caught even after its first value was overwritten.
     public static func admit(
-        _ delta: RecordState, into stored: RecordState?, by pusher: Pusher, isUnbound: (ReplicaID) -> Bool = { _ in false }
+        _ delta: RecordState, into stored: RecordState?, by pusher: Pusher, isUnbound: (ReplicaID) -> Bool = { _ in false },
+        firstWritten: (Dot) -> Value? = { _ in nil }
     ) throws -> RecordState {
         try RecordIdentity.check(id: delta.id, type: delta.type, zone: delta.zone)
         if let stored, stored.type != delta.type || stored.zone != delta.zone {
@@ -57,7 +62,7 @@ public enum DeltaAdmission {
                 "record \(delta.id) is a \(stored.type.rawValue) in zone \(stored.zone); a record keeps its type and zone for ever")
         }
         let base = stored ?? RecordState(id: delta.id, type: delta.type, zone: delta.zone)
-        let added = try checkFieldDots(delta, base: base, pusher: pusher, isUnbound: isUnbound)
+        let added = try checkFieldDots(delta, base: base, pusher: pusher, isUnbound: isUnbound, firstWritten: firstWritten)
         try checkContext(delta.context, base: base.context, pusher: pusher)
         let merged = try base.merged(with: delta)
         try checkSeenClaims(added, merged: merged, pusher: pusher)
@@ -74,6 +79,26 @@ public enum DeltaAdmission {
         public let path: FieldPath
         public let dot: Dot
         public let entry: FieldEntry
+
+        public init(path: FieldPath, dot: Dot, entry: FieldEntry) {
+            self.path = path
+            self.dot = dot
+            self.entry = entry
+        }
+    }
+
+    /// The dots of `delta` that `stored` has seen but no longer holds: the ones whose first value
+    /// only a history (the server's audit log) can tell.
+    public static func supersededDots(in delta: RecordState, of stored: RecordState?) -> Set<Dot> {
+        guard let stored else { return [] }
+        var dots = Set<Dot>()
+        for (path, register) in delta.fields {
+            for dot in register.keys where stored.context.contains(dot) && stored.fields[path]?[dot] == nil { dots.insert(dot) }
+        }
+        // A dot held at another path is held all the same (and caught by the held index).
+        guard !dots.isEmpty else { return dots }
+        for register in stored.fields.values { dots.subtract(register.keys) }
+        return dots
     }
 
     /// The values of `delta` the record does not hold yet (new dots), after checking that each is
@@ -83,7 +108,9 @@ public enum DeltaAdmission {
     /// refused even when the record holds it already (a batch replayed by another device), unless
     /// no device holds that replica id yet (`unbound`: a re-send from before ids were bound),
     /// which changes nothing.
-    static func checkFieldDots(_ delta: RecordState, base: RecordState, pusher: Pusher, isUnbound: (ReplicaID) -> Bool) throws -> [Value] {
+    static func checkFieldDots(
+        _ delta: RecordState, base: RecordState, pusher: Pusher, isUnbound: (ReplicaID) -> Bool, firstWritten: (Dot) -> Value? = { _ in nil }
+    ) throws -> [Value] {
         var held: [Dot: (path: FieldPath, entry: FieldEntry)]?
         var added: [Value] = []
         for (path, register) in delta.fields {
@@ -98,7 +125,7 @@ public enum DeltaAdmission {
                     // Already seen: a re-send, or a value since superseded (which the join drops).
                     // A value the record still holds under this dot must be exactly this one.
                     if held == nil { held = index(base) }
-                    if let existing = held?[dot], existing.path != path || existing.entry != entry {
+                    if let existing = held?[dot] ?? firstWritten(dot).map({ ($0.path, $0.entry) }), existing.path != path || existing.entry != entry {
                         throw ModelError(
                             .dotReused,
                             "dot \(dot) of record \(delta.id) already holds another value at \(existing.path); a dot is written once (a restored backup or a cloned device reuses counters)")

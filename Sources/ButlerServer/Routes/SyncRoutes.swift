@@ -13,8 +13,24 @@ struct SyncRoutes {
         group.get("devices/me") { _, context in
             Response.json(try context.requireDevice().info.jsonValue)
         }
+        group.post("devices/me/replicas") { _, context in try await issueReplica(context) }
         group.post("push") { request, context in try await push(request, context) }
         group.get("pull") { request, context in try await pull(request, context) }
+    }
+
+    /// `POST /v1/devices/me/replicas`: a fresh replica id, bound to the calling device. A device
+    /// whose replica id turned out to be shared (a cloned image, a restored backup: its edits were
+    /// refused as `dot-reused` or `foreign-dot`) moves to a new one and re-stamps its pending edits.
+    func issueReplica(_ context: ButlerRequestContext) async throws -> Response {
+        let device = try context.requireDevice()
+        for _ in 0..<8 {
+            let replica = try ReplicaID("r" + (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined())
+            if try await storage.bindReplica(replica, to: device.name, at: configuration.clock.now()) {
+                context.logger.info("replica issued", metadata: ["device.name": "\(device.name)", "device.replica": "\(replica)"])
+                return Response.json(["replica": .string(replica.rawValue)], status: .created)
+            }
+        }
+        throw APIError.internalError()
     }
 
     func push(_ request: Request, _ context: ButlerRequestContext) async throws -> Response {

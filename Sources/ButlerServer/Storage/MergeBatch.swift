@@ -26,10 +26,13 @@ enum MergeBatch {
     ///   - unreadable: stored records that could not be decoded; deltas to them are refused alone.
     ///   - owners: the device each replica id is bound to, for (at least) the pushing device's ids
     ///     and every replica minting a dot in `deltas`.
+    ///   - history: for records whose deltas name dots they no longer hold, the value each dot was
+    ///     first written with, from the audit log (see ``auditedValues(_:wanted:)``).
     static func apply(
         _ deltas: [RecordState], to existing: [RecordID: RecordState], unreadable: [RecordID: ModelError] = [:], by device: DeviceRecord,
-        owners: [ReplicaID: String]
+        owners: [ReplicaID: String], history: [RecordID: [Dot: DeltaAdmission.Value]] = [:]
     ) -> Result {
+        var history = history
         var states = existing
         var owners = owners
         var result = Result()
@@ -53,7 +56,8 @@ enum MergeBatch {
             let merged: RecordState
             do {
                 merged = try DeltaAdmission.admit(
-                    delta, into: before, by: Pusher(name: device.name, role: device.role, replicas: own), isUnbound: { owners[$0] == nil })
+                    delta, into: before, by: Pusher(name: device.name, role: device.role, replicas: own), isUnbound: { owners[$0] == nil },
+                    firstWritten: { history[delta.id]?[$0] })
             } catch let error as ModelError {
                 result.outcomes.append(.refused(error))
                 continue
@@ -71,11 +75,42 @@ enum MergeBatch {
             }
             result.outcomes.append(.merged(changed: true, conflicts: merged.conflictRules()))
             result.audited.append(AuditDraft(record: delta.id, replicas: minting, delta: delta.canonicalJSON))
+            // What this push wrote joins the history, for later deltas of the same push.
+            for (path, register) in delta.fields {
+                for (dot, entry) in register where !(before?.context.contains(dot) ?? false) {
+                    history[delta.id, default: [:]][dot] = DeltaAdmission.Value(path: path, dot: dot, entry: entry)
+                }
+            }
             if ordered.insert(delta.id).inserted { order.append(delta.id) }
             states[delta.id] = merged
         }
         result.changed = order.compactMap { id in states[id] == existing[id] ? nil : states[id] }
         return result
+    }
+
+    /// For each record, the dots its deltas carry that the stored state has seen but no longer
+    /// holds: what a store looks up in the audit log before merging.
+    static func historyWanted(_ deltas: [RecordState], _ existing: [RecordID: RecordState]) -> [RecordID: Set<Dot>] {
+        var wanted: [RecordID: Set<Dot>] = [:]
+        for delta in deltas {
+            let dots = DeltaAdmission.supersededDots(in: delta, of: existing[delta.id])
+            if !dots.isEmpty { wanted[delta.id, default: []].formUnion(dots) }
+        }
+        return wanted
+    }
+
+    /// The first value of each `wanted` dot among a record's audited deltas (canonical JSON).
+    static func auditedValues(_ deltas: [[UInt8]], wanted: Set<Dot>) -> [Dot: DeltaAdmission.Value] {
+        var values: [Dot: DeltaAdmission.Value] = [:]
+        for bytes in deltas {
+            guard let delta = try? JSONParser.parseRecordState(bytes) else { continue }
+            for (path, register) in delta.fields {
+                for (dot, entry) in register where wanted.contains(dot) && values[dot] == nil {
+                    values[dot] = DeltaAdmission.Value(path: path, dot: dot, entry: entry)
+                }
+            }
+        }
+        return values
     }
 
     /// The replicas that mint dots `state` has not seen, sorted.

@@ -186,7 +186,14 @@ public final class PostgresStorage: SyncStorage, Service {
             let bound = try await tx.query(
                 "SELECT replica, device FROM replicas WHERE device = \(device.name) OR replica = ANY(\(named))", logger: logger)
             for try await (replica, owner) in bound.decode((String, String).self) { owners[try ReplicaID(replica)] = owner }
-            let result = MergeBatch.apply(deltas, to: existing, unreadable: unreadable, by: device, owners: owners)
+            var history: [RecordID: [Dot: DeltaAdmission.Value]] = [:]
+            for (id, wanted) in MergeBatch.historyWanted(deltas, existing) {
+                let audited = try await tx.query("SELECT delta FROM audit WHERE record_id = \(id.rawValue) ORDER BY seq", logger: logger)
+                var bodies: [[UInt8]] = []
+                for try await (delta) in audited.decode(String.self) { bodies.append(Array(delta.utf8)) }
+                history[id] = MergeBatch.auditedValues(bodies, wanted: wanted)
+            }
+            let result = MergeBatch.apply(deltas, to: existing, unreadable: unreadable, by: device, owners: owners, history: history)
             let boundAt = Timestamp.format(now)
             for replica in result.bindings {
                 try await tx.query(
@@ -242,6 +249,15 @@ public final class PostgresStorage: SyncStorage, Service {
             bindings.append(ReplicaBinding(replica: replica, device: device, boundAt: at))
         }
         return bindings
+    }
+
+    public func bindReplica(_ replica: ReplicaID, to device: String, at: Date) async throws -> Bool {
+        let rows = try await client.query(
+            "INSERT INTO replicas (replica, device, bound_at) VALUES (\(replica.rawValue), \(device), \(Timestamp.format(at))) ON CONFLICT (replica) DO NOTHING RETURNING replica",
+            logger: logger)
+        var inserted = false
+        for try await _ in rows.decode(String.self) { inserted = true }
+        return inserted
     }
 
     public func auditEntries(after seq: Int64, record: RecordID?, limit: Int) async throws -> [AuditEntry] {

@@ -154,7 +154,12 @@ public final class SQLiteStorage: SyncStorage {
                     arguments: StatementArguments([device.name] + chunk))
                 for row in rows { owners[try ReplicaID(row["replica"])] = row["device"] }
             } while start < named.count
-            let result = MergeBatch.apply(deltas, to: existing, unreadable: unreadable, by: device, owners: owners)
+            var history: [RecordID: [Dot: DeltaAdmission.Value]] = [:]
+            for (id, wanted) in MergeBatch.historyWanted(deltas, existing) {
+                let audited = try Data.fetchAll(db, sql: "SELECT delta FROM audit WHERE record_id = ? ORDER BY seq", arguments: [id.rawValue])
+                history[id] = MergeBatch.auditedValues(audited.map { [UInt8]($0) }, wanted: wanted)
+            }
+            let result = MergeBatch.apply(deltas, to: existing, unreadable: unreadable, by: device, owners: owners, history: history)
             for replica in result.bindings {
                 try db.execute(
                     sql: "INSERT INTO replicas (replica, device, bound_at) VALUES (?, ?, ?)",
@@ -196,6 +201,15 @@ public final class SQLiteStorage: SyncStorage {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT replica, device, bound_at FROM replicas ORDER BY device, bound_at, replica")
                 .map { ReplicaBinding(replica: $0["replica"], device: $0["device"], boundAt: $0["bound_at"]) }
+        }
+    }
+
+    public func bindReplica(_ replica: ReplicaID, to device: String, at: Date) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO replicas (replica, device, bound_at) VALUES (?, ?, ?) ON CONFLICT(replica) DO NOTHING",
+                arguments: [replica.rawValue, device, Timestamp.format(at)])
+            return db.changesCount > 0
         }
     }
 

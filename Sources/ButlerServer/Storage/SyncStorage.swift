@@ -85,6 +85,8 @@ public protocol SyncStorage: Sendable {
     func merge(_ deltas: [RecordState], by device: DeviceRecord, at: Date) async throws -> [MergeOutcome]
     /// Which device each bound replica id belongs to.
     func replicaBindings() async throws -> [ReplicaBinding]
+    /// Binds a new replica id to `device` (one the server issued); false when the id is taken.
+    func bindReplica(_ replica: ReplicaID, to device: String, at: Date) async throws -> Bool
     /// Audit entries after `seq` in log order, only those of `record` when given.
     func auditEntries(after seq: Int64, record: RecordID?, limit: Int) async throws -> [AuditEntry]
     /// Stored records by id after `id`, as stored (for `butler-server check`).
