@@ -139,6 +139,7 @@ struct CLITests {
         [], ["init"], ["form"], ["form", "new"], ["form", "set"], ["form", "note"], ["form", "submit"], ["form", "show"], ["form", "list"],
         ["photo", "add"], ["workorder", "new"], ["workorder", "start"], ["workorder", "complete"], ["callback", "log"],
         ["callback", "show"], ["sync"], ["status"], ["conflicts"], ["form", "review"], ["form", "close"], ["form", "reopen"],
+        ["refused"], ["refused", "list"], ["refused", "discard"],
     ])
     func help(_ command: [String]) throws {
         let result = try runCommand("butler", command + ["--help"])
