@@ -144,7 +144,7 @@ extension ClientStore {
     func editClock(_ db: Database, now: Date) throws -> HybridLogicalClock {
         let stored = try Self.loadClock(db)
         guard stored.last.millis > HybridLogicalClock.millis(now) + HybridLogicalClock.maxForwardDrift else { return stored }
-        logger.warning(
+        logger.info(
             "the stored clock is far ahead of the device clock, which was corrected backwards: restarting it from the device clock",
             metadata: ["clock.stored": "\(stored.last)", "clock.wall": "\(HybridLogicalClock.millis(now))"])
         return HybridLogicalClock()

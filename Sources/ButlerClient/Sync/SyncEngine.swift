@@ -138,14 +138,14 @@ public struct SyncEngine: Sendable {
                 logger.info("server refused joined edits: pushing them one by one", metadata: ["sync.split": "\(outcome.split)"])
             }
             if outcome.refused > 0 {
-                logger.warning("server refused edits", metadata: ["sync.refused": "\(outcome.refused)"])
+                logger.info("server refused edits", metadata: ["sync.refused": "\(outcome.refused)"])
             }
             if !outcome.held.isEmpty {
-                logger.warning("server held edits back; they go again on the next sync", metadata: ["sync.held": "\(outcome.held.count)"])
+                logger.info("server held edits back; they go again on the next sync", metadata: ["sync.held": "\(outcome.held.count)"])
             }
             progress(SyncProgress(phase: .push, records: report.pushed + report.refused + report.held, bytes: 0, totalBytes: nil))
         }
-        logger.warning("push stopped after \(maxRounds) rounds; what is left goes with the next sync")
+        logger.info("push stopped after \(maxRounds) rounds; what is left goes with the next sync")
     }
 
     /// Rebuilds every record whose refused edit was discarded (``ClientStore/discardRefused(_:)``)
@@ -159,7 +159,7 @@ public struct SyncEngine: Sendable {
             do {
                 server = try await transport.record(id: id)
             } catch let error as ClientError where error.code.rawValue == "zone-forbidden" {
-                logger.warning("cannot rebuild a record outside this device's zones yet", metadata: ["record.id": "\(id)", "error.message": "\(error.message)"])
+                logger.info("cannot rebuild a record outside this device's zones yet", metadata: ["record.id": "\(id)", "error.message": "\(error.message)"])
                 continue
             }
             try store.rebase(id, onto: server)
