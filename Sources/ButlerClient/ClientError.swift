@@ -41,6 +41,16 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let cancelled: Code = "cancelled"
         /// An argument is invalid.
         public static let invalidArgument: Code = "invalid-argument"
+        /// The device's role may not make this edit (the server's code for the same refusal).
+        public static let roleForbidden: Code = "role-forbidden"
+        /// No refused edit with that id in the outbox.
+        public static let unknownEdit: Code = "unknown-edit"
+        /// A sync ended with edits the server refused for good: a person must look at them
+        /// (`butler refused list`).
+        public static let editsRefused: Code = "edits-refused"
+        /// A sync ended with edits the server held back for a reason that can clear (a clock
+        /// ahead, a zone not yet known, a full disk): they are pushed again on the next sync.
+        public static let editsHeld: Code = "edits-held"
     }
 
     public var code: Code
@@ -60,7 +70,7 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// Whether retrying later, unchanged, may succeed (no coverage, a timeout, a server fault).
     public var isTransient: Bool {
-        [.unreachable, .timeout, .server].contains(code)
+        [.unreachable, .timeout, .server, .editsHeld].contains(code)
     }
 
     public var description: String { "\(code): \(message)" }

@@ -13,7 +13,9 @@ struct Sync: AsyncParsableCommand {
         abstract: "Push your edits, upload photos, pull everyone else's changes, fetch their photos.",
         discussion: """
             Exits 0 only when everything is synced. Otherwise exits non-zero with one line saying why: 75 when the \
-            server cannot be reached now (nothing is lost; try again in coverage), 1 for anything that needs a person.
+            server cannot be reached now or held edits back for a reason that can clear (edits-held: a clock set \
+            ahead, a zone not yet assigned; nothing is lost, they go again next time), 1 for anything that needs a \
+            person (edits-refused: see `butler refused list`).
             Shows a progress bar on a terminal, plain lines otherwise, nothing with --quiet.
 
             Examples:
@@ -43,12 +45,7 @@ struct Sync: AsyncParsableCommand {
             FileHandle.standardError.write(Data(
                 "butler: synced: \(report.pushed) edit(s) pushed, \(report.pulled) change(s) pulled, \(report.photosUploaded) photo(s) up, \(report.photosDownloaded) down\n".utf8))
         }
-        if status.refusedEdits > 0 {
-            throw ClientError(.init("edits-refused"), "the server refused \(status.refusedEdits) edit(s); see `butler status --json` and tell your supervisor")
-        }
-        if status.pendingEdits > 0 || status.pendingPhotoBytes > 0 {
-            throw ClientError(.unreachable, "\(status.pendingEdits) edit(s) and \(status.pendingPhotoBytes) photo byte(s) are still waiting")
-        }
+        if let left = try engine.completion().error { throw left }
     }
 }
 
@@ -64,13 +61,14 @@ struct Status: AsyncParsableCommand {
         let status = try store.status()
         if json {
             var o = status.jsonValue.objectValue ?? [:]
-            o["refused"] = .array(try store.refusedEdits().map { ["record": .string($0.record), "code": .string($0.code), "message": .string($0.message)] })
+            o["refused"] = .array(try store.refusedEdits().map(\.jsonValue))
             CLI.print(.object(o))
             return
         }
         print("server         \(status.server ?? "not set up")")
         print("pending edits  \(status.pendingEdits)")
         print("refused edits  \(status.refusedEdits)")
+        print("held edits     \(status.heldEdits)")
         print("photo bytes    \(status.pendingPhotoBytes) to upload, \(status.missingPhotos) photo(s) to fetch")
         print("last sync      \(status.lastSync.map(Timestamp.format) ?? "never")")
     }

@@ -95,7 +95,13 @@ struct CLITests {
         let closed = try JSONParser.parse(try before(["form", "show", formID, "--json"]).stdout)
         #expect(closed["status"] == "closed")
         #expect(closed["reviewNotes"]?.arrayValue?.first?["author"] == "zhou")
-        #expect(try before(["form", "reopen", formID]).status == 0)
+        // Reopening a closed form undoes the supervisor's decision: the butler's handheld refuses it
+        // at once (issue 11), the supervisor's does it.
+        let butlerReopen = try before(["form", "reopen", formID])
+        #expect(butlerReopen.status == 1 && butlerReopen.stderr.contains("role-forbidden"))
+        #expect(try zhou(["form", "reopen", formID]).status == 0)
+        #expect(try zhou(["sync", "--quiet"]).status == 0)
+        #expect(try before(["sync", "--quiet"]).status == 0)
         #expect(try JSONParser.parse(try before(["form", "show", formID, "--json"]).stdout)["round"] == 2)
         server.stop()
     }
@@ -139,6 +145,7 @@ struct CLITests {
         [], ["init"], ["form"], ["form", "new"], ["form", "set"], ["form", "note"], ["form", "submit"], ["form", "show"], ["form", "list"],
         ["photo", "add"], ["workorder", "new"], ["workorder", "start"], ["workorder", "complete"], ["callback", "log"],
         ["callback", "show"], ["sync"], ["status"], ["conflicts"], ["form", "review"], ["form", "close"], ["form", "reopen"],
+        ["refused"], ["refused", "list"], ["refused", "discard"],
     ])
     func help(_ command: [String]) throws {
         let result = try runCommand("butler", command + ["--help"])

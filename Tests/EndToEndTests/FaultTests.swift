@@ -157,6 +157,7 @@ struct ServerTransport: SyncTransport {
     func device() async throws -> DeviceInfo { try await transport().device() }
     func push(_ request: PushRequest) async throws -> PushResponse { try await transport().push(request) }
     func pull(cursor: String?, limit: Int) async throws -> PullResponse { try await transport().pull(cursor: cursor, limit: limit) }
+    func record(id: RecordID) async throws -> RecordState? { try await transport().record(id: id) }
     func blobStatus(sha256: String) async throws -> BlobStatus { try await transport().blobStatus(sha256: sha256) }
     func uploadBlob(sha256: String, file: URL, offset: Int64, count: Int64, length: Int64, sent: @escaping @Sendable (Int64) -> Void) async throws -> BlobStatus {
         try await transport().uploadBlob(sha256: sha256, file: file, offset: offset, count: count, length: length, sent: sent)

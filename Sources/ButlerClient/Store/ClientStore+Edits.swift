@@ -35,7 +35,7 @@ extension ClientStore {
             throw ClientError(.unknownRecord, "no record \(id) on this device")
         }
         let now = clock.now()
-        var hlc = try Self.loadClock(db)
+        var hlc = try editClock(db, now: now)
         let stamp = EditStamp(author: try identity.author, time: hlc.tick(now: now))
         let (delta, result) = try change(&state, stamp, now)
         if !delta.isEmpty {
@@ -92,18 +92,52 @@ extension ClientStore {
     }
 
     /// Reviews a submitted form (supervisor), with an optional note.
+    ///
+    /// - Throws: ``ClientError/Code/roleForbidden`` on a device that is not known to be a
+    ///   supervisor's; nothing is queued.
     public func review(form: RecordID, note: String? = nil) throws {
-        try edit(form) { state, stamp, now in (try InspectionForm.review(&state, note: note, at: now, stamp: stamp), ()) }
+        try write { db in
+            try Self.requireSupervisor(db, to: "review a form")
+            try self.edit(db, form) { state, stamp, now in (try InspectionForm.review(&state, note: note, at: now, stamp: stamp), ()) }
+        }
     }
 
-    /// Closes a reviewed form.
+    /// Closes a reviewed form (supervisor).
+    ///
+    /// - Throws: ``ClientError/Code/roleForbidden`` on a device that is not known to be a
+    ///   supervisor's; nothing is queued.
     public func close(form: RecordID) throws {
-        try edit(form) { state, stamp, _ in (try InspectionForm.close(&state, stamp: stamp), ()) }
+        try write { db in
+            try Self.requireSupervisor(db, to: "close a form")
+            try self.edit(db, form) { state, stamp, _ in (try InspectionForm.close(&state, stamp: stamp), ()) }
+        }
     }
 
-    /// Reopens a submitted, reviewed or closed form for a new round.
+    /// Reopens a submitted, reviewed or closed form for a new round. Reopening a reviewed or
+    /// closed form undoes a supervisor's decision, so only a supervisor's device does it.
     public func reopen(form: RecordID) throws {
-        try edit(form) { state, stamp, _ in (try InspectionForm.reopen(&state, stamp: stamp), ()) }
+        try write { db in
+            if let state = try self.loadRecord(db, form), state.type == .inspectionForm {
+                let status = try ClientError.mapping { try InspectionForm(state).status.state }
+                if status == .reviewed || status == .closed { try Self.requireSupervisor(db, to: "reopen a \(status.rawValue) form") }
+            }
+            try self.edit(db, form) { state, stamp, _ in (try InspectionForm.reopen(&state, stamp: stamp), ()) }
+        }
+    }
+
+    /// Refuses at once, before anything is queued, an edit that the server accepts only from a
+    /// supervisor's device: the server would refuse it (`role-forbidden`) at the next sync, after
+    /// the butler has moved on. The role is the one the server gave at the last sync; a device
+    /// that has never synced does not know it yet, and is refused too.
+    static func requireSupervisor(_ db: Database, to action: String) throws {
+        switch try identity(db).device?.role {
+        case .supervisor:
+            return
+        case .butler:
+            throw ClientError(.roleForbidden, "only a supervisor may \(action); this handheld is registered as a butler's")
+        case nil:
+            throw ClientError(.roleForbidden, "only a supervisor may \(action), and this handheld does not know its role yet: run `butler sync` once first")
+        }
     }
 
     /// Raises a rectification notice for a defect; returns the notice id.

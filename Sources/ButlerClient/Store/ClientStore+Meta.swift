@@ -20,10 +20,13 @@ public struct DeviceIdentity: Hashable, Sendable {
 
 /// What is waiting on the device: the shape of `butler status --json`.
 public struct StoreStatus: Hashable, Sendable {
-    /// Local edits not yet accepted by the server.
+    /// Local edits not yet accepted by the server (held ones included).
     public let pendingEdits: Int
-    /// Edits the server refused (kept for review, never dropped).
+    /// Edits the server refused for good (kept for review until discarded, never dropped).
     public let refusedEdits: Int
+    /// Pending edits the server refused for a reason that can clear (``RefusedEdit/transientCodes``):
+    /// pushed again on the next sync.
+    public let heldEdits: Int
     /// Bytes of photos not yet uploaded.
     public let pendingPhotoBytes: Int64
     /// Photos referenced by synced records whose bytes are not on this device yet.
@@ -34,7 +37,7 @@ public struct StoreStatus: Hashable, Sendable {
 
     public var jsonValue: JSONValue {
         [
-            "pendingEdits": .int(Int64(pendingEdits)), "refusedEdits": .int(Int64(refusedEdits)),
+            "pendingEdits": .int(Int64(pendingEdits)), "refusedEdits": .int(Int64(refusedEdits)), "heldEdits": .int(Int64(heldEdits)),
             "pendingPhotoBytes": .int(pendingPhotoBytes), "missingPhotos": .int(Int64(missingPhotos)),
             "lastSync": lastSync.map { .string(Timestamp.format($0)) } ?? .null,
             "server": server.map(JSONValue.string) ?? .null, "replica": replica.map(JSONValue.string) ?? .null,
@@ -133,6 +136,20 @@ extension ClientStore {
         return HybridLogicalClock(last: HLCTimestamp(millis: millis, logical: logical))
     }
 
+    /// The clock that stamps a local edit made at wall time `now`: the stored one, or — when the
+    /// stored one is more than ``HybridLogicalClock/maxForwardDrift`` ahead of `now` — a clock
+    /// restarted from the wall clock. A stored clock that far ahead means the device clock was
+    /// wrong and has been corrected backwards; following it would stamp every new edit in the
+    /// future, and the server refuses those (`clock-ahead`) for as long as it stays ahead.
+    func editClock(_ db: Database, now: Date) throws -> HybridLogicalClock {
+        let stored = try Self.loadClock(db)
+        guard stored.last.millis > HybridLogicalClock.millis(now) + HybridLogicalClock.maxForwardDrift else { return stored }
+        logger.info(
+            "the stored clock is far ahead of the device clock, which was corrected backwards: restarting it from the device clock",
+            metadata: ["clock.stored": "\(stored.last)", "clock.wall": "\(HybridLogicalClock.millis(now))"])
+        return HybridLogicalClock()
+    }
+
     static func saveClock(_ db: Database, _ clock: HybridLogicalClock) throws {
         try setMeta(db, .hlc, "\(clock.last.millis).\(clock.last.logical)")
     }
@@ -145,12 +162,13 @@ extension ClientStore {
     /// What is waiting to sync.
     public func status() throws -> StoreStatus {
         try read { db in
-            let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE refused_code IS NULL") ?? 0
-            let refused = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE refused_code IS NOT NULL") ?? 0
+            let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE \(Self.pendingCondition)") ?? 0
+            let refused = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE refusal = 'final'") ?? 0
+            let held = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE refusal = 'held'") ?? 0
             let photoBytes = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(size - uploaded_bytes), 0) FROM blobs WHERE state = 'local'") ?? 0
             let missing = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blobs WHERE state = 'missing'") ?? 0
             return StoreStatus(
-                pendingEdits: pending, refusedEdits: refused, pendingPhotoBytes: photoBytes, missingPhotos: missing,
+                pendingEdits: pending, refusedEdits: refused, heldEdits: held, pendingPhotoBytes: photoBytes, missingPhotos: missing,
                 lastSync: try Self.meta(db, .lastSync).flatMap(Timestamp.parse), server: try Self.meta(db, .serverURL),
                 replica: try Self.meta(db, .replica))
         }

@@ -10,11 +10,34 @@ extension ClientStore {
         let delta: RecordState
     }
 
-    /// The oldest pending deltas, joined per record, bounded by count and encoded size.
-    func pendingGroups(maxDeltas: Int, maxBytes: Int) throws -> [OutboxGroup] {
+    /// What the store did with one push's answers.
+    struct Acknowledgement: Hashable, Sendable {
+        /// Deltas the server accepted (now gone from the outbox).
+        var accepted = 0
+        /// Deltas refused for good (kept, listed, never pushed again).
+        var refused = 0
+        /// Deltas refused for a reason that can clear: pending again on the next sync.
+        var held: [Int64] = []
+        /// Deltas of refused joined entries, now marked to be pushed one by one.
+        var split = 0
+    }
+
+    /// The SQL condition of an outbox row still to be pushed: never refused, or held.
+    static let pendingCondition = "(refusal IS NULL OR refusal = 'held')"
+
+    /// The oldest pending deltas, joined per record, bounded by count and encoded size. Deltas
+    /// marked `solo` are never joined; those in `skipping` (held earlier in this sync) are left out.
+    func pendingGroups(maxDeltas: Int, maxBytes: Int, skipping held: Set<Int64> = []) throws -> [OutboxGroup] {
         try read { db in
+            let skipped = "[" + held.sorted().map(String.init).joined(separator: ",") + "]"
             let rows = try Row.fetchAll(
-                db, sql: "SELECT seq, record_id, delta FROM outbox WHERE refused_code IS NULL ORDER BY seq LIMIT ?", arguments: [maxDeltas])
+                db,
+                sql: """
+                    SELECT seq, record_id, delta, solo FROM outbox
+                    WHERE \(Self.pendingCondition) AND seq NOT IN (SELECT value FROM json_each(?))
+                    ORDER BY seq LIMIT ?
+                    """,
+                arguments: [skipped, maxDeltas])
             var order: [String] = []
             var groups: [String: (seqs: [Int64], delta: RecordState)] = [:]
             var bytes = 0
@@ -22,51 +45,54 @@ extension ClientStore {
                 let data: Data = row["delta"]
                 if bytes + data.count > maxBytes, !order.isEmpty { break }
                 bytes += data.count
-                let id: String = row["record_id"]
+                let seq: Int64 = row["seq"]
+                let solo: Bool = row["solo"]
+                // A solo delta is its own entry; the others of a record join into one.
+                let key: String = solo ? "#\(seq)" : row["record_id"]
                 let delta = try self.unsealed(data)
-                if var group = groups[id] {
+                if var group = groups[key] {
                     try group.delta.merge(delta)
-                    group.seqs.append(row["seq"])
-                    groups[id] = group
+                    group.seqs.append(seq)
+                    groups[key] = group
                 } else {
-                    order.append(id)
-                    groups[id] = ([row["seq"]], delta)
+                    order.append(key)
+                    groups[key] = ([seq], delta)
                 }
             }
             return order.map { OutboxGroup(seqs: groups[$0]!.seqs, delta: groups[$0]!.delta) }
         }
     }
 
-    /// Drops the deltas the server accepted and sets aside (never drops) those it refused.
-    func acknowledge(_ groups: [OutboxGroup], _ response: PushResponse) throws -> (accepted: Int, refused: Int) {
+    /// Records the server's answer to one push, in one transaction: drops the accepted deltas;
+    /// marks the deltas of a refused *joined* entry to be pushed one by one (the refusal may be
+    /// earned by one of them alone); holds a refused single delta whose code is transient
+    /// (``RefusedEdit/transientCodes``) and sets aside for good one whose code is final.
+    func acknowledge(_ groups: [OutboxGroup], _ response: PushResponse) throws -> Acknowledgement {
         guard response.results.count == groups.count else {
             throw ClientError(.badResponse, "the server answered \(response.results.count) results for \(groups.count) deltas")
         }
         return try write { db in
-            var accepted = 0
-            var refused = 0
+            var outcome = Acknowledgement()
             for (group, result) in zip(groups, response.results) {
                 let placeholders = group.seqs.map { _ in "?" }.joined(separator: ",")
+                let seqs = StatementArguments(group.seqs)
                 switch result.status {
                 case .accepted:
-                    try db.execute(sql: "DELETE FROM outbox WHERE seq IN (\(placeholders))", arguments: StatementArguments(group.seqs))
-                    accepted += group.seqs.count
+                    try db.execute(sql: "DELETE FROM outbox WHERE seq IN (\(placeholders))", arguments: seqs)
+                    outcome.accepted += group.seqs.count
+                case .refused where group.seqs.count > 1:
+                    try db.execute(sql: "UPDATE outbox SET solo = 1 WHERE seq IN (\(placeholders))", arguments: seqs)
+                    outcome.split += group.seqs.count
                 case .refused:
+                    let code = result.code ?? "refused"
+                    let transient = RefusedEdit.isTransient(code: code)
                     try db.execute(
-                        sql: "UPDATE outbox SET refused_code = ?, refused_message = ? WHERE seq IN (\(placeholders))",
-                        arguments: StatementArguments([result.code ?? "refused", result.message ?? ""] as [any DatabaseValueConvertible] + group.seqs))
-                    refused += group.seqs.count
+                        sql: "UPDATE outbox SET refusal = ?, refused_code = ?, refused_message = ? WHERE seq = ?",
+                        arguments: [transient ? "held" : "final", code, result.message ?? "", group.seqs[0]])
+                    if transient { outcome.held.append(group.seqs[0]) } else { outcome.refused += 1 }
                 }
             }
-            return (accepted, refused)
-        }
-    }
-
-    /// Edits the server refused, for review: record id, code, message.
-    public func refusedEdits() throws -> [(record: String, code: String, message: String)] {
-        try read { db in
-            try Row.fetchAll(db, sql: "SELECT record_id, refused_code, refused_message FROM outbox WHERE refused_code IS NOT NULL ORDER BY seq")
-                .map { ($0["record_id"], $0["refused_code"], $0["refused_message"]) }
+            return outcome
         }
     }
 

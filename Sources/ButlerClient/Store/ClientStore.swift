@@ -174,6 +174,22 @@ public final class ClientStore: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v2") { db in
+            // Refusals per edit (issue 11). `solo`: push this delta alone, never joined with the
+            // record's other deltas (set when a joined entry was refused, so that only the
+            // offending edit ends refused). `refusal`: NULL while pending, 'held' after a
+            // transient refusal (re-pushed on the next sync), 'final' after a final one.
+            // `rebase`: records whose local state must be rebuilt from the server's state joined
+            // with their remaining outbox deltas (after `discard`), at the next sync.
+            try db.execute(sql: """
+                ALTER TABLE outbox ADD COLUMN solo INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE outbox ADD COLUMN refusal TEXT CHECK (refusal IN ('held', 'final'));
+                CREATE TABLE rebase (record_id TEXT PRIMARY KEY NOT NULL);
+                """)
+            // Before v2 a refusal covered every delta joined into the refused entry: each is
+            // re-pushed on its own once, so that only the edit that earned it stays refused.
+            try db.execute(sql: "UPDATE outbox SET solo = 1, refusal = 'held' WHERE refused_code IS NOT NULL")
+        }
         return migrator
     }
 

@@ -52,13 +52,19 @@ public struct SyncDaemon: Service {
             let wait: Duration
             do {
                 let report = try await cancelWhenGracefulShutdown { try await engine.sync() }
+                logger.info("synced", metadata: ["sync.pushed": "\(report.pushed)", "sync.pulled": "\(report.pulled)", "sync.bytes.up": "\(report.bytesUploaded)"])
+                // The same policy as `butler sync`: refused edits need a person, held ones go
+                // again at the next sync; neither stops the daemon syncing everything else.
+                if let left = try engine.completion().error {
+                    let metadata: Logger.Metadata = ["error.code": "\(left.code)", "error.message": "\(left.message)"]
+                    if left.isTransient { logger.info("sync left edits waiting", metadata: metadata) } else { logger.warning("sync needs attention", metadata: metadata) }
+                }
                 failures = 0
                 wait = configuration.interval
-                logger.info("synced", metadata: ["sync.pushed": "\(report.pushed)", "sync.pulled": "\(report.pulled)", "sync.bytes.up": "\(report.bytesUploaded)"])
             } catch is CancellationError {
                 logger.info("sync interrupted by shutdown; it resumes on the next start")
                 return
-            } catch let error as ClientError where error.isTransient || error.code.rawValue == "edits-refused" {
+            } catch let error as ClientError where error.isTransient {
                 wait = min(configuration.backoff.delay(attempt: failures), configuration.backoff.cap)
                 failures += 1
                 logger.warning("sync failed, retrying", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)", "sync.retry.in": "\(wait)"])

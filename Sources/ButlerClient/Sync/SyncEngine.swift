@@ -21,7 +21,14 @@ public struct SyncProgress: Sendable {
 /// What one sync did.
 public struct SyncReport: Hashable, Sendable {
     public var pushed = 0
+    /// Edits refused for good in this sync (kept in the outbox, listed by `butler refused list`).
     public var refused = 0
+    /// Edits held back in this sync for a reason that can clear; pushed again on the next sync.
+    public var held = 0
+    /// Held `clock-ahead` edits re-stamped before pushing, once the device clock was right.
+    public var restamped = 0
+    /// Records rebuilt from the server's state after a discarded edit.
+    public var rebased = 0
     public var pulled = 0
     public var photosUploaded = 0
     public var bytesUploaded: Int64 = 0
@@ -30,7 +37,8 @@ public struct SyncReport: Hashable, Sendable {
 
     public var jsonValue: JSONValue {
         [
-            "pushed": .int(Int64(pushed)), "refused": .int(Int64(refused)), "pulled": .int(Int64(pulled)),
+            "pushed": .int(Int64(pushed)), "refused": .int(Int64(refused)), "held": .int(Int64(held)),
+            "restamped": .int(Int64(restamped)), "rebased": .int(Int64(rebased)), "pulled": .int(Int64(pulled)),
             "photosUploaded": .int(Int64(photosUploaded)), "bytesUploaded": .int(bytesUploaded),
             "photosDownloaded": .int(Int64(photosDownloaded)), "bytesDownloaded": .int(bytesDownloaded),
         ]
@@ -73,39 +81,100 @@ public struct SyncEngine: Sendable {
         self.logger = logger
     }
 
-    /// A full sync: push, upload photos, pull, download photos. Throws on the first failure;
-    /// everything acknowledged before it stays done.
+    /// A full sync: learn the device's role and zones, push, rebuild records whose refused edits
+    /// were discarded, upload photos, pull, download photos. Throws on the first failure;
+    /// everything acknowledged before it stays done. Whether the sync left anything behind is
+    /// ``completion()``'s to say.
     public func sync(progress: @escaping @Sendable (SyncProgress) -> Void = { _ in }) async throws -> SyncReport {
         var report = SyncReport()
-        if try store.identity().device == nil {
-            try store.setDeviceInfo(try await transport.device())
-        }
+        // Every time, not only the first: a zone assigned or a role changed on the server since
+        // the last sync is what the local checks and the held `zone-forbidden` edits wait for.
+        try store.setDeviceInfo(try await transport.device())
         try await push(into: &report, progress: progress)
+        try await rebaseDiscarded(into: &report)
         try await uploadPhotos(into: &report, progress: progress)
         try await pull(into: &report, progress: progress)
         if configuration.downloadPhotos { try await downloadPhotos(into: &report, progress: progress) }
         try store.setLastSync(store.clock.now())
         Counter(label: "butler_client_sync_total").increment()
-        logger.info("sync done", metadata: ["sync.pushed": "\(report.pushed)", "sync.pulled": "\(report.pulled)", "sync.refused": "\(report.refused)"])
+        logger.info(
+            "sync done",
+            metadata: [
+                "sync.pushed": "\(report.pushed)", "sync.pulled": "\(report.pulled)", "sync.refused": "\(report.refused)",
+                "sync.held": "\(report.held)",
+            ])
         return report
     }
 
-    /// Pushes the outbox in bounded batches until it is empty.
+    /// Pushes the outbox in bounded batches until every pending delta has been answered once.
+    ///
+    /// The deltas of one record are joined into one push entry. When the server refuses such a
+    /// joined entry, its deltas are marked to go one by one and the loop goes on, so that only
+    /// the edit that earned the refusal ends refused and the record's other edits land in this
+    /// same sync. A single delta refused with a transient code (``RefusedEdit/transientCodes``)
+    /// is held: not pushed again in this sync, pushed again in the next. Before the first batch,
+    /// held `clock-ahead` deltas are re-stamped if the device clock has been put right.
     public func push(into report: inout SyncReport, progress: @escaping @Sendable (SyncProgress) -> Void = { _ in }) async throws {
-        while true {
+        report.restamped += try store.restampClockAhead()
+        var held = Set<Int64>()
+        // Each round takes every delta it sends out of the rounds to come (accepted, refused or
+        // held) or splits a joined entry into single deltas, which happens once per delta: so a
+        // round per delta twice over, plus slack for edits made while pushing, is never reached
+        // by a server that answers as the protocol says.
+        let pending = try store.status().pendingEdits
+        let maxRounds = 2 * pending + 8
+        for _ in 0..<maxRounds {
             try Task.checkCancellation()
-            let groups = try store.pendingGroups(maxDeltas: configuration.pushBatchSize, maxBytes: configuration.pushBatchBytes)
+            let groups = try store.pendingGroups(maxDeltas: configuration.pushBatchSize, maxBytes: configuration.pushBatchBytes, skipping: held)
             guard !groups.isEmpty else { return }
             let response = try await transport.push(PushRequest(deltas: groups.map(\.delta)))
-            let (accepted, refused) = try store.acknowledge(groups, response)
-            report.pushed += accepted
-            report.refused += refused
-            Counter(label: "butler_client_deltas_pushed_total").increment(by: accepted)
-            if refused > 0 {
-                logger.warning("server refused edits", metadata: ["sync.refused": "\(refused)"])
+            let outcome = try store.acknowledge(groups, response)
+            report.pushed += outcome.accepted
+            report.refused += outcome.refused
+            report.held += outcome.held.count
+            held.formUnion(outcome.held)
+            Counter(label: "butler_client_deltas_pushed_total").increment(by: outcome.accepted)
+            if outcome.split > 0 {
+                logger.info("server refused joined edits: pushing them one by one", metadata: ["sync.split": "\(outcome.split)"])
             }
-            progress(SyncProgress(phase: .push, records: report.pushed + report.refused, bytes: 0, totalBytes: nil))
+            if outcome.refused > 0 {
+                logger.info("server refused edits", metadata: ["sync.refused": "\(outcome.refused)"])
+            }
+            if !outcome.held.isEmpty {
+                logger.info("server held edits back; they go again on the next sync", metadata: ["sync.held": "\(outcome.held.count)"])
+            }
+            progress(SyncProgress(phase: .push, records: report.pushed + report.refused + report.held, bytes: 0, totalBytes: nil))
         }
+        logger.info("push stopped after \(maxRounds) rounds; what is left goes with the next sync")
+    }
+
+    /// Rebuilds every record whose refused edit was discarded (``ClientStore/discardRefused(_:)``)
+    /// as the server's state of it joined with its remaining outbox deltas. Runs after the push,
+    /// so the server's state already holds this device's accepted edits. A record outside the
+    /// device's zones (`zone-forbidden`) keeps its mark for the next sync.
+    public func rebaseDiscarded(into report: inout SyncReport) async throws {
+        for id in try store.recordsToRebase() {
+            try Task.checkCancellation()
+            let server: RecordState?
+            do {
+                server = try await transport.record(id: id)
+            } catch let error as ClientError where error.code.rawValue == "zone-forbidden" {
+                logger.info("cannot rebuild a record outside this device's zones yet", metadata: ["record.id": "\(id)", "error.message": "\(error.message)"])
+                continue
+            }
+            try store.rebase(id, onto: server)
+            report.rebased += 1
+        }
+    }
+
+    /// Where the device stands after a sync: complete, still waiting, or needing a person. The one
+    /// policy `butler sync` and `butler-syncd` share.
+    public func completion() throws -> SyncCompletion {
+        let status = try store.status()
+        let held = try store.refusedEdits().filter { !$0.isFinal }
+        return SyncCompletion(
+            pendingEdits: status.pendingEdits, heldEdits: status.heldEdits, refusedEdits: status.refusedEdits,
+            pendingPhotoBytes: status.pendingPhotoBytes, heldCodes: Array(Set(held.map(\.code))).sorted())
     }
 
     /// Uploads every local photo the server does not hold yet, resuming from the server's byte count.

@@ -60,6 +60,19 @@ public struct CurlTransport: SyncTransport {
         }
     }
 
+    public func record(id: RecordID) async throws -> RecordState? {
+        // A record id is `[A-Za-z0-9._:-]`: every character may stand in a path segment as it is.
+        let response = try await perform(Request(method: .get, path: "/v1/records/\(id.rawValue)", timeout: configuration.requestTimeout))
+        if response.status == 404 {
+            let wire = (try? JSONParser.parse([UInt8](response.body))).flatMap { try? WireError(json: $0) }
+            if wire?.code == "unknown-record" { return nil }
+        }
+        guard (200..<300).contains(response.status) else { throw Self.error(from: response) }
+        do { return try JSONParser.parseRecordState([UInt8](response.body)) } catch {
+            throw ClientError(.badResponse, "the server's state of record \(id) is not valid: \(error)")
+        }
+    }
+
     public func blobStatus(sha256: String) async throws -> BlobStatus {
         try BlobStatus(json: try await json(.get, "/v1/blobs/\(sha256)/upload"))
     }

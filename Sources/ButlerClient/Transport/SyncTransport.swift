@@ -10,6 +10,9 @@ public protocol SyncTransport: Sendable {
     func push(_ request: PushRequest) async throws -> PushResponse
     /// One page of the change feed after `cursor`.
     func pull(cursor: String?, limit: Int) async throws -> PullResponse
+    /// The server's current state of one record, or `nil` when the server does not hold it.
+    /// Throws `zone-forbidden` when the record is outside the device's zones.
+    func record(id: RecordID) async throws -> RecordState?
     /// How many bytes of a blob the server holds.
     func blobStatus(sha256: String) async throws -> BlobStatus
     /// Sends bytes `offset..<offset+count` of `file` as the blob's next chunk (`length` is the whole size).

@@ -75,6 +75,7 @@ public enum ButlerServer {
         SyncRoutes(storage: storage, configuration: configuration).register(on: v1)
         BlobRoutes(storage: storage, blobs: blobs, configuration: configuration).register(on: v1)
         ViewRoutes(storage: storage, configuration: configuration).register(on: v1)
+        RecordRoutes(storage: storage).register(on: v1)
         return router
     }
 

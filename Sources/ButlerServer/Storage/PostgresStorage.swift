@@ -374,3 +374,12 @@ public final class PostgresStorage: SyncStorage, Service {
         return false
     }
 }
+
+extension PostgresStorage {
+    /// The stored canonical encoding of record `id`, or `nil` (`GET /v1/records/{id}`).
+    public func encodedRecord(id: RecordID) async throws -> [UInt8]? {
+        let rows = try await client.query("SELECT state FROM records WHERE id = \(id.rawValue)", logger: logger)
+        for try await (state) in rows.decode(String.self) { return Array(state.utf8) }
+        return nil
+    }
+}

@@ -330,3 +330,12 @@ public final class SQLiteStorage: SyncStorage {
         }
     }
 }
+
+extension SQLiteStorage {
+    /// The stored canonical encoding of record `id`, or `nil` (`GET /v1/records/{id}`).
+    public func encodedRecord(id: RecordID) async throws -> [UInt8]? {
+        try await pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT state FROM records WHERE id = ?", arguments: [id.rawValue]).map { [UInt8]($0) }
+        }
+    }
+}

@@ -113,6 +113,8 @@ public protocol SyncStorage: Sendable {
     func records(zones: [Zone]) async throws -> [RecordState]
     /// Whether a photo record for blob `sha256` exists in one of `zones`.
     func isPhotoVisible(sha256: String, zones: [Zone]) async throws -> Bool
+    /// The stored canonical encoding of record `id`, or `nil` when there is none.
+    func encodedRecord(id: RecordID) async throws -> [UInt8]?
 }
 
 extension SyncStorage {
