@@ -155,6 +155,7 @@ struct ServerTransport: SyncTransport {
     }
 
     func device() async throws -> DeviceInfo { try await transport().device() }
+    func issueReplica() async throws -> ReplicaID { try await transport().issueReplica() }
     func push(_ request: PushRequest) async throws -> PushResponse { try await transport().push(request) }
     func pull(cursor: String?, limit: Int) async throws -> PullResponse { try await transport().pull(cursor: cursor, limit: limit) }
     func record(id: RecordID) async throws -> RecordState? { try await transport().record(id: id) }

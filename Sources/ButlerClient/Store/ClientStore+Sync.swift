@@ -20,6 +20,8 @@ extension ClientStore {
         var held: [Int64] = []
         /// Deltas of refused joined entries, now marked to be pushed one by one.
         var split = 0
+        /// Deltas refused because this device's replica id is shared (``RefusedEdit/replicaConflictCodes``).
+        var replicaConflicts = 0
     }
 
     /// The SQL condition of an outbox row still to be pushed: never refused, or held.
@@ -90,6 +92,7 @@ extension ClientStore {
                         sql: "UPDATE outbox SET refusal = ?, refused_code = ?, refused_message = ? WHERE seq = ?",
                         arguments: [transient ? "held" : "final", code, result.message ?? "", group.seqs[0]])
                     if transient { outcome.held.append(group.seqs[0]) } else { outcome.refused += 1 }
+                    if RefusedEdit.replicaConflictCodes.contains(code) { outcome.replicaConflicts += 1 }
                 }
             }
             return outcome

@@ -38,6 +38,12 @@ public struct RefusedEdit: Hashable, Sendable {
     /// and the `butler` CLI all read it from here.
     public static let transientCodes: Set<String> = ["clock-ahead", "zone-forbidden", "storage-full", "quota-exceeded"]
 
+    /// Refusal codes that say this device's replica id is not its alone: a cloned image or a
+    /// restored backup minted dots the server already holds (`dot-reused`), or another device holds
+    /// the id (`foreign-dot`). The engine then moves the device to a fresh replica id and re-stamps
+    /// its pending edits (``ClientStore/moveToReplica(_:)``), so they land instead of staying refused.
+    public static let replicaConflictCodes: Set<String> = ["dot-reused", "foreign-dot"]
+
     /// Whether a refusal with `code` may clear (held) rather than being final.
     public static func isTransient(code: String) -> Bool { transientCodes.contains(code) }
 

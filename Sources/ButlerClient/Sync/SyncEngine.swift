@@ -27,8 +27,11 @@ public struct SyncReport: Hashable, Sendable {
     public var held = 0
     /// Held `clock-ahead` edits re-stamped before pushing, once the device clock was right.
     public var restamped = 0
-    /// Records rebuilt from the server's state after a discarded edit.
+    /// Records rebuilt from the server's state after a discarded edit or a move to a fresh replica id.
     public var rebased = 0
+    /// Queued edits re-stamped under a fresh replica id, because the device's id turned out to be
+    /// shared with another store (a cloned image, a restored backup).
+    public var replicaRestamped = 0
     public var pulled = 0
     public var photosUploaded = 0
     public var bytesUploaded: Int64 = 0
@@ -38,7 +41,8 @@ public struct SyncReport: Hashable, Sendable {
     public var jsonValue: JSONValue {
         [
             "pushed": .int(Int64(pushed)), "refused": .int(Int64(refused)), "held": .int(Int64(held)),
-            "restamped": .int(Int64(restamped)), "rebased": .int(Int64(rebased)), "pulled": .int(Int64(pulled)),
+            "restamped": .int(Int64(restamped)), "rebased": .int(Int64(rebased)),
+            "replicaRestamped": .int(Int64(replicaRestamped)), "pulled": .int(Int64(pulled)),
             "photosUploaded": .int(Int64(photosUploaded)), "bytesUploaded": .int(bytesUploaded),
             "photosDownloaded": .int(Int64(photosDownloaded)), "bytesDownloaded": .int(bytesDownloaded),
         ]
@@ -122,13 +126,27 @@ public struct SyncEngine: Sendable {
         // round per delta twice over, plus slack for edits made while pushing, is never reached
         // by a server that answers as the protocol says.
         let pending = try store.status().pendingEdits
-        let maxRounds = 2 * pending + 8
-        for _ in 0..<maxRounds {
+        var maxRounds = 2 * pending + 8
+        var moved = false
+        var round = 0
+        while round < maxRounds {
+            round += 1
             try Task.checkCancellation()
             let groups = try store.pendingGroups(maxDeltas: configuration.pushBatchSize, maxBytes: configuration.pushBatchBytes, skipping: held)
             guard !groups.isEmpty else { return }
             let response = try await transport.push(PushRequest(deltas: groups.map(\.delta)))
             let outcome = try store.acknowledge(groups, response)
+            if outcome.replicaConflicts > 0 && !moved {
+                // This replica id is not ours alone (a cloned image, a restored backup): take a
+                // fresh one and re-stamp every queued edit under it; they go again in this sync.
+                moved = true
+                let fresh = try await transport.issueReplica()
+                let restamped = try store.moveToReplica(fresh)
+                report.replicaRestamped += restamped
+                maxRounds += 2 * restamped
+                logger.info("replica id shared with another store: moved to a fresh one", metadata: ["device.replica": "\(fresh)", "sync.restamped": "\(restamped)"])
+                report.refused -= outcome.replicaConflicts
+            }
             report.pushed += outcome.accepted
             report.refused += outcome.refused
             report.held += outcome.held.count

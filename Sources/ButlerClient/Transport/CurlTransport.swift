@@ -46,6 +46,14 @@ public struct CurlTransport: SyncTransport {
         try DeviceInfo(json: try await json(.get, "/v1/devices/me"))
     }
 
+    public func issueReplica() async throws -> ReplicaID {
+        let reply = try await json(.post, "/v1/devices/me/replicas", body: Data("{}".utf8))
+        guard let text = reply["replica"]?.stringValue, let replica = try? ReplicaID(text) else {
+            throw ClientError(.badResponse, "the server issued no valid replica id")
+        }
+        return replica
+    }
+
     public func push(_ request: PushRequest) async throws -> PushResponse {
         try PushResponse(json: try await json(.post, "/v1/push", body: Data(request.jsonValue.canonicalBytes)))
     }

@@ -6,6 +6,8 @@ import Foundation
 public protocol SyncTransport: Sendable {
     /// Who the token belongs to.
     func device() async throws -> DeviceInfo
+    /// A fresh replica id the server binds to this device (`POST /v1/devices/me/replicas`).
+    func issueReplica() async throws -> ReplicaID
     /// Pushes a batch of deltas; the reply has one result per delta.
     func push(_ request: PushRequest) async throws -> PushResponse
     /// One page of the change feed after `cursor`.
