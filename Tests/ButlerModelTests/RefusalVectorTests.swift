@@ -149,25 +149,10 @@ struct RefusalVectorTests {
 
     @Test("every refusal scenario holds, and Protocol/vectors/refusals is up to date with the scenarios")
     func upToDate() throws {
-        let write = ProcessInfo.processInfo.environment["BUTLER_WRITE_VECTORS"] == "1"
         let scenarios = try RefusalScenarios.all()
-        #expect(Set(scenarios.map(\.name)).count == scenarios.count)
         let codes = Set(scenarios.compactMap(\.refused))
         #expect(codes == [.foreignDot, .unknownDots, .dotReused, .counterJump, .roleForbidden, .recordTooLarge, .recordMismatch], "every refusal code has a vector")
-        var expectedFiles = Set<String>()
-        for (n, scenario) in scenarios.enumerated() {
-            let name = String(format: "%02d-%@.json", n + 1, scenario.name)
-            expectedFiles.insert(name)
-            let text = VectorTests.pretty(try Self.vector(for: scenario)) + "\n"
-            let url = Self.directory.appendingPathComponent(name)
-            if write {
-                try FileManager.default.createDirectory(at: Self.directory, withIntermediateDirectories: true)
-                try Data(text.utf8).write(to: url)
-            } else {
-                #expect((try? String(contentsOf: url, encoding: .utf8)) == text, "\(name) differs; regenerate with BUTLER_WRITE_VECTORS=1 swift test --filter Refusal")
-            }
-        }
-        #expect(Set(Self.files().map(\.lastPathComponent)) == expectedFiles)
+        try VectorTests.syncFiles(try scenarios.map { ($0.name, try Self.vector(for: $0)) }, in: Self.directory, regenerate: "RefusalVectorTests")
     }
 
     @Test("each refusal vector gives its answer, and a refusal leaves the stored record as it was", arguments: files())

@@ -1,6 +1,7 @@
 import ButlerModel
 import Foundation
 import PropertyBased
+import Synchronization
 import Testing
 
 /// Random honest histories with forged deltas interleaved, admitted the way the server admits
@@ -85,6 +86,8 @@ struct TrustPropertyTests {
 
     @Test("honest deltas are all accepted, forged ones all refused, and the store equals the honest join", .shrinking(false))
     func forgedDeltasNeverCostAnHonestValue() async {
+        let honestCount = Atomic<Int>(0)
+        let forgedCount = Atomic<Int>(0)
         await propertyCheck(count: 120, input: Gen.int64(in: 0 ... .max)) { raw in
             let seed = UInt64(raw)
             var rng = SplitMix64(seed: seed ^ 0x7257)
@@ -102,6 +105,7 @@ struct TrustPropertyTests {
                 for _ in 0..<(rng.chance(0.1) ? 2 : 1) {
                     do {
                         server[delta.id] = try DeltaAdmission.admit(delta, into: server[delta.id], by: pusher)
+                        honestCount.add(1, ordering: .relaxed)
                     } catch {
                         Issue.record("honest delta refused: \(error), seed=\(seed)")
                     }
@@ -110,6 +114,7 @@ struct TrustPropertyTests {
                 guard rng.chance(0.5), let target = server.values.sorted(by: { $0.id < $1.id }).randomElement(using: &rng) else { continue }
                 let kind = rng.pick(Forgery.allCases)
                 guard let (forged, by) = Self.forge(kind, target, honest: honest, &rng) else { continue }
+                forgedCount.add(1, ordering: .relaxed)
                 do {
                     _ = try DeltaAdmission.admit(forged, into: target, by: by)
                     Issue.record("forged \(kind) accepted, seed=\(seed)")
@@ -128,6 +133,7 @@ struct TrustPropertyTests {
                 for (id, state) in server { #expect(sims[r].records[id]?.contentHash == state.contentHash, "replica \(r) holds \(id), seed=\(seed)") }
             }
         }
+        print("FAULT-REPORT forged-deltas refused=\(forgedCount.load(ordering: .relaxed)) honest-accepted=\(honestCount.load(ordering: .relaxed))")
     }
 
     @Test("the generated forgeries cover every kind")

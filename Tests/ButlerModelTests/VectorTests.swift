@@ -68,28 +68,34 @@ struct VectorTests {
         }
     }
 
-    @Test("every scenario's stated outcomes hold, and Protocol/vectors is up to date with the scenarios")
-    func vectorsUpToDate() throws {
+    /// Writes `vectors` (name and JSON, numbered in order) into `directory` when
+    /// `BUTLER_WRITE_VECTORS=1`, otherwise checks that the files there are exactly these.
+    static func syncFiles(_ vectors: [(name: String, json: JSONValue)], in directory: URL, regenerate filter: String) throws {
         let write = ProcessInfo.processInfo.environment["BUTLER_WRITE_VECTORS"] == "1"
-        let scenarios = try VectorScenarios.all()
-        #expect(scenarios.count >= 40)
-        #expect(Set(scenarios.map(\.name)).count == scenarios.count, "scenario names are unique")
+        #expect(Set(vectors.map(\.name)).count == vectors.count, "vector names are unique")
         var expectedFiles = Set<String>()
-        for (n, scenario) in scenarios.enumerated() {
-            let name = String(format: "%02d-%@.json", n + 1, scenario.name)
+        for (n, vector) in vectors.enumerated() {
+            let name = String(format: "%02d-%@.json", n + 1, vector.name)
             expectedFiles.insert(name)
-            let text = Self.pretty(try Self.vector(for: scenario)) + "\n"
-            let url = Self.directory.appendingPathComponent(name)
+            let text = pretty(vector.json) + "\n"
+            let url = directory.appendingPathComponent(name)
             if write {
-                try FileManager.default.createDirectory(at: Self.directory, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 try Data(text.utf8).write(to: url)
             } else {
-                let onDisk = try? String(contentsOf: url, encoding: .utf8)
-                #expect(onDisk == text, "\(name) differs from its scenario; regenerate with BUTLER_WRITE_VECTORS=1 swift test --filter Conformance")
+                #expect((try? String(contentsOf: url, encoding: .utf8)) == text, "\(name) differs from its scenario; regenerate with BUTLER_WRITE_VECTORS=1 swift test --filter \(filter)")
             }
         }
-        let present = Set(Self.files().map(\.lastPathComponent))
-        #expect(present == expectedFiles, "Protocol/vectors holds exactly one file per scenario")
+        let present = Set(((try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? [])
+            .filter { $0.pathExtension == "json" }.map(\.lastPathComponent))
+        #expect(present == expectedFiles, "\(directory.lastPathComponent) holds exactly one file per scenario")
+    }
+
+    @Test("every scenario's stated outcomes hold, and Protocol/vectors is up to date with the scenarios")
+    func vectorsUpToDate() throws {
+        let scenarios = try VectorScenarios.all()
+        #expect(scenarios.count >= 40)
+        try Self.syncFiles(try scenarios.map { ($0.name, try Self.vector(for: $0)) }, in: Self.directory, regenerate: "VectorTests")
     }
 
     @Test("every rule is covered by some vector")

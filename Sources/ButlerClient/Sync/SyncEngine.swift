@@ -32,6 +32,9 @@ public struct SyncReport: Hashable, Sendable {
     /// Queued edits re-stamped under a fresh replica id, because the device's id turned out to be
     /// shared with another store (a cloned image, a restored backup).
     public var replicaRestamped = 0
+    /// Pulled changes set aside because this build cannot read them (a record over the limits or
+    /// of an unknown shape); the rest of their page was stored.
+    public var skipped = 0
     public var pulled = 0
     public var photosUploaded = 0
     public var bytesUploaded: Int64 = 0
@@ -42,7 +45,7 @@ public struct SyncReport: Hashable, Sendable {
         [
             "pushed": .int(Int64(pushed)), "refused": .int(Int64(refused)), "held": .int(Int64(held)),
             "restamped": .int(Int64(restamped)), "rebased": .int(Int64(rebased)),
-            "replicaRestamped": .int(Int64(replicaRestamped)), "pulled": .int(Int64(pulled)),
+            "replicaRestamped": .int(Int64(replicaRestamped)), "skipped": .int(Int64(skipped)), "pulled": .int(Int64(pulled)),
             "photosUploaded": .int(Int64(photosUploaded)), "bytesUploaded": .int(bytesUploaded),
             "photosDownloaded": .int(Int64(photosDownloaded)), "bytesDownloaded": .int(bytesDownloaded),
         ]
@@ -246,6 +249,12 @@ public struct SyncEngine: Sendable {
             let page = try await transport.pull(cursor: try store.cursor(), limit: configuration.pullPageSize)
             try store.applyPull(page)
             report.pulled += page.changes.count
+            // A change this build cannot read is set aside by the decoder, never the whole page:
+            // the rest of the page is stored and the feed moves on.
+            for skipped in page.skipped {
+                report.skipped += 1
+                logger.info("pulled change set aside", metadata: ["record.id": "\(skipped.id)", "error.code": "\(skipped.code)", "error.message": "\(skipped.message)"])
+            }
             Counter(label: "butler_client_changes_pulled_total").increment(by: page.changes.count)
             progress(SyncProgress(phase: .pull, records: report.pulled, bytes: 0, totalBytes: nil))
             if !page.more { return }
