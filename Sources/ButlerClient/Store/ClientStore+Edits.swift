@@ -37,6 +37,11 @@ extension ClientStore {
         let now = clock.now()
         var hlc = try editClock(db, now: now)
         let stamp = EditStamp(author: try identity.author, time: hlc.tick(now: now))
+        // Counters stop at 2⁵³ − 1 (every JSON reader holds them exactly): never mint past it. The
+        // server bounds how far a counter can move, so only a damaged store gets here.
+        guard state.context.maxCounter(of: identity.replica) < Dot.maxCounter - 1024 else {
+            throw ClientError(.invalidArgument, "this device's edit counter on \(state.id) has reached its limit (the store looks damaged); ask support")
+        }
         let (delta, result) = try change(&state, stamp, now)
         if !delta.isEmpty {
             try self.saveRecord(db, state)
