@@ -64,11 +64,13 @@ struct TrustPropertyTests {
         case .protectedRemoval:
             // Supersede, with no value, what a butler may not remove.
             var dots = Set<Dot>()
+            // A status is protected when it is the resolved one and reviewed or closed.
+            let resolved = stored.type == .inspectionForm ? (try? InspectionForm.status(of: stored)) : nil
             for (p, register) in stored.fields {
                 let s = p.segments
                 for (dot, value) in register {
                     let isProtected =
-                        (stored.type == .inspectionForm && (s.first == "review" || (p.rawValue == "status" && ["reviewed", "closed"].contains(value.value["state"]?.stringValue ?? ""))
+                        (stored.type == .inspectionForm && (s.first == "review" || (p.rawValue == "status" && (resolved?.state ?? .draft) >= .reviewed && (try? FormStatus(json: value.value)) == resolved)
                             || (s.count == 4 && s[2] == "photos")))
                         || (stored.type == .photo && s.first == "attachments") || (stored.type == .callback && s.first == "attempts")
                     if isProtected { dots.insert(dot) }

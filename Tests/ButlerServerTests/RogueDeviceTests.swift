@@ -131,6 +131,56 @@ struct RogueDeviceTests {
         }
     }
 
+    @Test("the resolved status is the supervisor's once reviewed: no concurrent higher round, no round jump; a reopen that raced a review still submits", arguments: Backend.available)
+    func statusRules(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            var li = Deltas.form()
+            let submit = try InspectionForm.submit(&li, stamp: Deltas.stamp("li-dev", Self.t0 + 1))
+            #expect(try await Self.push(client, f, "li", [Deltas.form(), submit]).allSatisfy { $0.status == .accepted })
+            var zhou = li
+            // Li withdraws the submission (reopen, round 2) while Zhou reviews round 1.
+            let reopen = try InspectionForm.reopen(&li, stamp: Deltas.stamp("li-dev", Self.t0 + 2))
+            let review = try InspectionForm.review(&zhou, note: "已复核", at: F.now, stamp: Deltas.stamp("zhou-dev", Self.t0 + 3))
+            #expect(try await Self.push(client, f, "li", [reopen]).map(\.status) == [.accepted])
+            #expect(try await Self.push(client, f, "zhou", [review]).map(\.status) == [.accepted])
+            // Li's device pulls both and submits round 2 over them: the outranked review is superseded.
+            var pulled = try #require(try await Self.stored(f, "form-1"))
+            let resubmit = try InspectionForm.submit(&pulled, stamp: Deltas.stamp("li-dev", Self.t0 + 4))
+            #expect(try await Self.push(client, f, "li", [resubmit]).map(\.status) == [.accepted])
+            // Zhou reviews round 2. A butler's concurrent "reopen" of a higher round, with an empty
+            // context (nothing removed), would outrank the review: refused.
+            var reviewed = try #require(try await Self.stored(f, "form-1"))
+            #expect(try await Self.push(client, f, "zhou", [try InspectionForm.review(&reviewed, at: F.now, stamp: Deltas.stamp("zhou-dev", Self.t0 + 5))]).map(\.status) == [.accepted])
+            let outrank = try Self.forged(fields: [("status", "li-dev", 40, FormStatus(state: .draft, round: 3).jsonValue)])
+            try await Self.expectRefused(client, f, "li", [outrank], "role-forbidden")
+            // A reopen of a submitted form may not jump rounds (which would exhaust them).
+            #expect(try await Self.push(client, f, "zhou", [try InspectionForm.reopen(&reviewed, stamp: Deltas.stamp("zhou-dev", Self.t0 + 6))]).map(\.status) == [.accepted])
+            var draft = try #require(try await Self.stored(f, "form-1"))
+            let submitted = try InspectionForm.submit(&draft, stamp: Deltas.stamp("li-dev", Self.t0 + 7))
+            #expect(try await Self.push(client, f, "li", [submitted]).map(\.status) == [.accepted])
+            let jump = draft.write("status", FormStatus(state: .draft, round: 1_000_000).jsonValue, stamp: Deltas.stamp("li-dev", Self.t0 + 8))
+            try await Self.expectRefused(client, f, "li", [jump], "role-forbidden")
+        }
+    }
+
+    @Test("a butler removes another device's value only by writing over it", arguments: Backend.available)
+    func erasureNeedsAReplacement(_ backend: Backend) async throws {
+        try await withServer(backend) { f, client in
+            var li = Deltas.form()
+            let defect = try InspectionForm.setResult(&li, item: "fire-door", result: .defect, note: "闭门器损坏", at: F.now, stamp: Deltas.stamp("li-dev", Self.t0 + 1))
+            #expect(try await Self.push(client, f, "li", [Deltas.form(), defect]).allSatisfy { $0.status == .accepted })
+            let note = try #require(defect.fields.keys.first { $0.rawValue.contains("/notes/") })
+            var wang = li
+            try await Self.expectRefused(client, f, "wang", [wang.write(note, nil, stamp: Deltas.stamp("wang-dev", Self.t0 + 2))], "role-forbidden")
+            var wang2 = li
+            try await Self.expectRefused(client, f, "wang", [wang2.write("items/fire-door/result", nil, stamp: Deltas.stamp("wang-dev", Self.t0 + 3))], "role-forbidden")
+            // Writing over it is an edit like any other: the door was fixed.
+            var wang3 = li
+            let fixed = try InspectionForm.setResult(&wang3, item: "fire-door", result: .ok, at: F.now, stamp: Deltas.stamp("wang-dev", Self.t0 + 4))
+            #expect(try await Self.push(client, f, "wang", [fixed]).map(\.status) == [.accepted])
+        }
+    }
+
     @Test("a status may not claim to have seen dots the record does not hold", arguments: Backend.available)
     func forgedSeen(_ backend: Backend) async throws {
         try await withServer(backend) { f, client in

@@ -131,6 +131,11 @@ public struct SyncEngine: Sendable {
         let pending = try store.status().pendingEdits
         var maxRounds = 2 * pending + 8
         var moved = false
+        // A move an earlier sync could not finish (no coverage, a killed process) is made first.
+        if try store.needsReplicaMove() {
+            moved = true
+            maxRounds += 2 * (try await moveReplica(into: &report))
+        }
         var round = 0
         while round < maxRounds {
             round += 1
@@ -140,14 +145,9 @@ public struct SyncEngine: Sendable {
             let response = try await transport.push(PushRequest(deltas: groups.map(\.delta)))
             let outcome = try store.acknowledge(groups, response)
             if outcome.replicaConflicts > 0 && !moved {
-                // This replica id is not ours alone (a cloned image, a restored backup): take a
-                // fresh one and re-stamp every queued edit under it; they go again in this sync.
                 moved = true
-                let fresh = try await transport.issueReplica()
-                let restamped = try store.moveToReplica(fresh)
-                report.replicaRestamped += restamped
+                let restamped = try await moveReplica(into: &report)
                 maxRounds += 2 * restamped
-                logger.info("replica id shared with another store: moved to a fresh one", metadata: ["device.replica": "\(fresh)", "sync.restamped": "\(restamped)"])
                 report.refused -= outcome.replicaConflicts
             }
             report.pushed += outcome.accepted
@@ -169,6 +169,29 @@ public struct SyncEngine: Sendable {
         logger.info("push stopped after \(maxRounds) rounds; what is left goes with the next sync")
     }
 
+    /// Moves the device to a fresh replica id: this one is shared with another store (a cloned
+    /// image, a restored backup), so its queued edits were refused as `dot-reused` or
+    /// `foreign-dot`. Reads the server's state of every record with queued edits first (so values
+    /// the server already holds are not sent twice), then asks for the id, then re-stamps in one
+    /// transaction (``ClientStore/moveToReplica(_:server:)``). Interrupted anywhere, the refusals
+    /// stay and the next sync moves again; an id issued but not used costs nothing.
+    func moveReplica(into report: inout SyncReport) async throws -> Int {
+        var server: [RecordID: RecordState] = [:]
+        for id in try store.queuedRecordIDs() {
+            try Task.checkCancellation()
+            do {
+                if let state = try await transport.record(id: id) { server[id] = state }
+            } catch let error as ClientError where ["zone-forbidden", "stored-record-unreadable"].contains(error.code.rawValue) {
+                continue  // nothing of it can be compared: its values are re-stamped as they are
+            }
+        }
+        let fresh = try await transport.issueReplica()
+        let restamped = try store.moveToReplica(fresh, server: server)
+        report.replicaRestamped += restamped
+        logger.info("replica id shared with another store: moved to a fresh one", metadata: ["device.replica": "\(fresh)", "sync.restamped": "\(restamped)"])
+        return restamped
+    }
+
     /// Rebuilds every record whose refused edit was discarded (``ClientStore/discardRefused(_:)``)
     /// as the server's state of it joined with its remaining outbox deltas. Runs after the push,
     /// so the server's state already holds this device's accepted edits. A record outside the
@@ -179,7 +202,7 @@ public struct SyncEngine: Sendable {
             let server: RecordState?
             do {
                 server = try await transport.record(id: id)
-            } catch let error as ClientError where error.code.rawValue == "zone-forbidden" {
+            } catch let error as ClientError where ["zone-forbidden", "stored-record-unreadable"].contains(error.code.rawValue) {
                 logger.info("cannot rebuild a record outside this device's zones yet", metadata: ["record.id": "\(id)", "error.message": "\(error.message)"])
                 continue
             }

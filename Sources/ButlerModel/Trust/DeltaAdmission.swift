@@ -26,12 +26,12 @@ public struct Pusher: Hashable, Sendable {
 /// | claim | rule | refusal code |
 /// |---|---|---|
 /// | record id, type and zone | a derived id names its type (`photo:…`, `cb:…`); an id keeps its first type and zone forever | `record-mismatch` |
-/// | a new dot in a field | minted under one of the pusher's replica ids | `foreign-dot` |
-/// | a dot already held | carries exactly the value held under it | `dot-reused` |
+/// | every value | under one of the pusher's replica ids (a value the record already holds under another device's id — a replayed batch — included) | `foreign-dot` |
+/// | a dot the record has seen | carries exactly the value first written under it (held, or from the server's history) | `dot-reused` |
 /// | a counter of the pusher's own replica | at most ``maxCounterJump`` beyond what the record holds | `counter-jump` |
 /// | the causal context | covers only dots the record holds, plus the pusher's own | `unknown-dots` |
 /// | a status's `seen` vector | no counter beyond what the merged record has seen | `unknown-dots` |
-/// | the effect (values added *and* removed) | allowed for the pusher's role (see ``forbiddenEffect(added:removed:type:pusher:)``) | `role-forbidden` |
+/// | the effect (values added *and* removed, and the resolved form status) | allowed for the pusher's role (see ``forbiddenEffect(added:removed:type:pusher:)``, ``forbiddenStatusChange(from:to:added:pusher:)``, ``forbiddenErasure(_:by:pusher:)``) | `role-forbidden` |
 /// | the merged record | within ``RecordLimits`` | `record-too-large` |
 ///
 /// A refusal leaves the stored record untouched; it is decided from the delta and the stored
@@ -67,7 +67,10 @@ public enum DeltaAdmission {
         let merged = try base.merged(with: delta)
         try checkSeenClaims(added, merged: merged, pusher: pusher)
         let removed = removedValues(by: delta, from: base)
-        if let reason = forbiddenEffect(added: added, removed: removed, type: delta.type, pusher: pusher) {
+        if let reason = forbiddenEffect(added: added, removed: removed, type: delta.type, pusher: pusher)
+            ?? forbiddenStatusChange(from: base, to: merged, added: added, pusher: pusher)
+            ?? forbiddenErasure(removed, by: delta, pusher: pusher)
+        {
             throw ModelError(.roleForbidden, reason)
         }
         try RecordLimits.check(merged)
@@ -204,9 +207,6 @@ public enum DeltaAdmission {
             }
             for value in removed {
                 if value.path.segments.first == "review" { return "a butler's edit may not remove a supervisor's review note" }
-                if value.path.rawValue == "status", isReviewedOrClosed(value.entry) {
-                    return "a butler's edit may not undo a review or a closing; ask a supervisor to reopen the form"
-                }
                 let s = value.path.segments
                 if s.count == 4, s[0] == "items", s[2] == "photos", !pusher.replicas.contains(value.dot.replica) {
                     return "only the butler who attached an evidence photo, or a supervisor, may detach it (\(value.path))"
@@ -222,6 +222,45 @@ public enum DeltaAdmission {
             }
         case .workOrder, .complaint:
             break
+        }
+        return nil
+    }
+
+    /// A form's status as everyone reads it (the status-monotone rule) is the supervisor's once it
+    /// is reviewed or closed: a butler's delta may not change a resolved reviewed or closed status
+    /// (an undo by supersession, or a concurrent higher round that outranks it), may not make one,
+    /// and may not jump more than one round ahead (which would exhaust the rounds).
+    ///
+    /// Judged on the resolved status rather than on each value, so a butler may still supersede a
+    /// reviewed value that a later round already outranks (its reopen raced with the review).
+    static func forbiddenStatusChange(from base: RecordState, to merged: RecordState, added: [Value], pusher: Pusher) -> String? {
+        guard pusher.role == .butler, base.type == .inspectionForm, added.contains(where: { $0.path.rawValue == "status" })
+            || base.fields["status"] != merged.fields["status"]
+        else { return nil }
+        guard let before = try? InspectionForm.status(of: base), let after = try? InspectionForm.status(of: merged) else { return nil }
+        if before.state >= .reviewed && after != before {
+            return "a butler's edit may not undo a review or a closing; ask a supervisor to reopen the form"
+        }
+        if after.state >= .reviewed && after != before { return "only a supervisor reviews or closes a form" }
+        for value in added where value.path.rawValue == "status" {
+            if let status = try? FormStatus(json: value.entry.value), status.round > before.round + 1 {
+                return "a reopen starts round \(before.round + 1), not round \(status.round)"
+            }
+        }
+        return nil
+    }
+
+    /// A butler's delta may remove another device's value only by writing over it (a new value at
+    /// the same path, as every edit of the model does); a removal with nothing in its place would
+    /// erase a colleague's finding, note or notice outright. (Detaching a photo, the one removal
+    /// the model makes, is judged by ``forbiddenEffect(added:removed:type:pusher:)``.)
+    static func forbiddenErasure(_ removed: [Value], by delta: RecordState, pusher: Pusher) -> String? {
+        guard pusher.role == .butler else { return nil }
+        for value in removed where !pusher.replicas.contains(value.dot.replica) && (delta.fields[value.path]?.isEmpty ?? true) {
+            let s = value.path.segments
+            let isPhoto = (s.count == 4 && s[0] == "items" && s[2] == "photos") || s.first == "attachments"
+            if isPhoto { continue }
+            return "a butler's edit may not erase \(value.path), written by another device, without writing over it"
         }
         return nil
     }

@@ -24,7 +24,10 @@ struct RecordRoutes {
         guard let bytes = try await storage.encodedRecord(id: id) else {
             throw APIError(.notFound, "unknown-record", "the server holds no record \(id)")
         }
-        let zone = try JSONParser.parseRecordState(bytes).zone
+        let zone: Zone
+        do { zone = try JSONParser.parseRecordState(bytes).zone } catch let error as ModelError {
+            throw APIError(.conflict, "stored-record-unreadable", "the stored record \(id) cannot be read (\(error.message)); `butler-server check` reports it")
+        }
         guard device.zones.contains(zone) else {
             throw APIError(.forbidden, "zone-forbidden", "device \(device.name) may not read zone \(zone)")
         }
