@@ -32,6 +32,8 @@ public struct SyncReport: Hashable, Sendable {
     /// Queued edits re-stamped under a fresh replica id, because the device's id turned out to be
     /// shared with another store (a cloned image, a restored backup).
     public var replicaRestamped = 0
+    /// Photos the server's quota held back in this sync (they stay on the device and go later).
+    public var photosHeld = 0
     /// Pulled changes set aside because this build cannot read them (a record over the limits or
     /// of an unknown shape); the rest of their page was stored.
     public var skipped = 0
@@ -45,7 +47,7 @@ public struct SyncReport: Hashable, Sendable {
         [
             "pushed": .int(Int64(pushed)), "refused": .int(Int64(refused)), "held": .int(Int64(held)),
             "restamped": .int(Int64(restamped)), "rebased": .int(Int64(rebased)),
-            "replicaRestamped": .int(Int64(replicaRestamped)), "skipped": .int(Int64(skipped)), "pulled": .int(Int64(pulled)),
+            "replicaRestamped": .int(Int64(replicaRestamped)), "skipped": .int(Int64(skipped)), "photosHeld": .int(Int64(photosHeld)), "pulled": .int(Int64(pulled)),
             "photosUploaded": .int(Int64(photosUploaded)), "bytesUploaded": .int(bytesUploaded),
             "photosDownloaded": .int(Int64(photosDownloaded)), "bytesDownloaded": .int(bytesDownloaded),
         ]
@@ -225,7 +227,16 @@ public struct SyncEngine: Sendable {
     public func uploadPhotos(into report: inout SyncReport, progress: @escaping @Sendable (SyncProgress) -> Void = { _ in }) async throws {
         for (sha, size) in try store.pendingUploads() {
             try Task.checkCancellation()
-            let sent = try await upload(sha256: sha, size: size, progress: progress)
+            let sent: Int64
+            do {
+                sent = try await upload(sha256: sha, size: size, progress: progress)
+            } catch let error as ClientError where error.code.rawValue == "quota-exceeded" {
+                // Over this device's quota: the photo stays here, whole, and goes with a later sync.
+                // The pull still runs, so the device keeps receiving everyone else's edits.
+                report.photosHeld += 1
+                logger.info("photo upload held by the server's quota", metadata: ["blob.sha256": "\(sha)", "error.message": "\(error.message)"])
+                continue
+            }
             report.photosUploaded += 1
             report.bytesUploaded += sent
         }

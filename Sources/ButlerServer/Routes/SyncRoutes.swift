@@ -18,11 +18,22 @@ struct SyncRoutes {
         group.get("pull") { request, context in try await pull(request, context) }
     }
 
+    /// The most replica ids one device may hold.
+    static let maxReplicasPerDevice = 16
+
     /// `POST /v1/devices/me/replicas`: a fresh replica id, bound to the calling device. A device
     /// whose replica id turned out to be shared (a cloned image, a restored backup: its edits were
     /// refused as `dot-reused` or `foreign-dot`) moves to a new one and re-stamps its pending edits.
     func issueReplica(_ context: ButlerRequestContext) async throws -> Response {
         let device = try context.requireDevice()
+        // A device moves only when a copy of its store turns up: a handful of times in its life.
+        // The cap keeps one device from filling records' contexts with replica ids.
+        let held = try await storage.replicaBindings().filter { $0.device == device.name }.count
+        guard held < Self.maxReplicasPerDevice else {
+            throw APIError(
+                .tooManyRequests, "quota-exceeded",
+                "device \(device.name) already holds \(held) replica ids; register the handheld again (`butler-server device add`)")
+        }
         for _ in 0..<8 {
             let replica = try ReplicaID("r" + (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined())
             if try await storage.bindReplica(replica, to: device.name, at: configuration.clock.now()) {
