@@ -133,9 +133,18 @@ extension ClientStore {
     }
 
     /// Photos held here that the server may not have yet.
+    ///
+    /// A photo whose record the server refused or held back waits with it: uploaded alone, the
+    /// bytes would be a photo no record references, which the server counts against the device's
+    /// quota and deletes after a week — and this device, having marked it uploaded, would never
+    /// send it again.
     func pendingUploads() throws -> [(sha256: String, size: Int64)] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT sha256, size FROM blobs WHERE state = 'local' ORDER BY sha256").map { ($0["sha256"], $0["size"]) }
+            try Row.fetchAll(db, sql: """
+                SELECT sha256, size FROM blobs WHERE state = 'local'
+                AND NOT EXISTS (SELECT 1 FROM outbox WHERE refusal IS NOT NULL AND record_id LIKE 'photo:%:' || blobs.sha256)
+                ORDER BY sha256
+                """).map { ($0["sha256"], $0["size"]) }
         }
     }
 
