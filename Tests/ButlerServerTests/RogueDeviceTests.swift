@@ -325,6 +325,19 @@ struct RogueDeviceTests {
         }
     }
 
+    @Test("an audit entry's hash covers the canonical JSON of its members")
+    func chainedEncoding() throws {
+        let members: (Int64, String, String, [String], String, String, String) = (
+            42, "2026-11-23T01:02:03.004Z", "li \"handheld\" 李", ["d1", "r2"], "cb:wo-1", String(repeating: "a", count: 64), AuditEntry.genesis)
+        let direct = AuditEntry.chained(
+            seq: members.0, at: members.1, device: members.2, replicas: members.3, record: members.4, deltaHash: members.5, previous: members.6)
+        let canonical = JSONValue.object([
+            "seq": .int(members.0), "at": .string(members.1), "device": .string(members.2), "replicas": .array(members.3.map(JSONValue.string)),
+            "record": .string(members.4), "deltaHash": .string(members.5), "previous": .string(members.6),
+        ]).canonicalBytes
+        #expect(direct == canonical)
+    }
+
     /// Runs one SQL statement straight against the store, as someone with the database's password would.
     static func tamper(_ f: ServerFixture, _ sql: String) async throws {
         if let sqlite = f.storage as? SQLiteStorage {

@@ -7,8 +7,7 @@ struct AuditDraft: Hashable, Sendable {
     let record: RecordID
     /// The replicas that minted values in it (empty for a delta that only removes).
     let replicas: [ReplicaID]
-    /// The delta's canonical JSON, as the device sent it.
-    let delta: [UInt8]
+    let delta: RecordState
 }
 
 /// One entry of the append-only audit log: which device changed which record, when the server
@@ -36,17 +35,38 @@ public struct AuditEntry: Hashable, Sendable {
     /// The previous hash of the first entry.
     public static let genesis = String(repeating: "0", count: 64)
 
+    /// The entries for the deltas `drafts` accepted in one push transaction, chained after `head`.
+    ///
+    /// `encoded` holds the canonical JSON of the records the push changed (what the store writes):
+    /// a delta equal to its record's new state (the usual creation: one delta, a new record) reuses
+    /// those bytes instead of encoding the same state a second time.
+    static func chain(
+        _ drafts: [AuditDraft], after head: (seq: Int64, hash: String), at: Date, device: String, changed: [RecordID: (state: RecordState, bytes: [UInt8])]
+    ) -> [AuditEntry] {
+        var seq = head.seq
+        var previous = head.hash
+        let time = Timestamp.format(at)
+        return drafts.map { draft in
+            seq += 1
+            let bytes = changed[draft.record].flatMap { $0.state == draft.delta ? $0.bytes : nil } ?? draft.delta.canonicalJSON
+            let entry = AuditEntry(seq: seq, at: time, device: device, record: draft.record, replicas: draft.replicas, delta: bytes, previousHash: previous)
+            previous = entry.hash
+            return entry
+        }
+    }
+
     /// Builds the entry that follows `previousHash`.
-    init(seq: Int64, at: Date, device: String, draft: AuditDraft, previousHash: String) {
+    init(seq: Int64, at: String, device: String, record: RecordID, replicas: [ReplicaID], delta: [UInt8], previousHash: String) {
         self.seq = seq
-        self.at = Timestamp.format(at)
+        self.at = at
         self.device = device
-        self.replicas = draft.replicas.map(\.rawValue)
-        self.record = draft.record.rawValue
-        self.delta = draft.delta
-        self.deltaHash = Self.sha256(draft.delta)
+        self.replicas = replicas.map(\.rawValue)
+        self.record = record.rawValue
+        self.delta = delta
+        self.deltaHash = Self.sha256(delta)
         self.previousHash = previousHash
-        self.hash = Self.sha256(Self.chained(seq: seq, at: self.at, device: device, replicas: replicas, record: record, deltaHash: deltaHash, previous: previousHash))
+        self.hash = Self.sha256(
+            Self.chained(seq: seq, at: at, device: device, replicas: self.replicas, record: self.record, deltaHash: deltaHash, previous: previousHash))
     }
 
     /// An entry as stored (read back for showing or verifying).
@@ -64,14 +84,20 @@ public struct AuditEntry: Hashable, Sendable {
 
     /// What the entry hash covers: every member but the delta itself, which ``deltaHash`` covers.
     static func chained(seq: Int64, at: String, device: String, replicas: [String], record: String, deltaHash: String, previous: String) -> [UInt8] {
-        JSONValue.object([
-            "seq": .int(seq), "at": .string(at), "device": .string(device), "replicas": .array(replicas.map(JSONValue.string)),
-            "record": .string(record), "deltaHash": .string(deltaHash), "previous": .string(previous),
-        ]).canonicalBytes
+        // The canonical JSON of {at, deltaHash, device, previous, record, replicas, seq} (members in
+        // byte order), written directly: this runs once per accepted delta inside the push.
+        var text = #"{"at":"# + JSONValue.string(at).canonicalString
+        text += #","deltaHash":"# + JSONValue.string(deltaHash).canonicalString
+        text += #","device":"# + JSONValue.string(device).canonicalString
+        text += #","previous":"# + JSONValue.string(previous).canonicalString
+        text += #","record":"# + JSONValue.string(record).canonicalString
+        text += #","replicas":["# + replicas.map { JSONValue.string($0).canonicalString }.joined(separator: ",")
+        text += #"],"seq":\#(seq)}"#
+        return Array(text.utf8)
     }
 
     static func sha256(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        SHA256Hasher.hexString(Array(SHA256.hash(data: bytes)))
     }
 
     /// Why this entry does not follow `previous` (the entry before it, or nil for the first), or nil.

@@ -32,7 +32,7 @@ enum MergeBatch {
         _ deltas: [RecordState], to existing: [RecordID: RecordState], unreadable: [RecordID: ModelError] = [:], by device: DeviceRecord,
         owners: [ReplicaID: String], history: [RecordID: [Dot: DeltaAdmission.Value]] = [:]
     ) -> Result {
-        var history = history
+        var written: [RecordID: [RecordState]] = [:]
         var states = existing
         var owners = owners
         var result = Result()
@@ -57,7 +57,7 @@ enum MergeBatch {
             do {
                 merged = try DeltaAdmission.admit(
                     delta, into: before, by: Pusher(name: device.name, role: device.role, replicas: own), isUnbound: { owners[$0] == nil },
-                    firstWritten: { history[delta.id]?[$0] })
+                    firstWritten: { dot in history[delta.id]?[dot] ?? Self.firstValue(of: dot, in: written[delta.id] ?? []) })
             } catch let error as ModelError {
                 result.outcomes.append(.refused(error))
                 continue
@@ -74,13 +74,10 @@ enum MergeBatch {
                 continue
             }
             result.outcomes.append(.merged(changed: true, conflicts: merged.conflictRules()))
-            result.audited.append(AuditDraft(record: delta.id, replicas: minting, delta: delta.canonicalJSON))
-            // What this push wrote joins the history, for later deltas of the same push.
-            for (path, register) in delta.fields {
-                for (dot, entry) in register where !(before?.context.contains(dot) ?? false) {
-                    history[delta.id, default: [:]][dot] = DeltaAdmission.Value(path: path, dot: dot, entry: entry)
-                }
-            }
+            result.audited.append(AuditDraft(record: delta.id, replicas: minting, delta: delta))
+            // What this push wrote is history for later deltas of the same push (looked up only
+            // when one of them names a dot its record no longer holds).
+            written[delta.id, default: []].append(delta)
             if ordered.insert(delta.id).inserted { order.append(delta.id) }
             states[delta.id] = merged
         }
@@ -97,6 +94,16 @@ enum MergeBatch {
             if !dots.isEmpty { wanted[delta.id, default: []].formUnion(dots) }
         }
         return wanted
+    }
+
+    /// The value `dot` was first written with among `deltas` (in order), or nil.
+    static func firstValue(of dot: Dot, in deltas: [RecordState]) -> DeltaAdmission.Value? {
+        for delta in deltas {
+            for (path, register) in delta.fields {
+                if let entry = register[dot] { return DeltaAdmission.Value(path: path, dot: dot, entry: entry) }
+            }
+        }
+        return nil
     }
 
     /// The first value of each `wanted` dot among a record's audited deltas (canonical JSON).

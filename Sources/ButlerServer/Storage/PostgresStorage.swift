@@ -200,11 +200,13 @@ public final class PostgresStorage: SyncStorage, Service {
                     "INSERT INTO replicas (replica, device, bound_at) VALUES (\(replica.rawValue), \(device.name), \(boundAt))", logger: logger)
             }
             let changed = result.changed
+            var encoded: [RecordID: (state: RecordState, bytes: [UInt8])] = [:]
+            for state in changed { encoded[state.id] = (state, state.canonicalJSON) }
             if !changed.isEmpty {
                 let ids = changed.map(\.id.rawValue)
                 let types = changed.map(\.type.rawValue)
                 let zones = changed.map(\.zone.rawValue)
-                let bodies = changed.map { String(decoding: $0.canonicalJSON, as: UTF8.self) }
+                let bodies = changed.map { String(decoding: encoded[$0.id]!.bytes, as: UTF8.self) }
                 try await tx.query(
                     """
                     INSERT INTO records (id, type, zone, state, seq)
@@ -215,20 +217,10 @@ public final class PostgresStorage: SyncStorage, Service {
                     """, logger: logger)
             }
             if !result.audited.isEmpty {
-                var seq: Int64 = 0
-                var previous = AuditEntry.genesis
-                let head = try await tx.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", logger: logger)
-                for try await (s, h) in head.decode((Int64, String).self) {
-                    seq = s
-                    previous = h
-                }
-                var entries: [AuditEntry] = []
-                for draft in result.audited {
-                    seq += 1
-                    let entry = AuditEntry(seq: seq, at: now, device: device.name, draft: draft, previousHash: previous)
-                    entries.append(entry)
-                    previous = entry.hash
-                }
+                var head: (seq: Int64, hash: String) = (0, AuditEntry.genesis)
+                let last = try await tx.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", logger: logger)
+                for try await (s, h) in last.decode((Int64, String).self) { head = (s, h) }
+                let entries = AuditEntry.chain(result.audited, after: head, at: now, device: device.name, changed: encoded)
                 try await tx.query(
                     """
                     INSERT INTO audit (seq, at, device, replicas, record_id, delta, delta_hash, prev_hash, hash)

@@ -171,26 +171,26 @@ public final class SQLiteStorage: SyncStorage {
                 INSERT INTO records (id, type, zone, state, seq) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET state = excluded.state, seq = excluded.seq
                 """)
+            var encoded: [RecordID: (state: RecordState, bytes: [UInt8])] = [:]
             for state in result.changed {
-                try upsert.execute(arguments: [state.id.rawValue, state.type.rawValue, state.zone.rawValue, Data(state.canonicalJSON), next])
+                let bytes = state.canonicalJSON
+                encoded[state.id] = (state, bytes)
+                try upsert.execute(arguments: [state.id.rawValue, state.type.rawValue, state.zone.rawValue, Data(bytes), next])
                 next += 1
             }
             if !result.audited.isEmpty {
                 let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-                var seq: Int64 = head?["seq"] ?? 0
-                var previous: String = head?["hash"] ?? AuditEntry.genesis
                 let insert = try db.cachedStatement(sql: """
                     INSERT INTO audit (seq, at, device, replicas, record_id, delta, delta_hash, prev_hash, hash)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
-                for draft in result.audited {
-                    seq += 1
-                    let entry = AuditEntry(seq: seq, at: now, device: device.name, draft: draft, previousHash: previous)
+                let entries = AuditEntry.chain(
+                    result.audited, after: (head?["seq"] ?? 0, head?["hash"] ?? AuditEntry.genesis), at: now, device: device.name, changed: encoded)
+                for entry in entries {
                     try insert.execute(arguments: [
                         entry.seq, entry.at, entry.device, entry.replicas.joined(separator: ","), entry.record, Data(entry.delta), entry.deltaHash,
                         entry.previousHash, entry.hash,
                     ])
-                    previous = entry.hash
                 }
             }
             return result.outcomes
