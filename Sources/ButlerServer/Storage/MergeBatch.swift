@@ -96,6 +96,14 @@ enum MergeBatch {
         return wanted
     }
 
+    /// A stored state read back for merging; a row whose state names another record is as
+    /// unreadable as one that does not decode (it was changed behind the server's back).
+    static func decodeStored(_ bytes: [UInt8], id: RecordID) throws -> RecordState {
+        let state = try JSONParser.parseRecordState(bytes)
+        guard state.id == id else { throw ModelError(.invalidValue, "the row of \(id) holds the state of \(state.id)") }
+        return state
+    }
+
     /// The value `dot` was first written with among `deltas` (in order), or nil.
     static func firstValue(of dot: Dot, in deltas: [RecordState]) -> DeltaAdmission.Value? {
         for delta in deltas {

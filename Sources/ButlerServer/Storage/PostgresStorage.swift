@@ -174,11 +174,11 @@ public final class PostgresStorage: SyncStorage, Service {
             let rows = try await tx.query("SELECT id, state FROM records WHERE id = ANY(\(ids))", logger: logger)
             for try await (id, state) in rows.decode((String, String).self) {
                 // One damaged record refuses the deltas to it, never the whole push.
+                let key = try RecordID(id)
                 do {
-                    let decoded = try JSONParser.parseRecordState(Array(state.utf8))
-                    existing[decoded.id] = decoded
+                    existing[key] = try MergeBatch.decodeStored(Array(state.utf8), id: key)
                 } catch let error as ModelError {
-                    unreadable[try RecordID(id)] = error
+                    unreadable[key] = error
                 }
             }
             var owners: [ReplicaID: String] = [:]

@@ -138,7 +138,7 @@ public final class SQLiteStorage: SyncStorage {
             for id in Set(deltas.map(\.id)) {
                 guard let data = try Data.fetchOne(select, arguments: [id.rawValue]) else { continue }
                 // One damaged record refuses the deltas to it, never the whole push.
-                do { existing[id] = try JSONParser.parseRecordState([UInt8](data)) } catch let error as ModelError { unreadable[id] = error }
+                do { existing[id] = try MergeBatch.decodeStored([UInt8](data), id: id) } catch let error as ModelError { unreadable[id] = error }
             }
             var owners: [ReplicaID: String] = [:]
             let named = MergeBatch.writingReplicas(deltas)
