@@ -387,6 +387,14 @@ struct RogueDeviceTests {
             #expect(try await StoreCheck.checkRecords(f.storage).problems.map(\.code) == ["audit-mismatch"])
             try await Self.tamper(f, #"UPDATE records SET state = '{"id":"form-1","type":"inspection-form"}' WHERE id = 'form-1'"#)
             #expect(try await StoreCheck.checkRecords(f.storage).problems.map(\.code) == ["unreadable"])
+            // A row whose state names another record is as damaged as one that does not decode.
+            let other = String(decoding: Deltas.form("form-9").canonicalJSON, as: UTF8.self).replacingOccurrences(of: "'", with: "''")
+            try await Self.tamper(f, "UPDATE records SET state = '\(other)' WHERE id = 'form-1'")
+            #expect(try await StoreCheck.checkRecords(f.storage).problems.map(\.code) == ["column-mismatch"])
+            var probe = state
+            let misplaced = try await Self.push(client, f, "li", [probe.write("weather", "阴", stamp: Deltas.stamp("li-dev", Self.t0 + 9))])
+            #expect(misplaced.map(\.code) == ["stored-record-unreadable"])
+            try await Self.tamper(f, #"UPDATE records SET state = '{"id":"form-1","type":"inspection-form"}' WHERE id = 'form-1'"#)
             // A push to the damaged record is refused alone; the server keeps serving.
             var wang = state
             let results = try await Self.push(client, f, "wang", [wang.write("weather", "晴", stamp: Deltas.stamp("wang-dev", Self.t0 + 2)), Deltas.form("form-2", by: "wang-dev")])
