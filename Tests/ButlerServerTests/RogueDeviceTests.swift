@@ -410,3 +410,57 @@ struct RogueDeviceTests {
         }
     }
 }
+
+/// Byte bounds: no record grows past what a handheld can take, and no pull page does either.
+@Suite("Byte bounds")
+struct ByteBoundTests {
+    typealias F = ServerFixture
+
+    @Test("a push that would grow a record past the byte cap is refused, and the record is unchanged", arguments: Backend.available)
+    func recordCap(_ backend: Backend) async throws {
+        try await ServerFixture.with(backend) { f in
+            try await f.app().test(.router) { client in
+                var state = Deltas.form()
+                #expect(try await RogueDeviceTests.push(client, f, "li", [Deltas.form()]).map(\.status) == [.accepted])
+                var refused: PushResponse.Result?
+                for push in 0..<8 where refused == nil {
+                    // About 700 KB of notes per push (under the 1 MiB body limit of the fixture).
+                    var delta = RecordState(id: state.id, type: state.type, zone: state.zone)
+                    for n in 0..<330 {
+                        let stamp = Deltas.stamp("li-dev", RogueDeviceTests.t0 + Int64(push * 1000 + n))
+                        try delta.merge(try InspectionForm.addNote(&state, item: "fire-door", text: String(repeating: "x", count: 2000), at: F.now, stamp: stamp))
+                    }
+                    let before = try await RogueDeviceTests.snapshot(f)
+                    let result = try #require(try await RogueDeviceTests.push(client, f, "li", [delta]).first)
+                    if result.status == .refused {
+                        refused = result
+                        #expect(try await RogueDeviceTests.snapshot(f) == before)
+                    }
+                }
+                #expect(refused?.code == "record-too-large")
+                let stored = try #require(try await f.storage.storedRecords(after: nil, limit: 10).first)
+                #expect(stored.state.count <= RecordLimits.maxStateBytes)
+            }
+        }
+    }
+
+    @Test("a pull page ends at its byte budget and the next page carries on", arguments: Backend.available)
+    func pageBudget(_ backend: Backend) async throws {
+        try await ServerFixture.with(backend, configure: { $0.maxPullPageBytes = 1 }) { f in
+            try await f.app().test(.router) { client in
+                let forms = (1...3).map { Deltas.form("form-\($0)") }
+                #expect(try await RogueDeviceTests.push(client, f, "li", forms).allSatisfy { $0.status == .accepted })
+                var cursor = "0"
+                var pages: [[String]] = []
+                for _ in 0..<10 {
+                    let page = try PullResponse(json: F.json(try await client.execute(uri: "/v1/pull?cursor=\(cursor)", method: .get, headers: f.headers("wang"))))
+                    pages.append(page.changes.map(\.id.rawValue))
+                    cursor = page.cursor
+                    if !page.more { break }
+                }
+                #expect(pages.flatMap { $0 } == forms.map(\.id.rawValue))
+                #expect(pages.filter { !$0.isEmpty }.allSatisfy { $0.count == 1 }, "one state a page at a 1-byte budget")
+            }
+        }
+    }
+}

@@ -53,6 +53,9 @@ public enum RecordLimits {
     public static let maxFields = 10_000
     /// Values in one multi-value register.
     public static let maxSiblings = 256
+    /// Bytes of one stored state's canonical JSON: the server refuses a merge past it, so a pull
+    /// page of records stays a size a handheld can take (photos are blobs, not in records).
+    public static let maxStateBytes = 2 << 20
 }
 
 extension CausalContext {

@@ -131,7 +131,7 @@ struct SyncRoutes {
             }
             limit = value
         }
-        let page = try await storage.changeEncodings(after: cursor, zones: device.zones, limit: limit)
+        let page = try await storage.changeEncodings(after: cursor, zones: device.zones, limit: limit, maxBytes: configuration.maxPullPageBytes)
         Counter(label: "butler_server_pulls_total").increment()
         Counter(label: "butler_server_changes_served_total").increment(by: page.states.count)
         if let latest = try? await storage.latestCursor() {

@@ -36,6 +36,9 @@ public struct ServerConfiguration: Sendable {
     public var sweepInterval: Duration = .seconds(3600)
     /// Largest pull page.
     public var maxPullLimit: Int = WireProtocol.maxPullLimit
+    /// A pull page ends after the state that reaches this many bytes (it always holds one), so a
+    /// zone of large records is served in bounded pages.
+    public var maxPullPageBytes: Int = 8 << 20
     /// The estate calendar (time zone, rain days) the deadline views use.
     public var calendar = EstateCalendar()
     /// The clock deadlines and revocations are measured against.

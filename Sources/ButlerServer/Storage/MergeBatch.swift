@@ -23,13 +23,14 @@ enum MergeBatch {
 
     /// - Parameters:
     ///   - existing: the stored states of (at least) the records the deltas name.
-    ///   - unreadable: stored records that could not be decoded; deltas to them are refused alone.
+    ///   - refusedRecords: records every delta of this push to which is refused with the given error
+    ///     (a stored record that cannot be decoded; a record this push would grow past the byte cap).
     ///   - owners: the device each replica id is bound to, for (at least) the pushing device's ids
     ///     and every replica minting a dot in `deltas`.
     ///   - history: for records whose deltas name dots they no longer hold, the value each dot was
     ///     first written with, from the audit log (see ``auditedValues(_:wanted:)``).
     static func apply(
-        _ deltas: [RecordState], to existing: [RecordID: RecordState], unreadable: [RecordID: ModelError] = [:], by device: DeviceRecord,
+        _ deltas: [RecordState], to existing: [RecordID: RecordState], refusedRecords: [RecordID: ModelError] = [:], by device: DeviceRecord,
         owners: [ReplicaID: String], history: [RecordID: [Dot: DeltaAdmission.Value]] = [:]
     ) -> Result {
         var written: [RecordID: [RecordState]] = [:]
@@ -40,8 +41,8 @@ enum MergeBatch {
         var order: [RecordID] = []
         var ordered = Set<RecordID>()
         for delta in deltas {
-            if let error = unreadable[delta.id] {
-                result.outcomes.append(.refused(ModelError(.storedRecordUnreadable, "the stored record \(delta.id) cannot be read (\(error.message)); `butler-server check` reports it")))
+            if let error = refusedRecords[delta.id] {
+                result.outcomes.append(.refused(error))
                 continue
             }
             let before = states[delta.id]
@@ -83,6 +84,37 @@ enum MergeBatch {
         }
         result.changed = order.compactMap { id in states[id] == existing[id] ? nil : states[id] }
         return result
+    }
+
+    /// ``apply(_:to:refusedRecords:by:owners:history:)``, then the canonical encoding of every
+    /// changed record; a record this push would grow past ``RecordLimits/maxStateBytes`` refuses
+    /// this push's deltas to it (`record-too-large`) and the push is merged again without them,
+    /// which changes no other record. Returns the result and the encodings the store writes.
+    static func applyBounded(
+        _ deltas: [RecordState], to existing: [RecordID: RecordState], unreadable: [RecordID: ModelError], by device: DeviceRecord,
+        owners: [ReplicaID: String], history: [RecordID: [Dot: DeltaAdmission.Value]]
+    ) -> (result: Result, encoded: [RecordID: (state: RecordState, bytes: [UInt8])]) {
+        var refused = unreadable.mapValues { error in
+            ModelError(.storedRecordUnreadable, "the stored record cannot be read (\(error.message)); `butler-server check` reports it")
+        }
+        var result = apply(deltas, to: existing, refusedRecords: refused, by: device, owners: owners, history: history)
+        var encoded: [RecordID: (state: RecordState, bytes: [UInt8])] = [:]
+        var oversized = false
+        for state in result.changed {
+            let bytes = state.canonicalJSON
+            if bytes.count > RecordLimits.maxStateBytes {
+                refused[state.id] = ModelError(
+                    .recordTooLarge, "record \(state.id) would take \(bytes.count) bytes; at most \(RecordLimits.maxStateBytes) are stored")
+                oversized = true
+            } else {
+                encoded[state.id] = (state, bytes)
+            }
+        }
+        if oversized {
+            result = apply(deltas, to: existing, refusedRecords: refused, by: device, owners: owners, history: history)
+            encoded = encoded.filter { refused[$0.key] == nil }
+        }
+        return (result, encoded)
     }
 
     /// For each record, the dots its deltas carry that the stored state has seen but no longer

@@ -193,20 +193,18 @@ public final class PostgresStorage: SyncStorage, Service {
                 for try await (delta) in audited.decode(String.self) { bodies.append(Array(delta.utf8)) }
                 history[id] = MergeBatch.auditedValues(bodies, wanted: wanted)
             }
-            let result = MergeBatch.apply(deltas, to: existing, unreadable: unreadable, by: device, owners: owners, history: history)
+            let (result, encoded) = MergeBatch.applyBounded(deltas, to: existing, unreadable: unreadable, by: device, owners: owners, history: history)
             let boundAt = Timestamp.format(now)
             for replica in result.bindings {
                 try await tx.query(
                     "INSERT INTO replicas (replica, device, bound_at) VALUES (\(replica.rawValue), \(device.name), \(boundAt))", logger: logger)
             }
             let changed = result.changed
-            var encoded: [RecordID: (state: RecordState, bytes: [UInt8])] = [:]
-            for state in changed { encoded[state.id] = (state, state.canonicalJSON) }
             if !changed.isEmpty {
                 let ids = changed.map(\.id.rawValue)
                 let types = changed.map(\.type.rawValue)
                 let zones = changed.map(\.zone.rawValue)
-                let bodies = changed.map { String(decoding: encoded[$0.id]!.bytes, as: UTF8.self) }
+                let bodies = changed.map { String(decoding: encoded[$0.id]?.bytes ?? $0.canonicalJSON, as: UTF8.self) }
                 try await tx.query(
                     """
                     INSERT INTO records (id, type, zone, state, seq)
@@ -280,7 +278,7 @@ public final class PostgresStorage: SyncStorage, Service {
         return records
     }
 
-    public func changeEncodings(after cursor: Int64, zones: [Zone], limit: Int) async throws -> (states: [[UInt8]], cursor: Int64, more: Bool) {
+    public func changeEncodings(after cursor: Int64, zones: [Zone], limit: Int, maxBytes: Int) async throws -> (states: [[UInt8]], cursor: Int64, more: Bool) {
         guard !zones.isEmpty else { return ([], cursor, false) }
         let zoneNames = zones.map(\.rawValue)
         let rows = try await client.query(
@@ -288,12 +286,14 @@ public final class PostgresStorage: SyncStorage, Service {
         var states: [[UInt8]] = []
         var last = cursor
         var more = false
+        var bytes = 0
         for try await (state, seq) in rows.decode((String, Int64).self) {
-            if states.count == limit {
+            if states.count == limit || bytes >= maxBytes {
                 more = true
                 break
             }
             states.append(Array(state.utf8))
+            bytes += states[states.count - 1].count
             last = seq
         }
         return (states, last, more)

@@ -159,7 +159,7 @@ public final class SQLiteStorage: SyncStorage {
                 let audited = try Data.fetchAll(db, sql: "SELECT delta FROM audit WHERE record_id = ? ORDER BY seq", arguments: [id.rawValue])
                 history[id] = MergeBatch.auditedValues(audited.map { [UInt8]($0) }, wanted: wanted)
             }
-            let result = MergeBatch.apply(deltas, to: existing, unreadable: unreadable, by: device, owners: owners, history: history)
+            let (result, encoded) = MergeBatch.applyBounded(deltas, to: existing, unreadable: unreadable, by: device, owners: owners, history: history)
             for replica in result.bindings {
                 try db.execute(
                     sql: "INSERT INTO replicas (replica, device, bound_at) VALUES (?, ?, ?)",
@@ -171,10 +171,8 @@ public final class SQLiteStorage: SyncStorage {
                 INSERT INTO records (id, type, zone, state, seq) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET state = excluded.state, seq = excluded.seq
                 """)
-            var encoded: [RecordID: (state: RecordState, bytes: [UInt8])] = [:]
             for state in result.changed {
-                let bytes = state.canonicalJSON
-                encoded[state.id] = (state, bytes)
+                let bytes = encoded[state.id]?.bytes ?? state.canonicalJSON
                 try upsert.execute(arguments: [state.id.rawValue, state.type.rawValue, state.zone.rawValue, Data(bytes), next])
                 next += 1
             }
@@ -243,20 +241,24 @@ public final class SQLiteStorage: SyncStorage {
         }
     }
 
-    public func changeEncodings(after cursor: Int64, zones: [Zone], limit: Int) async throws -> (states: [[UInt8]], cursor: Int64, more: Bool) {
+    public func changeEncodings(after cursor: Int64, zones: [Zone], limit: Int, maxBytes: Int) async throws -> (states: [[UInt8]], cursor: Int64, more: Bool) {
         guard !zones.isEmpty else { return ([], cursor, false) }
         return try await pool.read { db in
             let placeholders = zones.map { _ in "?" }.joined(separator: ",")
-            let rows = try Row.fetchAll(
+            let rows = try Row.fetchCursor(
                 db, sql: "SELECT state, seq FROM records WHERE seq > ? AND zone IN (\(placeholders)) ORDER BY seq LIMIT ?",
                 arguments: StatementArguments([cursor] as [any DatabaseValueConvertible] + zones.map(\.rawValue) + [limit + 1]))
-            let page = rows.prefix(limit)
-            let states = page.map { row -> [UInt8] in
+            var states: [[UInt8]] = []
+            var last = cursor
+            var bytes = 0
+            while let row = try rows.next() {
+                if states.count == limit || bytes >= maxBytes { return (states, last, true) }
                 let data: Data = row["state"]
-                return [UInt8](data)
+                states.append([UInt8](data))
+                bytes += data.count
+                last = row["seq"]
             }
-            let last: Int64 = page.last?["seq"] ?? cursor
-            return (states, last, rows.count > limit)
+            return (states, last, false)
         }
     }
 

@@ -106,7 +106,9 @@ public protocol SyncStorage: Sendable {
     func forgetBlob(sha256: String) async throws
     /// The stored canonical encodings of the records in `zones` changed after `cursor`, in change
     /// order: what a pull page sends as it is, without decoding and re-encoding each state.
-    func changeEncodings(after cursor: Int64, zones: [Zone], limit: Int) async throws -> (states: [[UInt8]], cursor: Int64, more: Bool)
+    /// A page holds at most `limit` states and stops after the state that reaches `maxBytes` (it
+    /// always holds at least one), so no page grows without bound whatever the records hold.
+    func changeEncodings(after cursor: Int64, zones: [Zone], limit: Int, maxBytes: Int) async throws -> (states: [[UInt8]], cursor: Int64, more: Bool)
     /// The latest change sequence number.
     func latestCursor() async throws -> Int64
     /// Every record in `zones` (for the supervisor views).
@@ -120,7 +122,7 @@ public protocol SyncStorage: Sendable {
 extension SyncStorage {
     /// Current states of the records in `zones` changed after `cursor`, in change order.
     public func changes(after cursor: Int64, zones: [Zone], limit: Int) async throws -> (changes: [RecordState], cursor: Int64, more: Bool) {
-        let page = try await changeEncodings(after: cursor, zones: zones, limit: limit)
+        let page = try await changeEncodings(after: cursor, zones: zones, limit: limit, maxBytes: Int.max)
         return (try page.states.map { try JSONParser.parseRecordState($0) }, page.cursor, page.more)
     }
 }
