@@ -50,6 +50,33 @@ struct QuotaTests {
         }
     }
 
+    @Test("parallel uploads of one device cannot pass its daily quota together; what does not arrive is given back", arguments: Backend.available)
+    func parallelUploads(_ backend: Backend) async throws {
+        try await ServerFixture.with(backend, configure: { $0.blobBytesPerDevicePerDay = 1000 }) { f in
+            try await f.app().test(.router) { client in
+                let photos = (0..<4).map { [UInt8](repeating: UInt8(10 + $0), count: 600) }
+                for photo in photos { try await Self.reference(client, f, "li", "li-dev", photo) }
+                let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                    for photo in photos { group.addTask { try await Self.upload(client, f, "li", photo).status } }
+                    var all: [HTTPResponse.Status] = []
+                    for try await status in group { all.append(status) }
+                    return all
+                }
+                #expect(statuses.filter { $0 == .ok }.count == 1, "\(statuses)")
+                #expect(statuses.filter { $0 == .tooManyRequests }.count == 3)
+                let day = String(Timestamp.format(F.now).prefix(10))
+                #expect(try await f.storage.uploadedBytes(device: "li", day: day) == 600)
+                // A chunk of half a photo: 300 bytes arrive, the other 300 reserved are given back.
+                let wang = [UInt8](repeating: 99, count: 600)
+                try await Self.reference(client, f, "wang", "wang-dev", wang)
+                let half = try await client.execute(
+                    uri: "/v1/blobs/\(Self.sha(wang))/upload?offset=0&length=600", method: .patch, headers: f.headers("wang"), body: ByteBuffer(bytes: wang.prefix(300)))
+                #expect(half.status == .ok)
+                #expect(try await f.storage.uploadedBytes(device: "wang", day: day) == 300)
+            }
+        }
+    }
+
     @Test("photos no record references are capped per device, and expire", arguments: Backend.available)
     func unreferenced(_ backend: Backend) async throws {
         try await ServerFixture.with(backend, configure: { $0.unreferencedBlobBytesPerDevice = 1000 }) { f in

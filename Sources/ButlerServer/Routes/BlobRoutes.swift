@@ -25,11 +25,19 @@ struct BlobRoutes {
             let current = await blobs.status(sha)
             if current.complete { return Response.json(current.jsonValue) }
             let now = configuration.clock.now()
-            try await checkQuotas(device: device, sha: sha, offset: offset, length: length, now: now)
-            let status = try await blobs.append(sha, offset: offset, length: length, body: request.body)
+            let reserved = try await reserveQuota(device: device, sha: sha, offset: offset, length: length, now: now)
+            let status: BlobStatus
+            do {
+                status = try await blobs.append(sha, offset: offset, length: length, body: request.body)
+            } catch {
+                // Give back what was reserved and did not arrive (a cut upload resumes later).
+                let held = await blobs.status(sha).received
+                try? await storage.addUploadedBytes(device: device.name, day: Self.day(now), bytes: max(0, held - offset) - reserved)
+                throw error
+            }
             let received = max(0, status.received - offset)
             Counter(label: "butler_server_blob_bytes_in_total").increment(by: Int(received))
-            if received > 0 { try await storage.addUploadedBytes(device: device.name, day: Self.day(now), bytes: received) }
+            if received != reserved { try await storage.addUploadedBytes(device: device.name, day: Self.day(now), bytes: received - reserved) }
             if status.complete { try await storage.recordBlob(sha256: sha, device: device.name, bytes: length, at: now) }
             return Response.json(status.jsonValue)
         }
@@ -41,26 +49,31 @@ struct BlobRoutes {
     /// The UTC day a quota counts in.
     static func day(_ date: Date) -> String { String(Timestamp.format(date).prefix(10)) }
 
-    /// Refuses an upload that would take `device` past its daily bytes, or past the bytes of
-    /// photos it may hold that no record references (`quota-exceeded`, 429; the client retries
-    /// later). Quotas bound what one device can put on the server's disk, so no device can fill it.
-    func checkQuotas(device: DeviceRecord, sha: String, offset: Int64, length: Int64, now: Date) async throws {
+    /// Refuses an upload that would take `device` past the bytes of photos it may hold that no
+    /// record references, or past its daily bytes (`quota-exceeded`, 429; the client retries
+    /// later); otherwise reserves the bytes still to come against the day's quota, atomically, so
+    /// that parallel uploads cannot each pass the check. Returns the bytes reserved; the caller
+    /// gives back what does not arrive. Quotas bound what one device can put on the server's disk.
+    func reserveQuota(device: DeviceRecord, sha: String, offset: Int64, length: Int64, now: Date) async throws -> Int64 {
+        if try await !storage.isPhotoReferenced(sha256: sha) {
+            let held = try await storage.unreferencedBlobs().filter { $0.device == device.name }.reduce(Int64(0)) { $0 + $1.bytes }
+            guard held + length <= configuration.unreferencedBlobBytesPerDevice else {
+                Counter(label: "butler_server_quota_refusals_total", dimensions: [("quota", "unreferenced")]).increment()
+                throw APIError(
+                    .tooManyRequests, "quota-exceeded",
+                    "device \(device.name) holds \(held) bytes of photos no record references; push the records first, or wait until they expire")
+            }
+        }
         let incoming = max(0, length - offset)
-        let used = try await storage.uploadedBytes(device: device.name, day: Self.day(now))
-        guard used + incoming <= configuration.blobBytesPerDevicePerDay else {
+        let limit = configuration.blobBytesPerDevicePerDay
+        guard try await storage.reserveUploadBytes(device: device.name, day: Self.day(now), bytes: incoming, limit: limit) else {
             Counter(label: "butler_server_quota_refusals_total", dimensions: [("quota", "daily")]).increment()
+            let used = try await storage.uploadedBytes(device: device.name, day: Self.day(now))
             throw APIError(
                 .tooManyRequests, "quota-exceeded",
-                "device \(device.name) has uploaded \(used) photo bytes today; \(incoming) more would pass its daily quota of \(configuration.blobBytesPerDevicePerDay); it is kept and sent tomorrow")
+                "device \(device.name) has uploaded \(used) photo bytes today; \(incoming) more would pass its daily quota of \(limit); it is kept and sent tomorrow")
         }
-        guard try await !storage.isPhotoReferenced(sha256: sha) else { return }
-        let held = try await storage.unreferencedBlobs().filter { $0.device == device.name }.reduce(Int64(0)) { $0 + $1.bytes }
-        guard held + length <= configuration.unreferencedBlobBytesPerDevice else {
-            Counter(label: "butler_server_quota_refusals_total", dimensions: [("quota", "unreferenced")]).increment()
-            throw APIError(
-                .tooManyRequests, "quota-exceeded",
-                "device \(device.name) holds \(held) bytes of photos no record references; push the records first, or wait until they expire")
-        }
+        return incoming
     }
 
     func sha(_ context: ButlerRequestContext) throws -> String {

@@ -316,6 +316,20 @@ public final class PostgresStorage: SyncStorage, Service {
 
     // MARK: Blob quotas
 
+    public func reserveUploadBytes(device: String, day: String, bytes: Int64, limit: Int64) async throws -> Bool {
+        // One statement: concurrent reservations (several nodes, parallel requests) serialise on the
+        // row, and the condition is checked against the committed total.
+        let rows = try await client.query(
+            """
+            INSERT INTO blob_usage (device, day, bytes) SELECT \(device), \(day), \(bytes) WHERE \(bytes) <= \(limit)
+            ON CONFLICT (device, day) DO UPDATE SET bytes = blob_usage.bytes + EXCLUDED.bytes WHERE blob_usage.bytes + EXCLUDED.bytes <= \(limit)
+            RETURNING bytes
+            """, logger: logger)
+        var reserved = false
+        for try await _ in rows.decode(Int64.self) { reserved = true }
+        return reserved
+    }
+
     public func addUploadedBytes(device: String, day: String, bytes: Int64) async throws {
         try await client.query(
             "INSERT INTO blob_usage (device, day, bytes) VALUES (\(device), \(day), \(bytes)) ON CONFLICT (device, day) DO UPDATE SET bytes = blob_usage.bytes + EXCLUDED.bytes",

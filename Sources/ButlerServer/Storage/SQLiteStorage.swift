@@ -277,6 +277,17 @@ public final class SQLiteStorage: SyncStorage {
 
     // MARK: Blob quotas
 
+    public func reserveUploadBytes(device: String, day: String, bytes: Int64, limit: Int64) async throws -> Bool {
+        try await pool.write { db in
+            let used = try Int64.fetchOne(db, sql: "SELECT bytes FROM blob_usage WHERE device = ? AND day = ?", arguments: [device, day]) ?? 0
+            guard used + bytes <= limit else { return false }
+            try db.execute(
+                sql: "INSERT INTO blob_usage (device, day, bytes) VALUES (?, ?, ?) ON CONFLICT(device, day) DO UPDATE SET bytes = bytes + excluded.bytes",
+                arguments: [device, day, bytes])
+            return true
+        }
+    }
+
     public func addUploadedBytes(device: String, day: String, bytes: Int64) async throws {
         try await pool.write { db in
             try db.execute(

@@ -92,7 +92,10 @@ public protocol SyncStorage: Sendable {
     /// Stored records by id after `id`, as stored (for `butler-server check`).
     func storedRecords(after id: String?, limit: Int) async throws -> [StoredRecord]
 
-    /// Adds photo bytes `device` uploaded on `day` (`yyyy-mm-dd`, UTC).
+    /// Adds `bytes` to what `device` may upload on `day` (`yyyy-mm-dd`, UTC) when the total stays
+    /// within `limit`, in one statement; false (nothing added) otherwise.
+    func reserveUploadBytes(device: String, day: String, bytes: Int64, limit: Int64) async throws -> Bool
+    /// Adds photo bytes `device` uploaded on `day` (negative: gives back a reservation).
     func addUploadedBytes(device: String, day: String, bytes: Int64) async throws
     /// Photo bytes `device` uploaded on `day`.
     func uploadedBytes(device: String, day: String) async throws -> Int64
