@@ -93,8 +93,9 @@ struct QuotaTests {
                 #expect(try await Self.upload(client, f, "li", kept).status == .ok)
                 // A partial upload nobody finishes.
                 let partial = [UInt8](repeating: 6, count: 10)
-                _ = try await client.execute(
+                let started = try await client.execute(
                     uri: "/v1/blobs/\(Self.sha(partial))/upload?offset=0&length=20", method: .patch, headers: f.headers("wang"), body: ByteBuffer(bytes: partial))
+                #expect(try BlobStatus(json: F.json(started)).received == 10)
                 let sweeper = BlobSweeper(storage: f.storage, blobs: f.blobs, configuration: f.configuration)
                 #expect(try await sweeper.sweep(now: F.now) == BlobSweeper.Report(), "nothing has expired yet")
                 let later = Date().addingTimeInterval(f.configuration.unreferencedBlobTTL + 60)

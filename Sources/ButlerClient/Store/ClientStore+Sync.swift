@@ -14,7 +14,7 @@ extension ClientStore {
     struct Acknowledgement: Hashable, Sendable {
         /// Deltas the server accepted (now gone from the outbox).
         var accepted = 0
-        /// Deltas refused for good (kept, listed, never pushed again).
+        /// Deltas refused for good (kept, listed, never pushed again), other than replica conflicts.
         var refused = 0
         /// Deltas refused for a reason that can clear: pending again on the next sync.
         var held: [Int64] = []
@@ -91,8 +91,13 @@ extension ClientStore {
                     try db.execute(
                         sql: "UPDATE outbox SET refusal = ?, refused_code = ?, refused_message = ? WHERE seq = ?",
                         arguments: [transient ? "held" : "final", code, result.message ?? "", group.seqs[0]])
-                    if transient { outcome.held.append(group.seqs[0]) } else { outcome.refused += 1 }
-                    if RefusedEdit.replicaConflictCodes.contains(code) { outcome.replicaConflicts += 1 }
+                    if transient {
+                        outcome.held.append(group.seqs[0])
+                    } else if RefusedEdit.replicaConflictCodes.contains(code) {
+                        outcome.replicaConflicts += 1  // the engine moves to a fresh replica id and pushes it again
+                    } else {
+                        outcome.refused += 1
+                    }
                 }
             }
             return outcome

@@ -150,7 +150,6 @@ public struct SyncEngine: Sendable {
                 moved = true
                 let restamped = try await moveReplica(into: &report)
                 maxRounds += 2 * restamped
-                report.refused -= outcome.replicaConflicts
             }
             report.pushed += outcome.accepted
             report.refused += outcome.refused
@@ -181,11 +180,9 @@ public struct SyncEngine: Sendable {
         var server: [RecordID: RecordState] = [:]
         for id in try store.queuedRecordIDs() {
             try Task.checkCancellation()
-            do {
-                if let state = try await transport.record(id: id) { server[id] = state }
-            } catch let error as ClientError where ["zone-forbidden", "stored-record-unreadable"].contains(error.code.rawValue) {
-                continue  // nothing of it can be compared: its values are re-stamped as they are
-            }
+            // A record the server does not hold, or cannot show, has nothing to compare: its
+            // values are re-stamped as they are.
+            if case .held(let state) = try await serverCopy(of: id) { server[id] = state }
         }
         let fresh = try await transport.issueReplica()
         let restamped = try store.moveToReplica(fresh, server: server)
@@ -201,15 +198,34 @@ public struct SyncEngine: Sendable {
     public func rebaseDiscarded(into report: inout SyncReport) async throws {
         for id in try store.recordsToRebase() {
             try Task.checkCancellation()
-            let server: RecordState?
-            do {
-                server = try await transport.record(id: id)
-            } catch let error as ClientError where ["zone-forbidden", "stored-record-unreadable"].contains(error.code.rawValue) {
-                logger.info("cannot rebuild a record outside this device's zones yet", metadata: ["record.id": "\(id)", "error.message": "\(error.message)"])
+            switch try await serverCopy(of: id) {
+            case .held(let state): try store.rebase(id, onto: state)
+            case .absent: try store.rebase(id, onto: nil)
+            case .unavailable(let error):
+                logger.info("cannot rebuild the record yet; it keeps its mark", metadata: ["record.id": "\(id)", "error.code": "\(error.code)"])
                 continue
             }
-            try store.rebase(id, onto: server)
             report.rebased += 1
+        }
+    }
+
+    /// What the server holds of one record, as the rebuilds after a discard or a replica move see it.
+    enum ServerCopy {
+        case held(RecordState)
+        /// The server holds no such record.
+        case absent
+        /// The server will not show it now: outside this device's zones (a zone change not yet
+        /// known), or damaged on the server (`stored-record-unreadable`).
+        case unavailable(ClientError)
+    }
+
+    /// `GET /v1/records/{id}`, with the refusals that are about the record (not the connection)
+    /// as a value: a caller skips that record and goes on with the others.
+    func serverCopy(of id: RecordID) async throws -> ServerCopy {
+        do {
+            return try await transport.record(id: id).map(ServerCopy.held) ?? .absent
+        } catch let error as ClientError where ["zone-forbidden", "stored-record-unreadable"].contains(error.code.rawValue) {
+            return .unavailable(error)
         }
     }
 

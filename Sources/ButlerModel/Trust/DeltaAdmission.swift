@@ -59,7 +59,8 @@ public enum DeltaAdmission {
         if let stored, stored.type != delta.type || stored.zone != delta.zone {
             throw ModelError(
                 .recordMismatch,
-                "record \(delta.id) is a \(stored.type.rawValue) in zone \(stored.zone); a record keeps its type and zone for ever")
+                // Not naming the stored zone: a device must not learn what another zone holds.
+                "record \(delta.id) exists with another type or zone; a record keeps its type and zone for ever")
         }
         let base = stored ?? RecordState(id: delta.id, type: delta.type, zone: delta.zone)
         let added = try checkFieldDots(delta, base: base, pusher: pusher, isUnbound: isUnbound, firstWritten: firstWritten)
@@ -191,37 +192,33 @@ public enum DeltaAdmission {
 
     /// Why a delta with this effect is not allowed for `pusher`, or `nil`.
     ///
-    /// - Reviews, closing a form and review notes are the supervisor's (001 §4.3: the butler
-    ///   submits, the supervisor reviews): a butler's delta may neither add nor remove (supersede)
-    ///   a review note or a reviewed or closed status.
-    /// - Evidence is detached only by whoever attached it or by a supervisor: a butler's delta may
-    ///   not remove another replica's photo attachment (on a checklist item or on a photo record).
-    /// - Callback attempts are append-only: a butler's delta may not remove one.
+    /// - Review notes are the supervisor's (001 §4.3: the butler submits, the supervisor reviews):
+    ///   a butler's delta may neither add nor remove (supersede) one, nor write a reviewed or
+    ///   closed status (the resolved status is judged by ``forbiddenStatusChange(from:to:added:pusher:)``).
+    /// - The removals are judged by each field's merge rule in ``FieldSchema``: an add-wins value
+    ///   (an evidence photo attached to an item or a record) is detached only by whoever attached it
+    ///   or by a supervisor; an append-only value (a callback attempt) is never removed by a butler.
     public static func forbiddenEffect(added: [Value], removed: [Value], type: RecordType, pusher: Pusher) -> String? {
         guard pusher.role == .butler else { return nil }
-        switch type {
-        case .inspectionForm:
+        if type == .inspectionForm {
             for value in added {
                 if value.path.segments.first == "review" { return "only a supervisor writes review notes" }
                 if value.path.rawValue == "status", isReviewedOrClosed(value.entry) { return "only a supervisor reviews or closes a form" }
             }
-            for value in removed {
-                if value.path.segments.first == "review" { return "a butler's edit may not remove a supervisor's review note" }
-                let s = value.path.segments
-                if s.count == 4, s[0] == "items", s[2] == "photos", !pusher.replicas.contains(value.dot.replica) {
-                    return "only the butler who attached an evidence photo, or a supervisor, may detach it (\(value.path))"
-                }
+            for value in removed where value.path.segments.first == "review" {
+                return "a butler's edit may not remove a supervisor's review note"
             }
-        case .photo:
-            for value in removed where value.path.segments.first == "attachments" && !pusher.replicas.contains(value.dot.replica) {
+        }
+        let schema = FieldSchema.of(type)
+        for value in removed {
+            switch schema.field(for: value.path)?.rule {
+            case .addWins? where !pusher.replicas.contains(value.dot.replica):
                 return "only the butler who attached an evidence photo, or a supervisor, may detach it (\(value.path))"
+            case .appendOnly?:
+                return "\(value.path) is append-only: it cannot be removed"
+            default:
+                continue
             }
-        case .callback:
-            for value in removed where value.path.segments.first == "attempts" {
-                return "callback attempts are append-only: \(value.path) cannot be removed"
-            }
-        case .workOrder, .complaint:
-            break
         }
         return nil
     }
@@ -256,10 +253,9 @@ public enum DeltaAdmission {
     /// the model makes, is judged by ``forbiddenEffect(added:removed:type:pusher:)``.)
     static func forbiddenErasure(_ removed: [Value], by delta: RecordState, pusher: Pusher) -> String? {
         guard pusher.role == .butler else { return nil }
+        let schema = FieldSchema.of(delta.type)
         for value in removed where !pusher.replicas.contains(value.dot.replica) && (delta.fields[value.path]?.isEmpty ?? true) {
-            let s = value.path.segments
-            let isPhoto = (s.count == 4 && s[0] == "items" && s[2] == "photos") || s.first == "attachments"
-            if isPhoto { continue }
+            if schema.field(for: value.path)?.rule == .addWins { continue }  // a detach: judged by its author
             return "a butler's edit may not erase \(value.path), written by another device, without writing over it"
         }
         return nil

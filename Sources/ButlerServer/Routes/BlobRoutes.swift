@@ -55,7 +55,8 @@ struct BlobRoutes {
     /// that parallel uploads cannot each pass the check. Returns the bytes reserved; the caller
     /// gives back what does not arrive. Quotas bound what one device can put on the server's disk.
     func reserveQuota(device: DeviceRecord, sha: String, offset: Int64, length: Int64, now: Date) async throws -> Int64 {
-        if try await !storage.isPhotoReferenced(sha256: sha) {
+        // Referenced by a photo record of the device's zones: exact-id lookups, on every chunk.
+        if try await !storage.isPhotoVisible(sha256: sha, zones: device.zones) {
             let held = try await storage.unreferencedBlobs().filter { $0.device == device.name }.reduce(Int64(0)) { $0 + $1.bytes }
             guard held + length <= configuration.unreferencedBlobBytesPerDevice else {
                 Counter(label: "butler_server_quota_refusals_total", dimensions: [("quota", "unreferenced")]).increment()
