@@ -19,7 +19,7 @@ final class SettableClock: WallClock {
 struct RefusalTests {
     let zone = try! Zone("east-3")
 
-    static func answer(_ groups: [ClientStore.OutboxGroup], _ statuses: [(PushResponse.Result.Status, String?)]) -> PushResponse {
+    static func answer(_ groups: [ClientStore.OutboxGroup], _ statuses: [(PushResponse.Result.Status, ErrorCode?)]) -> PushResponse {
         PushResponse(
             results: zip(groups, statuses).enumerated().map { index, pair in
                 PushResponse.Result(
@@ -85,8 +85,8 @@ struct RefusalTests {
 
     @Test("only the listed codes are transient")
     func transientCodes() {
-        for code in ["clock-ahead", "zone-forbidden", "storage-full", "quota-exceeded"] { #expect(RefusedEdit.isTransient(code: code)) }
-        for code in ["role-forbidden", "foreign-dot", "unknown-dots", "record-too-large", "dot-reused", "invalid-field", "refused"] {
+        for code: ErrorCode in ["clock-ahead", "zone-forbidden", "storage-full", "quota-exceeded"] { #expect(RefusedEdit.isTransient(code: code)) }
+        for code: ErrorCode in ["role-forbidden", "foreign-dot", "unknown-dots", "record-too-large", "dot-reused", "invalid-field", "refused"] {
             #expect(!RefusedEdit.isTransient(code: code))
         }
     }

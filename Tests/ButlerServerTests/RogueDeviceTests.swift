@@ -38,7 +38,7 @@ struct RogueDeviceTests {
 
     /// Pushes `deltas` expecting every one refused with `code`, and nothing stored to change.
     static func expectRefused(
-        _ client: some TestClientProtocol, _ f: ServerFixture, _ device: String, _ deltas: [RecordState], _ code: String,
+        _ client: some TestClientProtocol, _ f: ServerFixture, _ device: String, _ deltas: [RecordState], _ code: ErrorCode,
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
         let before = try await snapshot(f)

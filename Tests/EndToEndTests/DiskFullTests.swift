@@ -106,7 +106,7 @@ struct DiskFullTests {
             _ = try await engine.sync()
             Issue.record("12 MB of photos cannot fit on an 8 MB disk")
         } catch let error as ClientError {
-            #expect(error.code == .server && error.message.contains("storage"), "\(error)")
+            #expect(error.code == .serverError && error.message.contains("storage"), "\(error)")
             #expect(error.isTransient, "a full server is retried later, not given up")
         }
         #expect(try await transport.device().name == "li", "the server is still up")

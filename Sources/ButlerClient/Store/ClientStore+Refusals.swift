@@ -12,7 +12,7 @@ extension ClientStore {
                 db, sql: "SELECT seq, record_id, refusal, refused_code, refused_message FROM outbox WHERE refusal IS NOT NULL ORDER BY seq"
             ).map { row in
                 RefusedEdit(
-                    id: row["seq"], record: try RecordID(row["record_id"] as String), code: (row["refused_code"] as String?) ?? "refused",
+                    id: row["seq"], record: try RecordID(row["record_id"] as String), code: (row["refused_code"] as String?).map(ErrorCode.init) ?? .refused,
                     message: (row["refused_message"] as String?) ?? "", isFinal: (row["refusal"] as String?) == "final")
             }
         }
@@ -35,7 +35,7 @@ extension ClientStore {
                     arguments: [id])
             else { throw ClientError(.unknownEdit, "no refused edit \(id) on this device (see `butler refused list`)") }
             let edit = RefusedEdit(
-                id: id, record: try RecordID(row["record_id"] as String), code: (row["refused_code"] as String?) ?? "refused",
+                id: id, record: try RecordID(row["record_id"] as String), code: (row["refused_code"] as String?).map(ErrorCode.init) ?? .refused,
                 message: (row["refused_message"] as String?) ?? "", isFinal: (row["refusal"] as String?) == "final")
             try db.execute(sql: "DELETE FROM outbox WHERE seq = ?", arguments: [id])
             try db.execute(sql: "INSERT INTO rebase (record_id) VALUES (?) ON CONFLICT(record_id) DO NOTHING", arguments: [edit.record.rawValue])
@@ -93,7 +93,8 @@ extension ClientStore {
     func restampClockAhead() throws -> Int {
         try write { db in
             let rows = try Row.fetchAll(
-                db, sql: "SELECT seq, record_id, delta FROM outbox WHERE refusal = 'held' AND refused_code = 'clock-ahead' ORDER BY seq")
+                db, sql: "SELECT seq, record_id, delta FROM outbox WHERE refusal = 'held' AND refused_code = ? ORDER BY seq",
+                arguments: [ErrorCode.clockAhead.rawValue])
             guard !rows.isEmpty else { return 0 }
             let now = self.clock.now()
             let limit = HybridLogicalClock.millis(now) + HybridLogicalClock.maxForwardDrift

@@ -8,7 +8,7 @@ extension ClientStore {
     /// (also after a move that a lost connection or a killed process interrupted).
     func needsReplicaMove() throws -> Bool {
         try read { db in
-            let codes = RefusedEdit.replicaConflictCodes.sorted()
+            let codes = RefusedEdit.replicaConflictCodes.map(\.rawValue).sorted()
             return try Bool.fetchOne(
                 db, sql: "SELECT EXISTS(SELECT 1 FROM outbox WHERE refusal = 'final' AND refused_code IN (\(codes.map { _ in "?" }.joined(separator: ","))))",
                 arguments: StatementArguments(codes)) ?? false
@@ -70,7 +70,7 @@ extension ClientStore {
                 next[id] = counter
                 mapped[id] = map
                 let moved = try Self.renamed(delta, replica: old, map, only: Set(kept.map(\.1)))
-                let code: String? = row["refused_code"]
+                let code = (row["refused_code"] as String?).map(ErrorCode.init)
                 let clears = code.map(RefusedEdit.replicaConflictCodes.contains) ?? false
                 try db.execute(
                     sql: clears

@@ -86,11 +86,11 @@ extension ClientStore {
                     try db.execute(sql: "UPDATE outbox SET solo = 1 WHERE seq IN (\(placeholders))", arguments: seqs)
                     outcome.split += group.seqs.count
                 case .refused:
-                    let code = result.code ?? "refused"
+                    let code = result.code ?? .refused
                     let transient = RefusedEdit.isTransient(code: code)
                     try db.execute(
                         sql: "UPDATE outbox SET refusal = ?, refused_code = ?, refused_message = ? WHERE seq = ?",
-                        arguments: [transient ? "held" : "final", code, result.message ?? "", group.seqs[0]])
+                        arguments: [transient ? "held" : "final", code.rawValue, result.message ?? "", group.seqs[0]])
                     if transient {
                         outcome.held.append(group.seqs[0])
                     } else if RefusedEdit.replicaConflictCodes.contains(code) {

@@ -66,15 +66,15 @@ public final class ClientStore: Sendable {
                 return
             case (let check?, nil):
                 _ = check
-                throw ClientError(.init("key-required"), "this store is encrypted: set BUTLER_KEY_FILE to its device key")
+                throw ClientError(.keyRequired, "this store is encrypted: set BUTLER_KEY_FILE to its device key")
             case (let check?, let key?):
                 guard (try? key.open(check)) == Self.keyCheckPlaintext else {
-                    throw ClientError(.init("wrong-key"), "BUTLER_KEY_FILE does not hold this store's device key")
+                    throw ClientError(.wrongKey, "BUTLER_KEY_FILE does not hold this store's device key")
                 }
             case (nil, let key?):
                 let records = try Int.fetchOne(db, sql: "SELECT (SELECT COUNT(*) FROM records) + (SELECT COUNT(*) FROM outbox)") ?? 0
                 guard records == 0 else {
-                    throw ClientError(.init("store-not-encrypted"), "this store already holds unencrypted records; a device key can only be set on a new store")
+                    throw ClientError(.storeNotEncrypted, "this store already holds unencrypted records; a device key can only be set on a new store")
                 }
                 try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('at_rest_check', ?)", arguments: [try key.seal(Self.keyCheckPlaintext)])
             }

@@ -12,12 +12,12 @@ public struct RefusedEdit: Hashable, Sendable {
     public let id: Int64
     public let record: RecordID
     /// The server's refusal code and message, as received.
-    public let code: String
+    public let code: ErrorCode
     public let message: String
     /// Final (stays until discarded) or held (re-pushed on the next sync).
     public let isFinal: Bool
 
-    public init(id: Int64, record: RecordID, code: String, message: String, isFinal: Bool) {
+    public init(id: Int64, record: RecordID, code: ErrorCode, message: String, isFinal: Bool) {
         self.id = id
         self.record = record
         self.code = code
@@ -36,21 +36,21 @@ public struct RefusedEdit: Hashable, Sendable {
     ///
     /// The one place the client decides what is worth retrying: the store, the engine, the daemon
     /// and the `butler` CLI all read it from here.
-    public static let transientCodes: Set<String> = ["clock-ahead", "zone-forbidden", "storage-full", "quota-exceeded"]
+    public static let transientCodes: Set<ErrorCode> = [.clockAhead, .zoneForbidden, .storageFull, .quotaExceeded]
 
     /// Refusal codes that say this device's replica id is not its alone: a cloned image or a
     /// restored backup minted dots the server already holds (`dot-reused`), or another device holds
     /// the id (`foreign-dot`). The engine then moves the device to a fresh replica id and re-stamps
     /// its pending edits (``ClientStore/moveToReplica(_:)``), so they land instead of staying refused.
-    public static let replicaConflictCodes: Set<String> = ["dot-reused", "foreign-dot"]
+    public static let replicaConflictCodes: Set<ErrorCode> = [.dotReused, .foreignDot]
 
     /// Whether a refusal with `code` may clear (held) rather than being final.
-    public static func isTransient(code: String) -> Bool { transientCodes.contains(code) }
+    public static func isTransient(code: ErrorCode) -> Bool { transientCodes.contains(code) }
 
     /// `{"id", "record", "code", "message", "final"}`: one row of `butler refused list --json`.
     public var jsonValue: JSONValue {
         [
-            "id": .int(id), "record": .string(record.rawValue), "code": .string(code), "message": .string(message),
+            "id": .int(id), "record": .string(record.rawValue), "code": .string(code.rawValue), "message": .string(message),
             "final": .bool(isFinal),
         ]
     }

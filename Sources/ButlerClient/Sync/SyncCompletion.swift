@@ -1,3 +1,5 @@
+import ButlerModel
+
 /// Whether a sync left anything behind, and what a tool should say about it: the policy
 /// ``SyncEngine/completion()`` computes for `butler sync` and `butler-syncd` alike.
 ///
@@ -18,9 +20,9 @@ public struct SyncCompletion: Hashable, Sendable {
     public let refusedEdits: Int
     public let pendingPhotoBytes: Int64
     /// The distinct codes of the held edits, sorted.
-    public let heldCodes: [String]
+    public let heldCodes: [ErrorCode]
 
-    public init(pendingEdits: Int, heldEdits: Int, refusedEdits: Int, pendingPhotoBytes: Int64, heldCodes: [String]) {
+    public init(pendingEdits: Int, heldEdits: Int, refusedEdits: Int, pendingPhotoBytes: Int64, heldCodes: [ErrorCode]) {
         self.pendingEdits = pendingEdits
         self.heldEdits = heldEdits
         self.refusedEdits = refusedEdits
@@ -38,7 +40,7 @@ public struct SyncCompletion: Hashable, Sendable {
                 .editsRefused, "the server refused \(refusedEdits) edit(s); see `butler refused list` and tell your supervisor")
         }
         if heldEdits > 0 {
-            let reasons = heldCodes.map { code in Self.advice[code].map { "\(code): \($0)" } ?? code }.joined(separator: "; ")
+            let reasons = heldCodes.map { code in Self.advice[code].map { "\(code): \($0)" } ?? code.rawValue }.joined(separator: "; ")
             return ClientError(.editsHeld, "the server held back \(heldEdits) edit(s) (\(reasons)); they are sent again on the next sync")
         }
         if pendingEdits > 0 || pendingPhotoBytes > 0 {
@@ -48,10 +50,10 @@ public struct SyncCompletion: Hashable, Sendable {
     }
 
     /// What clears each transient refusal, in the butler's words.
-    static let advice: [String: String] = [
-        "clock-ahead": "this handheld's clock is more than 7 days fast; set it right",
-        "zone-forbidden": "the zone is not assigned to this handheld yet; ask your supervisor",
-        "storage-full": "the server's disk is full",
-        "quota-exceeded": "this handheld's daily allowance is used up",
+    static let advice: [ErrorCode: String] = [
+        .clockAhead: "this handheld's clock is more than 7 days fast; set it right",
+        .zoneForbidden: "the zone is not assigned to this handheld yet; ask your supervisor",
+        .storageFull: "the server's disk is full",
+        .quotaExceeded: "this handheld's daily allowance is used up",
     ]
 }

@@ -224,7 +224,7 @@ public struct SyncEngine: Sendable {
     func serverCopy(of id: RecordID) async throws -> ServerCopy {
         do {
             return try await transport.record(id: id).map(ServerCopy.held) ?? .absent
-        } catch let error as ClientError where ["zone-forbidden", "stored-record-unreadable"].contains(error.code.rawValue) {
+        } catch let error as ClientError where [.zoneForbidden, .storedRecordUnreadable].contains(error.code) {
             return .unavailable(error)
         }
     }
@@ -236,7 +236,7 @@ public struct SyncEngine: Sendable {
         let held = try store.refusedEdits().filter { !$0.isFinal }
         return SyncCompletion(
             pendingEdits: status.pendingEdits, heldEdits: status.heldEdits, refusedEdits: status.refusedEdits,
-            pendingPhotoBytes: status.pendingPhotoBytes, heldCodes: Array(Set(held.map(\.code))).sorted())
+            pendingPhotoBytes: status.pendingPhotoBytes, heldCodes: Array(Set(held.map(\.code))).sorted { $0.rawValue < $1.rawValue })
     }
 
     /// Uploads every local photo the server does not hold yet, resuming from the server's byte count.
@@ -246,7 +246,7 @@ public struct SyncEngine: Sendable {
             let sent: Int64
             do {
                 sent = try await upload(sha256: sha, size: size, progress: progress)
-            } catch let error as ClientError where error.code.rawValue == "quota-exceeded" {
+            } catch let error as ClientError where error.code == .quotaExceeded {
                 // Over this device's quota: the photo stays here, whole, and goes with a later sync.
                 // The pull still runs, so the device keeps receiving everyone else's edits.
                 report.photosHeld += 1
@@ -277,7 +277,7 @@ public struct SyncEngine: Sendable {
                 status = try await transport.uploadBlob(sha256: sha, file: file, offset: offset, count: count, length: size) { n in
                     progress(SyncProgress(phase: .upload, records: 0, bytes: base + n, totalBytes: size))
                 }
-            } catch let error as ClientError where ["offset-mismatch", "upload-in-progress"].contains(error.code.rawValue) && races < 20 {
+            } catch let error as ClientError where [.offsetMismatch, .uploadInProgress].contains(error.code) && races < 20 {
                 // The server was still writing a cut-off earlier attempt: ask again where it stands.
                 races += 1
                 try await Task.sleep(for: .milliseconds(100 * races))

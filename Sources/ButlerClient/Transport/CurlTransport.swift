@@ -73,7 +73,7 @@ public struct CurlTransport: SyncTransport {
         let response = try await perform(Request(method: .get, path: "/v1/records/\(id.rawValue)", timeout: configuration.requestTimeout))
         if response.status == 404 {
             let wire = (try? JSONParser.parse([UInt8](response.body))).flatMap { try? WireError(json: $0) }
-            if wire?.code == "unknown-record" { return nil }
+            if wire?.code == .unknownRecord { return nil }
         }
         guard (200..<300).contains(response.status) else { throw Self.error(from: response) }
         do { return try JSONParser.parseRecordState([UInt8](response.body)) } catch {
@@ -152,13 +152,13 @@ public struct CurlTransport: SyncTransport {
         let message = wire?.message ?? "HTTP \(response.status)"
         switch response.status {
         case 401:
-            return ClientError(wire?.code == "token-revoked" ? .tokenRevoked : .unauthorized, message)
+            return ClientError(wire?.code == .tokenRevoked ? .tokenRevoked : .unauthorized, message)
         case 426:
             return ClientError(.protocolVersion, message)
         case 500...:
-            return ClientError(.server, "the server failed (HTTP \(response.status)): \(message)")
+            return ClientError(.serverError, "the server failed (HTTP \(response.status)): \(message)")
         default:
-            return ClientError(ClientError.Code(wire?.code ?? "http-\(response.status)"), message)
+            return ClientError(wire?.code ?? .http(response.status), message)
         }
     }
 

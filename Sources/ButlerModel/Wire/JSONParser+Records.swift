@@ -41,7 +41,7 @@ extension JSONParser {
                         parser.index = start
                         let element = try parser.parseValue(depth: 1)
                         let id = element["id"]?.stringValue ?? "?"
-                        skipped.append(PullResponse.Skipped(id: id, code: error.code.rawValue, message: error.message))
+                        skipped.append(PullResponse.Skipped(id: id, code: error.code, message: error.message))
                     }
                 }
                 changes = list

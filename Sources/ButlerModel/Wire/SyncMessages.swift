@@ -11,20 +11,21 @@ public enum WireProtocol {
 }
 
 /// `{"code": "...", "message": "..."}`: every error reply of the API.
-public struct WireError: Error, Hashable, Sendable {
-    public let code: String
+public struct WireError: CodedError {
+    public let code: ErrorCode
     public let message: String
+    public var cause: (any Error & Sendable)? { nil }
 
-    public init(code: String, message: String) {
+    public init(code: ErrorCode, message: String) {
         self.code = code
         self.message = message
     }
 
-    public var jsonValue: JSONValue { ["code": .string(code), "message": .string(message)] }
+    public var jsonValue: JSONValue { ["code": .string(code.rawValue), "message": .string(message)] }
 
     public init(json: JSONValue) throws {
         let r = try JSONObjectReader(json, path: "error")
-        code = try r.string("code")
+        code = ErrorCode(try r.string("code"))
         message = try r.string("message")
     }
 }
@@ -73,10 +74,10 @@ public struct PushResponse: Hashable, Sendable {
         public let index: Int
         public let id: String?
         public let status: Status
-        public let code: String?
+        public let code: ErrorCode?
         public let message: String?
 
-        public init(index: Int, id: String?, status: Status, code: String? = nil, message: String? = nil) {
+        public init(index: Int, id: String?, status: Status, code: ErrorCode? = nil, message: String? = nil) {
             self.index = index
             self.id = id
             self.status = status
@@ -87,7 +88,7 @@ public struct PushResponse: Hashable, Sendable {
         public var jsonValue: JSONValue {
             var o: [String: JSONValue] = ["index": .int(Int64(index)), "status": .string(status.rawValue)]
             if let id { o["id"] = .string(id) }
-            if let code { o["code"] = .string(code) }
+            if let code { o["code"] = .string(code.rawValue) }
             if let message { o["message"] = .string(message) }
             return .object(o)
         }
@@ -107,7 +108,7 @@ public struct PushResponse: Hashable, Sendable {
                 throw ModelError(.invalidJSON, "pushResponse.results[].status must be accepted or refused")
             }
             return Result(
-                index: Int(try i.int("index")), id: try i.optionalString("id"), status: status, code: try i.optionalString("code"),
+                index: Int(try i.int("index")), id: try i.optionalString("id"), status: status, code: try i.optionalString("code").map(ErrorCode.init),
                 message: try i.optionalString("message"))
         }
     }
@@ -119,7 +120,7 @@ public struct PullResponse: Hashable, Sendable {
     /// aside so that one record never makes a whole page, and every later one, unreadable.
     public struct Skipped: Hashable, Sendable {
         public let id: String
-        public let code: String
+        public let code: ErrorCode
         public let message: String
     }
 
@@ -148,7 +149,7 @@ public struct PullResponse: Hashable, Sendable {
         var skipped: [Skipped] = []
         for element in try r.array("changes") {
             do { changes.append(try RecordState(json: element)) } catch let error as ModelError {
-                skipped.append(Skipped(id: element["id"]?.stringValue ?? "?", code: error.code.rawValue, message: error.message))
+                skipped.append(Skipped(id: element["id"]?.stringValue ?? "?", code: error.code, message: error.message))
             }
         }
         self.init(changes: changes, cursor: try r.string("cursor"), more: try r.bool("more"), skipped: skipped)

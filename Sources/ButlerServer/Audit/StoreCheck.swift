@@ -8,10 +8,10 @@ public enum StoreCheck {
     public struct Problem: Hashable, Sendable {
         /// The record id, or `audit` for the log itself.
         public let subject: String
-        public let code: String
+        public let code: ErrorCode
         public let message: String
 
-        public var jsonValue: JSONValue { ["subject": .string(subject), "code": .string(code), "message": .string(message)] }
+        public var jsonValue: JSONValue { ["subject": .string(subject), "code": .string(code.rawValue), "message": .string(message)] }
     }
 
     /// What a verification of the audit log found.
@@ -37,7 +37,7 @@ public enum StoreCheck {
             if entries.isEmpty { break }
             for entry in entries {
                 if let message = entry.problem(after: previous) {
-                    return AuditReport(entries: count, head: previous?.hash ?? AuditEntry.genesis, problem: Problem(subject: "audit", code: "audit-broken", message: message))
+                    return AuditReport(entries: count, head: previous?.hash ?? AuditEntry.genesis, problem: Problem(subject: "audit", code: .auditBroken, message: message))
                 }
                 previous = entry
                 count += 1
@@ -76,31 +76,31 @@ public enum StoreCheck {
     }
 
     static func check(_ row: StoredRecord, _ storage: any SyncStorage) async throws -> Problem? {
-        func problem(_ code: String, _ message: String) -> Problem { Problem(subject: row.id, code: code, message: message) }
+        func problem(_ code: ErrorCode, _ message: String) -> Problem { Problem(subject: row.id, code: code, message: message) }
         let state: RecordState
         do { state = try JSONParser.parseRecordState(row.state) } catch let error as ModelError {
-            return problem("unreadable", "the stored state does not decode: \(error.message)")
+            return problem(.unreadable, "the stored state does not decode: \(error.message)")
         }
-        if state.canonicalJSON != row.state { return problem("not-canonical", "the stored bytes are not the state's canonical JSON") }
+        if state.canonicalJSON != row.state { return problem(.notCanonical, "the stored bytes are not the state's canonical JSON") }
         if state.id.rawValue != row.id || state.type.rawValue != row.type || state.zone.rawValue != row.zone {
-            return problem("column-mismatch", "the row says \(row.type) \(row.id) in \(row.zone), the state says \(state.type.rawValue) \(state.id) in \(state.zone)")
+            return problem(.columnMismatch, "the row says \(row.type) \(row.id) in \(row.zone), the state says \(state.type.rawValue) \(state.id) in \(state.zone)")
         }
         do {
             try RecordIdentity.check(id: state.id, type: state.type, zone: state.zone)
             try RecordLimits.check(state)
             try FieldSchema.of(state.type).validate(state)
         } catch let error as ModelError {
-            return problem(error.code.rawValue, error.message)
+            return problem(error.code, error.message)
         }
         var replayed = RecordState(id: state.id, type: state.type, zone: state.zone)
         for entry in try await auditTrail(storage, record: state.id) {
             guard let delta = try? JSONParser.parseRecordState(entry.delta), (try? replayed.merge(delta)) != nil else {
-                return problem("audit-unreadable", "audit entry \(entry.seq) of this record does not decode or merge")
+                return problem(.auditUnreadable, "audit entry \(entry.seq) of this record does not decode or merge")
             }
         }
         if replayed != state {
             return problem(
-                "audit-mismatch",
+                .auditMismatch,
                 "the stored state is not the join of the \(state.id) deltas in the audit log (changed outside the server, or stored before the audit log existed); content hash \(state.contentHash), replayed \(replayed.contentHash)")
         }
         return nil

@@ -12,12 +12,12 @@ struct DeviceAuthMiddleware: RouterMiddleware {
         let version = request.headers[.init(WireProtocol.versionHeader)!]
         guard let version else {
             throw APIError(
-                .badRequest, "protocol-version",
+                .badRequest, .protocolVersion,
                 "send the header \(WireProtocol.versionHeader): \(WireProtocol.version) (this server speaks protocol \(WireProtocol.version))")
         }
         guard version == String(WireProtocol.version) else {
             throw APIError(
-                .upgradeRequired, "protocol-version",
+                .upgradeRequired, .protocolVersion,
                 "this server speaks protocol \(WireProtocol.version), the client protocol \(version): update the client")
         }
         guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer "),
@@ -27,7 +27,7 @@ struct DeviceAuthMiddleware: RouterMiddleware {
             throw APIError.unauthorized("unknown device token")
         }
         guard device.revokedAt == nil else {
-            throw APIError(.unauthorized, "token-revoked", "device \(device.name) was revoked; hand it in to your supervisor")
+            throw APIError(.unauthorized, .tokenRevoked, "device \(device.name) was revoked; hand it in to your supervisor")
         }
         var context = context
         context.device = device

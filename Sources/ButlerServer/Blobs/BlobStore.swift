@@ -53,16 +53,16 @@ public actor BlobStore {
         let current = status(sha)
         if current.complete { return current }
         guard length >= 0, length <= maxBlobBytes else {
-            throw APIError(.contentTooLarge, "blob-too-large", "a photo may be at most \(maxBlobBytes) bytes")
+            throw APIError(.contentTooLarge, .blobTooLarge, "a photo may be at most \(maxBlobBytes) bytes")
         }
         if let announced = current.length, announced != length {
-            throw APIError(.conflict, "length-mismatch", "this upload was started with length \(announced), not \(length)")
+            throw APIError(.conflict, .lengthMismatch, "this upload was started with length \(announced), not \(length)")
         }
         guard offset == current.received else {
-            throw APIError(.conflict, "offset-mismatch", "the server holds \(current.received) bytes of \(sha); send from there")
+            throw APIError(.conflict, .offsetMismatch, "the server holds \(current.received) bytes of \(sha); send from there")
         }
         guard uploading.insert(sha).inserted else {
-            throw APIError(.conflict, "upload-in-progress", "another upload of \(sha) is running; retry shortly")
+            throw APIError(.conflict, .uploadInProgress, "another upload of \(sha) is running; retry shortly")
         }
         defer { uploading.remove(sha) }
         let partial = partialURL(sha)
@@ -77,7 +77,7 @@ public actor BlobStore {
             for try await buffer in body {
                 guard written + Int64(buffer.readableBytes) <= length else {
                     try handle.truncate(atOffset: UInt64(offset))
-                    throw APIError(.badRequest, "chunk-too-large", "the chunk runs past the announced length \(length)")
+                    throw APIError(.badRequest, .chunkTooLarge, "the chunk runs past the announced length \(length)")
                 }
                 try handle.write(contentsOf: buffer.readableBytesView)
                 written += Int64(buffer.readableBytes)
@@ -97,7 +97,7 @@ public actor BlobStore {
         guard digest == sha else {
             try? FileManager.default.removeItem(at: partial)
             try? FileManager.default.removeItem(at: lengthURL(sha))
-            throw APIError(.unprocessableContent, "hash-mismatch", "the uploaded bytes hash to \(digest), not \(sha); the upload was discarded")
+            throw APIError(.unprocessableContent, .hashMismatch, "the uploaded bytes hash to \(digest), not \(sha); the upload was discarded")
         }
         guard Glibc.rename(partial.path, completeURL(sha).path) == 0 else {
             throw APIError.internalError()

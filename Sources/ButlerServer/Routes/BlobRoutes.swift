@@ -21,7 +21,7 @@ struct BlobRoutes {
             let query = request.uri.queryParameters
             guard let offset = query.get("offset").flatMap({ Int64($0) }), offset >= 0,
                 let length = query.get("length").flatMap({ Int64($0) }), length >= 0
-            else { throw APIError(.badRequest, "invalid-value", "offset and length must be whole numbers ≥ 0") }
+            else { throw APIError(.badRequest, .invalidValue, "offset and length must be whole numbers ≥ 0") }
             let current = await blobs.status(sha)
             if current.complete { return Response.json(current.jsonValue) }
             let now = configuration.clock.now()
@@ -61,7 +61,7 @@ struct BlobRoutes {
             guard held + length <= configuration.unreferencedBlobBytesPerDevice else {
                 Counter(label: "butler_server_quota_refusals_total", dimensions: [("quota", "unreferenced")]).increment()
                 throw APIError(
-                    .tooManyRequests, "quota-exceeded",
+                    .tooManyRequests, .quotaExceeded,
                     "device \(device.name) holds \(held) bytes of photos no record references; push the records first, or wait until they expire")
             }
         }
@@ -71,7 +71,7 @@ struct BlobRoutes {
             Counter(label: "butler_server_quota_refusals_total", dimensions: [("quota", "daily")]).increment()
             let used = try await storage.uploadedBytes(device: device.name, day: Self.day(now))
             throw APIError(
-                .tooManyRequests, "quota-exceeded",
+                .tooManyRequests, .quotaExceeded,
                 "device \(device.name) has uploaded \(used) photo bytes today; \(incoming) more would pass its daily quota of \(limit); it is kept and sent tomorrow")
         }
         return incoming
@@ -80,7 +80,7 @@ struct BlobRoutes {
     func sha(_ context: ButlerRequestContext) throws -> String {
         let sha = try context.parameters.require("sha256")
         guard Photo.isSHA256(sha) else {
-            throw APIError(.badRequest, "invalid-value", "a blob is named by 64 lower-case hex digits")
+            throw APIError(.badRequest, .invalidValue, "a blob is named by 64 lower-case hex digits")
         }
         return sha
     }
@@ -90,13 +90,13 @@ struct BlobRoutes {
         let sha = try sha(context)
         // A photo is visible to the devices of the zones whose records reference it.
         guard let size = blobs.completeSize(sha), try await storage.isPhotoVisible(sha256: sha, zones: device.zones) else {
-            throw APIError(.notFound, "not-found", "no photo \(sha) in your zones")
+            throw APIError(.notFound, .notFound, "no photo \(sha) in your zones")
         }
         var range: ClosedRange<Int64> = 0...(size - 1)
         var status = HTTPResponse.Status.ok
         if let header = request.headers[.range] {
             guard let parsed = Self.parseRange(header, size: size) else {
-                var response = Response.json(WireError(code: "range-not-satisfiable", message: "cannot serve \(header) of \(size) bytes").jsonValue, status: .rangeNotSatisfiable)
+                var response = Response.json(WireError(code: .rangeNotSatisfiable, message: "cannot serve \(header) of \(size) bytes").jsonValue, status: .rangeNotSatisfiable)
                 response.headers[.contentRange] = "bytes */\(size)"
                 return response
             }

@@ -22,14 +22,14 @@ struct RecordRoutes {
             throw APIError.invalid(error)
         }
         guard let bytes = try await storage.encodedRecord(id: id) else {
-            throw APIError(.notFound, "unknown-record", "the server holds no record \(id)")
+            throw APIError(.notFound, .unknownRecord, "the server holds no record \(id)")
         }
         let zone: Zone
         do { zone = try JSONParser.parseRecordState(bytes).zone } catch let error as ModelError {
-            throw APIError(.conflict, "stored-record-unreadable", "the stored record \(id) cannot be read (\(error.message)); `butler-server check` reports it")
+            throw APIError(.conflict, .storedRecordUnreadable, "the stored record \(id) cannot be read (\(error.message)); `butler-server check` reports it")
         }
         guard device.zones.contains(zone) else {
-            throw APIError(.forbidden, "zone-forbidden", "device \(device.name) may not read zone \(zone)")
+            throw APIError(.forbidden, .zoneForbidden, "device \(device.name) may not read zone \(zone)")
         }
         return Response(
             status: .ok, headers: [.contentType: "application/json", .contentLength: String(bytes.count)],

@@ -31,7 +31,7 @@ struct SyncRoutes {
         let held = try await storage.replicaBindings().filter { $0.device == device.name }.count
         guard held < Self.maxReplicasPerDevice else {
             throw APIError(
-                .tooManyRequests, "quota-exceeded",
+                .tooManyRequests, .quotaExceeded,
                 "device \(device.name) already holds \(held) replica ids; register the handheld again (`butler-server device add`)")
         }
         for _ in 0..<8 {
@@ -51,7 +51,7 @@ struct SyncRoutes {
         do {
             decoded = try PushRequest.decode(try JSONParser.parse(Array(body.readableBytesView)))
         } catch let error as ModelError where error.code == .protocolVersion {
-            throw APIError(.upgradeRequired, error.code.rawValue, error.message)
+            throw APIError(.upgradeRequired, error.code, error.message)
         } catch let error as ModelError {
             throw APIError.invalid(error)
         }
@@ -61,7 +61,7 @@ struct SyncRoutes {
         for (index, item) in decoded.enumerated() {
             switch item {
             case .failure(let error):
-                results[index] = .init(index: index, id: nil, status: .refused, code: error.code.rawValue, message: error.message)
+                results[index] = .init(index: index, id: nil, status: .refused, code: error.code, message: error.message)
             case .success(let delta):
                 if let refusal = Self.refusal(of: delta, by: device, now: now) {
                     results[index] = .init(index: index, id: delta.id.rawValue, status: .refused, code: refusal.code, message: refusal.message)
@@ -81,7 +81,7 @@ struct SyncRoutes {
                 }
                 results[index] = .init(index: index, id: delta.id.rawValue, status: .accepted)
             case .refused(let error):
-                results[index] = .init(index: index, id: delta.id.rawValue, status: .refused, code: error.code.rawValue, message: error.message)
+                results[index] = .init(index: index, id: delta.id.rawValue, status: .refused, code: error.code, message: error.message)
             }
         }
         let refusedCount = results.filter { $0?.status == .refused }.count
@@ -96,17 +96,17 @@ struct SyncRoutes {
     /// merge it: the checks that need no stored state (zone, schema, clock).
     static func refusal(of delta: RecordState, by device: DeviceRecord, now: Date) -> WireError? {
         guard device.zones.contains(delta.zone) else {
-            return WireError(code: "zone-forbidden", message: "device \(device.name) may not write to zone \(delta.zone)")
+            return WireError(code: .zoneForbidden, message: "device \(device.name) may not write to zone \(delta.zone)")
         }
         do { try FieldSchema.of(delta.type).validate(delta) } catch let error as ModelError {
-            return WireError(code: error.code.rawValue, message: error.message)
+            return WireError(code: error.code, message: error.message)
         } catch {
-            return WireError(code: "invalid-field", message: "\(error)")
+            return WireError(code: .invalidField, message: "\(error)")
         }
         let limit = HybridLogicalClock.millis(now) + HybridLogicalClock.maxForwardDrift
         for register in delta.fields.values {
             for entry in register.values where entry.time.millis > limit {
-                return WireError(code: "clock-ahead", message: "an edit is stamped more than 7 days in the future; fix the device clock")
+                return WireError(code: .clockAhead, message: "an edit is stamped more than 7 days in the future; fix the device clock")
             }
         }
         // What the delta claims and what it would add and remove are checked against the stored
@@ -120,14 +120,14 @@ struct SyncRoutes {
         var cursor: Int64 = 0
         if let text = query.get("cursor"), !text.isEmpty {
             guard let value = Int64(text), value >= 0 else {
-                throw APIError(.badRequest, "invalid-cursor", "the cursor must be one this server handed out")
+                throw APIError(.badRequest, .invalidCursor, "the cursor must be one this server handed out")
             }
             cursor = value
         }
         var limit = 1000
         if let text = query.get("limit") {
             guard let value = Int(text), (1...configuration.maxPullLimit).contains(value) else {
-                throw APIError(.badRequest, "invalid-value", "limit must be 1…\(configuration.maxPullLimit)")
+                throw APIError(.badRequest, .invalidValue, "limit must be 1…\(configuration.maxPullLimit)")
             }
             limit = value
         }

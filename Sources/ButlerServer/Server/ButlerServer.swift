@@ -62,7 +62,7 @@ public enum ButlerServer {
         router.add(middleware: MetricsMiddleware())
         router.get("healthz") { _, _ in
             do { try await storage.health() } catch {
-                throw APIError(.serviceUnavailable, "storage-unavailable", "the store does not answer")
+                throw APIError(.serviceUnavailable, .storageUnavailable, "the store does not answer")
             }
             return Response.json(["status": "ok"])
         }

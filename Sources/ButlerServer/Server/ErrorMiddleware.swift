@@ -1,3 +1,4 @@
+import ButlerModel
 import Foundation
 import GRDB
 import Hummingbird
@@ -18,9 +19,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(error.status, Self.code(for: error.status), error.status.reasonPhrase)
         } catch let error where Self.isDiskFull(error) {
             context.logger.error("storage full", metadata: ["path": "\(request.uri.path)"])
-            throw APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), "storage-full", "the server's storage is full; nothing of this request was kept, try again later")
+            throw APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), .storageFull, "the server's storage is full; nothing of this request was kept, try again later")
         } catch is CancellationError {
-            throw APIError(.serviceUnavailable, "shutting-down", "the server is shutting down; try again")
+            throw APIError(.serviceUnavailable, .shuttingDown, "the server is shutting down; try again")
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             throw APIError.internalError()
@@ -39,15 +40,15 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         return false
     }
 
-    static func code(for status: HTTPResponse.Status) -> String {
+    static func code(for status: HTTPResponse.Status) -> ErrorCode {
         switch status.code {
-        case 400: "bad-request"
-        case 401: "unauthorized"
-        case 404: "not-found"
-        case 405: "method-not-allowed"
-        case 413: "body-too-large"
-        case 416: "range-not-satisfiable"
-        default: "http-\(status.code)"
+        case 400: .badRequest
+        case 401: .unauthorized
+        case 404: .notFound
+        case 405: .methodNotAllowed
+        case 413: .bodyTooLarge
+        case 416: .rangeNotSatisfiable
+        default: .http(status.code)
         }
     }
 }

@@ -58,7 +58,7 @@ public struct ServerConfiguration: Sendable {
         if let host = environment["BUTLER_HOST"], !host.isEmpty { config.host = host }
         if let port = environment["BUTLER_PORT"], !port.isEmpty {
             guard let value = Int(port), (0...65535).contains(value) else {
-                throw ModelError(.invalidValue, "BUTLER_PORT must be a port number 0…65535, got \"\(port)\"")
+                throw ConfigurationError("BUTLER_PORT must be a port number 0…65535, got \"\(port)\"")
             }
             config.port = value
         }
@@ -66,15 +66,15 @@ public struct ServerConfiguration: Sendable {
         if let url = environment["BUTLER_DATABASE_URL"], !url.isEmpty { config.databaseURL = url }
         if let blobs = environment["BUTLER_BLOBS"], !blobs.isEmpty { config.blobsOverride = URL(fileURLWithPath: blobs, isDirectory: true) }
         if let text = environment["BUTLER_BLOB_QUOTA_PER_DAY"], !text.isEmpty {
-            guard let value = Int64(text), value > 0 else { throw ModelError(.invalidValue, "BUTLER_BLOB_QUOTA_PER_DAY must be a positive number of bytes, got \"\(text)\"") }
+            guard let value = Int64(text), value > 0 else { throw ConfigurationError("BUTLER_BLOB_QUOTA_PER_DAY must be a positive number of bytes, got \"\(text)\"") }
             config.blobBytesPerDevicePerDay = value
         }
         if let text = environment["BUTLER_UNREFERENCED_BLOB_QUOTA"], !text.isEmpty {
-            guard let value = Int64(text), value > 0 else { throw ModelError(.invalidValue, "BUTLER_UNREFERENCED_BLOB_QUOTA must be a positive number of bytes, got \"\(text)\"") }
+            guard let value = Int64(text), value > 0 else { throw ConfigurationError("BUTLER_UNREFERENCED_BLOB_QUOTA must be a positive number of bytes, got \"\(text)\"") }
             config.unreferencedBlobBytesPerDevice = value
         }
         if let text = environment["BUTLER_UNREFERENCED_BLOB_TTL_HOURS"], !text.isEmpty {
-            guard let value = Double(text), value > 0 else { throw ModelError(.invalidValue, "BUTLER_UNREFERENCED_BLOB_TTL_HOURS must be a positive number of hours, got \"\(text)\"") }
+            guard let value = Double(text), value > 0 else { throw ConfigurationError("BUTLER_UNREFERENCED_BLOB_TTL_HOURS must be a positive number of hours, got \"\(text)\"") }
             config.unreferencedBlobTTL = value * 3600
         }
         return config

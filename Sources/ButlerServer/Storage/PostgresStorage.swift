@@ -36,7 +36,7 @@ public final class PostgresStorage: SyncStorage, Service {
     /// Parses a PostgreSQL URL; `schema=` puts every table in that schema (one per test, or per tenant).
     public static func configuration(url text: String) throws -> PostgresClient.Configuration {
         guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? ""), let host = url.host, !host.isEmpty else {
-            throw ModelError(.invalidValue, "the database URL must look like postgres://user:password@host:5432/database")
+            throw ConfigurationError("the database URL must look like postgres://user:password@host:5432/database")
         }
         let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
         var config = PostgresClient.Configuration(
@@ -46,13 +46,13 @@ public final class PostgresStorage: SyncStorage, Service {
             switch item.name {
             case "schema":
                 guard let schema = item.value, schema.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
-                    throw ModelError(.invalidValue, "schema must be a lower-case SQL identifier")
+                    throw ConfigurationError("the database URL option schema must be a lower-case SQL identifier")
                 }
                 config.options.additionalStartupParameters.append(("search_path", schema))
             case "sslmode":
                 if item.value == "require" { config.tls = .require(.makeClientConfiguration()) }
             default:
-                throw ModelError(.invalidValue, "unknown database URL option \(item.name)")
+                throw ConfigurationError("unknown database URL option \(item.name)")
             }
         }
         config.options.maximumConnections = 16
