@@ -10,6 +10,9 @@ import Testing
 struct ClientStoreInitTests {
     let zone = try! Zone("east-3")
 
+    func pool(_ path: String) throws -> DatabasePool { try DatabasePool(path: path, configuration: ClientStore.makeConfiguration()) }
+    func queue(_ path: String) throws -> DatabaseQueue { try DatabaseQueue(path: path, configuration: ClientStore.makeConfiguration()) }
+
     @Test("over a DatabaseQueue: the schema is migrated and the store works")
     func overQueue() throws {
         let dir = TempDirectory()
@@ -43,7 +46,7 @@ struct ClientStoreInitTests {
         let log = CapturedLog()
         let form: RecordID
         do {
-            let store = try ClientStore(try DatabasePool(path: path, configuration: ClientStore.makeConfiguration()), blobDirectory: blobs, logger: log.logger)
+            let store = try ClientStore(try pool(path), blobDirectory: blobs, logger: log.logger)
             try store.initialize(name: "李管家", serverURL: "http://127.0.0.1:9", token: "bt_x")
             form = try store.createForm(template: "building-patrol", zone: zone, place: "5号楼")
         }
@@ -51,7 +54,7 @@ struct ClientStoreInitTests {
         #expect(log.metadata(of: "store created")?["store.migrations"] == "v1,v2")
         #expect(log.messages(at: .info).isEmpty, "a new store is no news")
         log.clear()
-        let reopened = try ClientStore(try DatabasePool(path: path, configuration: ClientStore.makeConfiguration()), blobDirectory: blobs, logger: log.logger)
+        let reopened = try ClientStore(try pool(path), blobDirectory: blobs, logger: log.logger)
         #expect(try reopened.form(form).place == "5号楼")
         #expect(log.messages(at: .info).isEmpty, "nothing left to migrate")
         #expect(!log.messages(at: .debug).contains("store created"))
@@ -99,19 +102,19 @@ struct ClientStoreInitTests {
         let blobs = dir.url.appendingPathComponent("blobs")
         let key = try AtRestKey.create(file: dir.url.appendingPathComponent("device.key"))
         do {
-            let store = try ClientStore(try DatabaseQueue(path: path, configuration: ClientStore.makeConfiguration()), blobDirectory: blobs, atRest: key)
+            let store = try ClientStore(try queue(path), blobDirectory: blobs, atRest: key)
             try store.initialize(name: "李管家", serverURL: "http://127.0.0.1:9", token: "bt_x")
         }
         let other = try AtRestKey.create(file: dir.url.appendingPathComponent("other.key"))
         let wrong = #expect(throws: ClientError.self) {
-            try ClientStore(try DatabaseQueue(path: path, configuration: ClientStore.makeConfiguration()), blobDirectory: blobs, atRest: other)
+            try ClientStore(try queue(path), blobDirectory: blobs, atRest: other)
         }
         #expect(wrong?.code.rawValue == "wrong-key")
         let none = #expect(throws: ClientError.self) {
-            try ClientStore(try DatabaseQueue(path: path, configuration: ClientStore.makeConfiguration()), blobDirectory: blobs)
+            try ClientStore(try queue(path), blobDirectory: blobs)
         }
         #expect(none?.code.rawValue == "key-required")
-        let reopened = try ClientStore(try DatabaseQueue(path: path, configuration: ClientStore.makeConfiguration()), blobDirectory: blobs, atRest: key)
+        let reopened = try ClientStore(try queue(path), blobDirectory: blobs, atRest: key)
         #expect(try reopened.isInitialized())
     }
 
