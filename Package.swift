@@ -95,7 +95,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ButlerClientTests",
-            dependencies: ["ButlerClient", "ButlerModel"]
+            dependencies: [
+                "ButlerClient", "ButlerModel", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "ButlerServerTests",

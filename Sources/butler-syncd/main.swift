@@ -30,28 +30,42 @@ struct ButlerSyncd: AsyncParsableCommand {
 
     func run() async throws {
         guard interval >= 1 else { throw ValidationError("--interval must be at least 1 second") }
+        let configuration: ClientConfiguration
+        do {
+            configuration = try self.configuration()
+        } catch let error as ClientError {
+            FileHandle.standardError.write(Data("butler-syncd: \(error.code): \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = ProcessInfo.processInfo.environment["BUTLER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            handler.logLevel = configuration.logLevel
             return handler
         }
         let logger = Logger(label: "butler.syncd")
-        let homeURL = home.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? ClientConfiguration.defaultHome()
         do {
-            let store = try ClientStore.open(home: homeURL, atRest: try AtRestKey.fromEnvironment())
-            let rate = maxUploadRate ?? ProcessInfo.processInfo.environment["BUTLER_MAX_UPLOAD_RATE"].flatMap { Int($0) }
-            let engine = try SyncEngine.forStore(store, maxUploadBytesPerSecond: rate)
+            let store = try ClientStore.open(home: configuration.home, atRest: try configuration.atRestKey())
+            let engine = try SyncEngine.forStore(store, maxUploadBytesPerSecond: configuration.maxUploadBytesPerSecond)
             var config = SyncDaemon.Configuration()
             config.interval = .seconds(interval)
             let daemon = SyncDaemon(engine: engine, configuration: config, logger: logger)
             let group = ServiceGroup(
                 configuration: .init(services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            logger.info("butler-syncd started", metadata: ["butler.home": "\(homeURL.path)", "sync.interval": "\(interval)s"])
+            logger.info("butler-syncd started", metadata: ["butler.home": "\(configuration.home.path)", "sync.interval": "\(interval)s"])
             try await group.run()
             logger.info("butler-syncd stopped")
         } catch let error as ClientError {
             FileHandle.standardError.write(Data("butler-syncd: \(error.code): \(error.message)\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// The environment (``ClientConfiguration/fromEnvironment(_:defaults:)``) with the flags over it.
+    func configuration() throws -> ClientConfiguration {
+        var configuration = try ClientConfiguration.fromEnvironment()
+        if let home { configuration.home = URL(fileURLWithPath: home, isDirectory: true) }
+        // As before: 0 (or less) means no cap.
+        if let maxUploadRate { configuration.maxUploadBytesPerSecond = maxUploadRate > 0 ? maxUploadRate : nil }
+        return configuration
     }
 }

@@ -24,6 +24,7 @@ struct Butler: AsyncParsableCommand {
             The store lives in --home (env BUTLER_HOME, default ~/.butler); --home may stand before or after the subcommand.
             With BUTLER_KEY_FILE set (a key kept outside the store, e.g. on a credential store unlocked at login), \
             `butler init` creates an encrypted store: records and queued edits are sealed with AES-256-GCM.
+            Log lines go to stderr from the level BUTLER_LOG_LEVEL names up (default warning).
             """,
         subcommands: [
             Init.self, FormCommand.self, PhotoCommand.self, WorkOrderCommand.self, CallbackCommand.self, Sync.self, Status.self,
@@ -53,14 +54,18 @@ struct Butler: AsyncParsableCommand {
         return rest + home
     }
 
+    /// `butler`'s defaults under the environment: a command's log stays quiet below warnings.
+    static let defaults = ClientConfiguration(logLevel: .warning)
+
     static func main() async {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = ProcessInfo.processInfo.environment["BUTLER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-            return handler
-        }
         let arguments = normalized(Array(CommandLine.arguments.dropFirst()))
         do {
+            let logLevel = try ClientConfiguration.fromEnvironment(defaults: defaults).logLevel
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = logLevel
+                return handler
+            }
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
@@ -82,16 +87,23 @@ struct HomeOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The device store (env BUTLER_HOME, default ~/.butler).", valueName: "dir"))
     var home: String?
 
-    var url: URL {
-        home.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? ClientConfiguration.defaultHome()
+    /// The environment (``ClientConfiguration/fromEnvironment(_:defaults:)``) with `--home` over it.
+    func configuration() throws -> ClientConfiguration {
+        var configuration = try ClientConfiguration.fromEnvironment(defaults: Butler.defaults)
+        if let home { configuration.home = URL(fileURLWithPath: home, isDirectory: true) }
+        return configuration
     }
 
     /// Opens the store, which `butler init` must have set up; creates nothing otherwise.
-    func open() throws -> ClientStore {
+    func open() throws -> ClientStore { try open(configuration()) }
+
+    /// Opens the store `configuration` names, which `butler init` must have set up.
+    func open(_ configuration: ClientConfiguration) throws -> ClientStore {
+        let url = configuration.home
         guard FileManager.default.fileExists(atPath: url.appendingPathComponent(ClientStore.databaseFileName).path) else {
             throw ClientError(.notInitialized, "no butler store in \(url.path): run `butler init --server URL --token TOKEN` first")
         }
-        let store = try ClientStore.open(home: url, atRest: try AtRestKey.fromEnvironment())
+        let store = try ClientStore.open(home: url, atRest: try configuration.atRestKey())
         guard try store.isInitialized() else {
             throw ClientError(.notInitialized, "the store in \(url.path) is not set up: run `butler init --server URL --token TOKEN` first")
         }
@@ -101,12 +113,8 @@ struct HomeOptions: ParsableArguments {
     /// Opens or creates the store (for `butler init`). With `BUTLER_KEY_FILE` set, the store is
     /// encrypted at rest, and a missing key file is created (32 random bytes, mode 0600).
     func create() throws -> ClientStore {
-        var key: AtRestKey?
-        if let path = ProcessInfo.processInfo.environment["BUTLER_KEY_FILE"], !path.isEmpty {
-            let file = URL(fileURLWithPath: path)
-            key = FileManager.default.fileExists(atPath: path) ? try AtRestKey(file: file) : try AtRestKey.create(file: file)
-        }
-        return try ClientStore.open(home: url, atRest: key)
+        let configuration = try configuration()
+        return try ClientStore.open(home: configuration.home, atRest: try configuration.atRestKey(creatingIfMissing: true))
     }
 }
 

@@ -16,7 +16,8 @@ struct Sync: AsyncParsableCommand {
             server cannot be reached now or held edits back for a reason that can clear (edits-held: a clock set \
             ahead, a zone not yet assigned; nothing is lost, they go again next time), 1 for anything that needs a \
             person (edits-refused: see `butler refused list`).
-            Shows a progress bar on a terminal, plain lines otherwise, nothing with --quiet.
+            Shows a progress bar on a terminal, plain lines otherwise, nothing with --quiet. Photo uploads keep \
+            under BUTLER_MAX_UPLOAD_RATE bytes per second when it is set, as butler-syncd's do.
 
             Examples:
               butler sync
@@ -27,8 +28,9 @@ struct Sync: AsyncParsableCommand {
     @Flag(help: "No progress output.") var quiet = false
 
     func run() async throws {
-        let store = try home.open()
-        let engine = try SyncEngine.forStore(store)
+        let configuration = try home.configuration()
+        let store = try home.open(configuration)
+        let engine = try SyncEngine.forStore(store, maxUploadBytesPerSecond: configuration.maxUploadBytesPerSecond)
         let renderer = ProgressRenderer(mode: quiet ? .quiet : (isatty(2) == 1 ? .bar : .lines))
         let report: SyncReport
         do {

@@ -38,11 +38,33 @@ public final class ClientStore: Sendable {
     /// The store's database file name inside its home.
     public static let databaseFileName = "butler.sqlite"
 
-    init(writer: any DatabaseWriter, blobDirectory: URL, clock: any WallClock, templates: TemplateCatalog, atRest: AtRestKey?, logger: Logger) throws {
+    /// Opens a store over `writer`, ready to use: brings its schema up to date and checks the
+    /// device key against it. Every other way to get a store (``open(home:clock:templates:atRest:logger:)``,
+    /// ``inMemory(blobDirectory:clock:templates:atRest:logger:)``) only builds the writer and comes here.
+    ///
+    /// ```swift
+    /// let queue = try DatabaseQueue(configuration: ClientStore.makeConfiguration())
+    /// let store = try ClientStore(queue, blobDirectory: scratch.appendingPathComponent("blobs"))
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - writer: the database, made with ``makeConfiguration(_:)``. Its writer connection is
+    ///     set to `synchronous = FULL` here, whoever built it, because the store's promise (an
+    ///     acknowledged edit survives power loss) rests on it.
+    ///   - blobDirectory: where photo blobs live, created if missing.
+    ///   - templates: the form templates (default: those bundled with the model).
+    ///   - atRest: the device key; a store is encrypted from its creation or never.
+    /// - Throws: ``ClientError`` — `key-required`, `wrong-key` or `store-not-encrypted` when the key
+    ///   does not fit the store; `storage-full`, `database-error` or `file-error` when the database
+    ///   or the blob folder cannot be prepared.
+    public init(
+        _ writer: any DatabaseWriter, blobDirectory: URL, clock: any WallClock = SystemWallClock(), templates: TemplateCatalog? = nil,
+        atRest: AtRestKey? = nil, logger: Logger = Logger(label: "butler.client.store")
+    ) throws {
         self.writer = writer
         self.blobDirectory = blobDirectory
         self.clock = clock
-        self.templates = templates
+        self.templates = try ClientError.mapping("cannot read the form templates") { try templates ?? TemplateCatalog.bundled() }
         self.atRest = atRest
         self.logger = logger
         do {
@@ -50,8 +72,14 @@ public final class ClientStore: Sendable {
         } catch {
             throw ClientError(.file, "cannot create the blob folder \(blobDirectory.path): \(error.localizedDescription)")
         }
-        try Self.migrator.migrate(writer)
+        try ClientError.mapping("cannot prepare the store database \(writer.path)") {
+            // DatabasePool sets synchronous = NORMAL on its WAL connections after prepareDatabase
+            // runs, so the pragma is set here, on the one connection whose commits must be durable.
+            try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            try migrate()
+        }
         try checkAtRestKey()
+        logger.debug("store opened", metadata: ["store.path": "\(writer.path)", "store.encrypted": "\(atRest != nil)"])
     }
 
     static let keyCheckPlaintext = Data("butler-at-rest-v1".utf8)
@@ -93,138 +121,55 @@ public final class ClientStore: Sendable {
         return try JSONParser.parseRecordState([UInt8](plain))
     }
 
-    /// Opens (creating on first use) the store in `home`: `home/butler.sqlite` and `home/blobs/`.
+    /// Opens (creating on first use) the store in `home`: `home/butler.sqlite` (a `DatabasePool`,
+    /// WAL) and `home/blobs/`.
     public static func open(
         home: URL, clock: any WallClock = SystemWallClock(), templates: TemplateCatalog? = nil, atRest: AtRestKey? = nil,
         logger: Logger = Logger(label: "butler.client.store")
     ) throws -> ClientStore {
-        do {
+        let pool = try ClientError.mapping("cannot open the store in \(home.path)") {
             try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-            let pool = try DatabasePool(path: home.appendingPathComponent(databaseFileName).path, configuration: configuration())
-            // DatabasePool sets synchronous = NORMAL on its WAL connections after prepareDatabase
-            // runs; the single writer connection is the one whose commits must be durable.
-            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-            return try ClientStore(
-                writer: pool, blobDirectory: home.appendingPathComponent("blobs"), clock: clock,
-                templates: try templates ?? TemplateCatalog.bundled(), atRest: atRest, logger: logger)
-        } catch let error as ClientError {
-            throw error
-        } catch let error as ModelError {
-            throw ClientError(error)
-        } catch {
-            throw ClientError.wrap(error, "cannot open the store in \(home.path)")
+            return try DatabasePool(path: home.appendingPathComponent(databaseFileName).path, configuration: makeConfiguration())
         }
+        return try ClientStore(
+            pool, blobDirectory: home.appendingPathComponent("blobs"), clock: clock, templates: templates, atRest: atRest, logger: logger)
     }
 
-    /// An in-memory store (tests, tools); blobs still go to `blobDirectory`.
+    /// An in-memory store (a `DatabaseQueue`) for tests and tools; blobs still go to `blobDirectory`.
     public static func inMemory(
         blobDirectory: URL, clock: any WallClock = SystemWallClock(), templates: TemplateCatalog? = nil, atRest: AtRestKey? = nil,
         logger: Logger = Logger(label: "butler.client.store")
     ) throws -> ClientStore {
-        do {
-            let queue = try DatabaseQueue(configuration: configuration())
-            return try ClientStore(
-                writer: queue, blobDirectory: blobDirectory, clock: clock, templates: try templates ?? TemplateCatalog.bundled(), atRest: atRest,
-                logger: logger)
-        } catch let error as ClientError {
-            throw error
-        } catch let error as ModelError {
-            throw ClientError(error)
-        } catch {
-            throw ClientError.wrap(error, "cannot open an in-memory store")
-        }
+        let queue = try ClientError.mapping("cannot open an in-memory store") { try DatabaseQueue(configuration: makeConfiguration()) }
+        return try ClientStore(queue, blobDirectory: blobDirectory, clock: clock, templates: templates, atRest: atRest, logger: logger)
     }
 
-    static func configuration() -> Configuration {
-        var config = Configuration()
+    /// The database configuration a store's writer must be made with: `config` plus a wait of
+    /// up to 10 s for a lock another process holds (`butler` and `butler-syncd` share the file).
+    public static func makeConfiguration(_ config: Configuration = Configuration()) -> Configuration {
+        var config = config
         config.busyMode = .timeout(10)
         config.label = "butler.client"
-        config.prepareDatabase { db in
-            // FULL: in WAL mode every commit fsyncs the WAL, so an acknowledged edit survives power loss.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         return config
-    }
-
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
-                CREATE TABLE records (
-                    id TEXT PRIMARY KEY NOT NULL,
-                    type TEXT NOT NULL,
-                    zone TEXT NOT NULL,
-                    state BLOB NOT NULL
-                );
-                CREATE INDEX records_type ON records(type);
-                CREATE TABLE outbox (
-                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                    record_id TEXT NOT NULL,
-                    delta BLOB NOT NULL,
-                    refused_code TEXT,
-                    refused_message TEXT
-                );
-                CREATE TABLE blobs (
-                    sha256 TEXT PRIMARY KEY NOT NULL,
-                    size INTEGER,
-                    media_type TEXT,
-                    state TEXT NOT NULL CHECK (state IN ('local', 'uploaded', 'missing')),
-                    uploaded_bytes INTEGER NOT NULL DEFAULT 0
-                );
-                """)
-        }
-        migrator.registerMigration("v2") { db in
-            // Refusals per edit (issue 11). `solo`: push this delta alone, never joined with the
-            // record's other deltas (set when a joined entry was refused, so that only the
-            // offending edit ends refused). `refusal`: NULL while pending, 'held' after a
-            // transient refusal (re-pushed on the next sync), 'final' after a final one.
-            // `rebase`: records whose local state must be rebuilt from the server's state joined
-            // with their remaining outbox deltas (after `discard`), at the next sync.
-            try db.execute(sql: """
-                ALTER TABLE outbox ADD COLUMN solo INTEGER NOT NULL DEFAULT 0;
-                ALTER TABLE outbox ADD COLUMN refusal TEXT CHECK (refusal IN ('held', 'final'));
-                CREATE TABLE rebase (record_id TEXT PRIMARY KEY NOT NULL);
-                """)
-            // Before v2 a refusal covered every delta joined into the refused entry: each is
-            // re-pushed on its own once, so that only the edit that earned it stays refused.
-            try db.execute(sql: "UPDATE outbox SET solo = 1, refusal = 'held' WHERE refused_code IS NOT NULL")
-        }
-        return migrator
     }
 
     // MARK: - Transactions
 
     /// The writer connection's `PRAGMA synchronous` (2 = FULL), for checks and diagnostics.
     public func synchronousMode() throws -> Int {
-        do { return try writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 } } catch {
-            throw ClientError.wrap(error, "cannot read the database settings")
+        try ClientError.mapping("cannot read the database settings") {
+            try writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
         }
     }
 
     /// Runs `body` in one write transaction, mapping database failures to ``ClientError``.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
-        do {
-            return try writer.write(body)
-        } catch let error as ClientError {
-            throw error
-        } catch let error as ModelError {
-            throw ClientError(error)
-        } catch {
-            throw ClientError.wrap(error, "the local database refused the change")
-        }
+        try ClientError.mapping("the local database refused the change") { try writer.write(body) }
     }
 
+    /// Runs `body` in one read, mapping database failures to ``ClientError``.
     func read<T>(_ body: (Database) throws -> T) throws -> T {
-        do {
-            return try writer.read(body)
-        } catch let error as ClientError {
-            throw error
-        } catch let error as ModelError {
-            throw ClientError(error)
-        } catch {
-            throw ClientError.wrap(error, "the local database could not be read")
-        }
+        try ClientError.mapping("the local database could not be read") { try writer.read(body) }
     }
 
     // MARK: - Records
@@ -276,25 +221,5 @@ public final class ClientStore: Sendable {
     /// Every open conflict on the device, late edits included.
     public func conflicts() throws -> [Conflict] {
         return try ClientError.mapping { try allRecords().flatMap { try $0.conflicts() } }
-    }
-}
-
-extension ClientError {
-    /// Maps a database or file-system error to a client error, recognising a full disk.
-    static func wrap(_ error: any Error, _ context: String) -> ClientError {
-        if let db = error as? DatabaseError {
-            if db.resultCode == .SQLITE_FULL {
-                return ClientError(.storageFull, "\(context): the disk is full; free space and try again", cause: db)
-            }
-            return ClientError(.database, "\(context): \(db.message ?? db.description)", cause: db)
-        }
-        let ns = error as NSError
-        let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError
-        if (ns.domain == NSPOSIXErrorDomain && ns.code == Int(ENOSPC)) || (error as? CocoaError)?.code == .fileWriteOutOfSpace
-            || (underlying?.domain == NSPOSIXErrorDomain && underlying?.code == Int(ENOSPC))
-        {
-            return ClientError(.storageFull, "\(context): the disk is full; free space and try again")
-        }
-        return ClientError(.file, "\(context): \(error.localizedDescription)")
     }
 }

@@ -1,0 +1,44 @@
+import ButlerModel
+import Foundation
+import GRDB
+
+extension ClientError {
+    /// Runs `body`, reporting any failure as a client error: a ``ClientError`` as it is, a
+    /// ``ModelError`` with the same code and message, anything else (SQLite, the file system)
+    /// through ``wrap(_:_:)`` with `context` — so a full disk is `storage-full` wherever it strikes.
+    ///
+    /// ```swift
+    /// try ClientError.mapping("the local database refused the change") { try writer.write(body) }
+    /// ```
+    ///
+    /// - Parameter context: what was being done, in the butler's words; the message starts with it.
+    static func mapping<T>(_ context: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as ClientError {
+            throw error
+        } catch let error as ModelError {
+            throw ClientError(error)
+        } catch {
+            throw ClientError.wrap(error, context())
+        }
+    }
+
+    /// Maps a database or file-system error to a client error, recognising a full disk.
+    static func wrap(_ error: any Error, _ context: String) -> ClientError {
+        if let db = error as? DatabaseError {
+            if db.resultCode == .SQLITE_FULL {
+                return ClientError(.storageFull, "\(context): the disk is full; free space and try again", cause: db)
+            }
+            return ClientError(.database, "\(context): \(db.message ?? db.description)", cause: db)
+        }
+        let ns = error as NSError
+        let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError
+        if (ns.domain == NSPOSIXErrorDomain && ns.code == Int(ENOSPC)) || (error as? CocoaError)?.code == .fileWriteOutOfSpace
+            || (underlying?.domain == NSPOSIXErrorDomain && underlying?.code == Int(ENOSPC))
+        {
+            return ClientError(.storageFull, "\(context): the disk is full; free space and try again")
+        }
+        return ClientError(.file, "\(context): \(error.localizedDescription)")
+    }
+}
