@@ -64,22 +64,22 @@ struct Serve: AsyncParsableCommand {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
             config.port = port
         }
+        let logLevel = config.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            handler.logLevel = logLevel
             return handler
         }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let host = config.host
-        let settings = config
-        try await ButlerServer.withStorage(settings) { storage, blobs in
-            let app = ButlerServer.buildApplication(configuration: settings, storage: storage, blobs: blobs, metrics: registry) { port in
-                // Written straight to the file descriptor: scripts wait for this line.
-                FileHandle.standardOutput.write(Data("butler-server listening on http://\(host):\(port)\n".utf8))
-            }
-            try await app.runService()
+        // The application opens the store, runs PostgreSQL's pool as a service and migrates before
+        // it listens; SIGTERM drains requests, then closes the pool.
+        let app = try ButlerServer.buildApplication(configuration: config, metrics: registry) { port in
+            // Written straight to the file descriptor: scripts wait for this line.
+            FileHandle.standardOutput.write(Data("butler-server listening on http://\(host):\(port)\n".utf8))
         }
+        try await app.runService()
     }
 }
 

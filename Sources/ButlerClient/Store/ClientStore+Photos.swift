@@ -90,7 +90,7 @@ extension ClientStore {
             throw ClientError(.unknownRecord, "no form \(form) on this device")
         }
         if let item, let template = template(of: formState), template.item(item) == nil {
-            throw ClientError(.init(ModelError.Code.unknownItem.rawValue), "template \(template.id) has no item \"\(item)\"")
+            throw ClientError(.unknownItem, "template \(template.id) has no item \"\(item)\"")
         }
         // Refuse before copying bytes when the form is locked.
         do {

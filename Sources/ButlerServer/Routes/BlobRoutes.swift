@@ -10,13 +10,12 @@ struct BlobRoutes {
     let blobs: BlobStore
     let configuration: ServerConfiguration
 
-    func register(on group: RouterGroup<ButlerRequestContext>) {
+    func register(on group: RouterGroup<DeviceRequestContext>) {
         group.get("blobs/{sha256}/upload") { _, context in
-            _ = try context.requireDevice()
             return Response.json(await blobs.status(try sha(context)).jsonValue)
         }
         group.patch("blobs/{sha256}/upload") { request, context in
-            let device = try context.requireDevice()
+            let device = context.device
             let sha = try sha(context)
             let query = request.uri.queryParameters
             guard let offset = query.get("offset").flatMap({ Int64($0) }), offset >= 0,
@@ -77,7 +76,7 @@ struct BlobRoutes {
         return incoming
     }
 
-    func sha(_ context: ButlerRequestContext) throws -> String {
+    func sha(_ context: DeviceRequestContext) throws -> String {
         let sha = try context.parameters.require("sha256")
         guard Photo.isSHA256(sha) else {
             throw APIError(.badRequest, .invalidValue, "a blob is named by 64 lower-case hex digits")
@@ -85,8 +84,8 @@ struct BlobRoutes {
         return sha
     }
 
-    func download(_ request: Request, _ context: ButlerRequestContext) async throws -> Response {
-        let device = try context.requireDevice()
+    func download(_ request: Request, _ context: DeviceRequestContext) async throws -> Response {
+        let device = context.device
         let sha = try sha(context)
         // A photo is visible to the devices of the zones whose records reference it.
         guard let size = blobs.completeSize(sha), try await storage.isPhotoVisible(sha256: sha, zones: device.zones) else {

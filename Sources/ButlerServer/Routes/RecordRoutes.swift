@@ -11,12 +11,12 @@ import NIOCore
 struct RecordRoutes {
     let storage: any SyncStorage
 
-    func register(on group: RouterGroup<ButlerRequestContext>) {
+    func register(on group: RouterGroup<DeviceRequestContext>) {
         group.get("records/{id}") { _, context in try await record(context) }
     }
 
-    func record(_ context: ButlerRequestContext) async throws -> Response {
-        let device = try context.requireDevice()
+    func record(_ context: DeviceRequestContext) async throws -> Response {
+        let device = context.device
         let id: RecordID
         do { id = try RecordID(try context.parameters.require("id")) } catch let error as ModelError {
             throw APIError.invalid(error)

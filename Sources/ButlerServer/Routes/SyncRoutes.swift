@@ -9,9 +9,9 @@ struct SyncRoutes {
     let storage: any SyncStorage
     let configuration: ServerConfiguration
 
-    func register(on group: RouterGroup<ButlerRequestContext>) {
+    func register(on group: RouterGroup<DeviceRequestContext>) {
         group.get("devices/me") { _, context in
-            Response.json(try context.requireDevice().info.jsonValue)
+            Response.json(context.device.info.jsonValue)
         }
         group.post("devices/me/replicas") { _, context in try await issueReplica(context) }
         group.post("push") { request, context in try await push(request, context) }
@@ -24,8 +24,8 @@ struct SyncRoutes {
     /// `POST /v1/devices/me/replicas`: a fresh replica id, bound to the calling device. A device
     /// whose replica id turned out to be shared (a cloned image, a restored backup: its edits were
     /// refused as `dot-reused` or `foreign-dot`) moves to a new one and re-stamps its pending edits.
-    func issueReplica(_ context: ButlerRequestContext) async throws -> Response {
-        let device = try context.requireDevice()
+    func issueReplica(_ context: DeviceRequestContext) async throws -> Response {
+        let device = context.device
         // A device moves only when a copy of its store turns up: a handful of times in its life.
         // The cap keeps one device from filling records' contexts with replica ids.
         let held = try await storage.replicaBindings().filter { $0.device == device.name }.count
@@ -44,8 +44,8 @@ struct SyncRoutes {
         throw APIError.internalError()
     }
 
-    func push(_ request: Request, _ context: ButlerRequestContext) async throws -> Response {
-        let device = try context.requireDevice()
+    func push(_ request: Request, _ context: DeviceRequestContext) async throws -> Response {
+        let device = context.device
         let body = try await request.body.collect(upTo: configuration.maxPushBytes)
         let decoded: [Result<RecordState, ModelError>]
         do {
@@ -114,8 +114,8 @@ struct SyncRoutes {
         return nil
     }
 
-    func pull(_ request: Request, _ context: ButlerRequestContext) async throws -> Response {
-        let device = try context.requireDevice()
+    func pull(_ request: Request, _ context: DeviceRequestContext) async throws -> Response {
+        let device = context.device
         let query = request.uri.queryParameters
         var cursor: Int64 = 0
         if let text = query.get("cursor"), !text.isEmpty {

@@ -7,19 +7,19 @@ struct ViewRoutes {
     let storage: any SyncStorage
     let configuration: ServerConfiguration
 
-    func register(on group: RouterGroup<ButlerRequestContext>) {
+    func register(on group: RouterGroup<DeviceRequestContext>) {
         group.get("views/conflicts") { _, context in
-            let records = try await storage.records(zones: try context.requireDevice().zones)
+            let records = try await storage.records(zones: context.device.zones)
             let conflicts = records.flatMap { (try? $0.conflicts()) ?? [] }
             return Response.json(["conflicts": .array(conflicts.map(\.jsonValue))])
         }
         group.get("views/escalations") { _, context in
-            let records = try await storage.records(zones: try context.requireDevice().zones)
+            let records = try await storage.records(zones: context.device.zones)
             let escalations = Escalation.evaluate(records, now: configuration.clock.now(), calendar: configuration.calendar)
             return Response.json(["escalations": .array(escalations.map(\.jsonValue))])
         }
         group.get("views/callbacks") { _, context in
-            let records = try await storage.records(zones: try context.requireDevice().zones)
+            let records = try await storage.records(zones: context.device.zones)
             return Response.json(["callbacks": .array(Self.callbacks(records, now: configuration.clock.now(), calendar: configuration.calendar))])
         }
     }

@@ -1,6 +1,7 @@
 import Hummingbird
 
-/// The per-request context: Hummingbird's core plus the authenticated device.
+/// The per-request context: Hummingbird's core plus, once ``DeviceAuthMiddleware`` has checked the
+/// bearer token, the authenticated device.
 public struct ButlerRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``DeviceAuthMiddleware`` for every `/v1` request.
@@ -13,10 +14,22 @@ public struct ButlerRequestContext: RequestContext {
 
     /// Routes collect bodies with their own explicit limits.
     public var maxUploadSize: Int { 16 << 20 }
+}
 
-    /// The authenticated device; only reachable behind the auth middleware.
-    func requireDevice() throws -> DeviceRecord {
-        guard let device else { throw APIError.unauthorized("no device token") }
-        return device
+/// The context of every authenticated (`/v1`) route: the device is always there, so no handler
+/// checks for it. Built from the parent context after ``DeviceAuthMiddleware`` ran; a request that
+/// somehow reaches it without a device is refused as unauthorized rather than served.
+public struct DeviceRequestContext: ChildRequestContext {
+    public typealias ParentContext = ButlerRequestContext
+    public var coreContext: CoreRequestContextStorage
+    /// The device the request's token belongs to (not revoked).
+    public let device: DeviceRecord
+
+    public init(context: ButlerRequestContext) throws {
+        guard let device = context.device else { throw APIError.unauthorized("no device token") }
+        self.coreContext = context.coreContext
+        self.device = device
     }
+
+    public var maxUploadSize: Int { 16 << 20 }
 }

@@ -1,5 +1,6 @@
 import ButlerModel
 import Foundation
+import Logging
 
 /// How a butler-server is set up; the zero-configuration default serves 127.0.0.1:8080 from `./butler-data`.
 ///
@@ -41,6 +42,9 @@ public struct ServerConfiguration: Sendable {
     public var maxPullPageBytes: Int = 8 << 20
     /// The estate calendar (time zone, rain days) the deadline views use.
     public var calendar = EstateCalendar()
+    /// How much the server logs (to stderr). Env `BUTLER_LOG_LEVEL`, the one variable every
+    /// executable reads (the older `LOG_LEVEL` is still honoured when it is not set).
+    public var logLevel: Logger.Level = .info
     /// The clock deadlines and revocations are measured against.
     public var clock: any WallClock = SystemWallClock()
 
@@ -51,8 +55,9 @@ public struct ServerConfiguration: Sendable {
     /// The blob folder inside the data directory.
     public var blobDirectory: URL { blobsOverride ?? dataDirectory.appendingPathComponent("blobs", isDirectory: true) }
 
-    /// The defaults overridden by `BUTLER_HOST`, `BUTLER_PORT`, `BUTLER_DATA`, `BUTLER_DATABASE_URL`, `BUTLER_BLOBS` and the
-    /// blob quota variables where set.
+    /// The defaults overridden by `BUTLER_HOST`, `BUTLER_PORT`, `BUTLER_DATA`, `BUTLER_DATABASE_URL`, `BUTLER_BLOBS`,
+    /// `BUTLER_LOG_LEVEL` and the blob quota variables where set; a value the server cannot use
+    /// throws ``ConfigurationError`` naming the variable.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
         var config = ServerConfiguration()
         if let host = environment["BUTLER_HOST"], !host.isEmpty { config.host = host }
@@ -76,6 +81,11 @@ public struct ServerConfiguration: Sendable {
         if let text = environment["BUTLER_UNREFERENCED_BLOB_TTL_HOURS"], !text.isEmpty {
             guard let value = Double(text), value > 0 else { throw ConfigurationError("BUTLER_UNREFERENCED_BLOB_TTL_HOURS must be a positive number of hours, got \"\(text)\"") }
             config.unreferencedBlobTTL = value * 3600
+        }
+        do {
+            if let name = try LogLevelSetting.levelName(in: environment, acceptingLegacy: true) { config.logLevel = Logger.Level(rawValue: name) ?? .info }
+        } catch let error as ModelError {
+            throw ConfigurationError(error.message)
         }
         return config
     }
