@@ -38,9 +38,14 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(
+            name: "ButlerFiles",
+            dependencies: ["ButlerModel", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
             name: "ButlerClient",
             dependencies: [
                 "ButlerModel",
+                "ButlerFiles",
                 "CCurl",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -54,6 +59,7 @@ let package = Package(
             name: "ButlerServer",
             dependencies: [
                 "ButlerModel",
+                "ButlerFiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -111,6 +117,10 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["ButlerClient", "ButlerServer", "ButlerModel"]
+        ),
+        .testTarget(
+            name: "ButlerFilesTests",
+            dependencies: ["ButlerFiles", "ButlerModel"]
         ),
         .testTarget(
             name: "ButlerModelTests",

@@ -1,3 +1,4 @@
+import ButlerFiles
 import ButlerModel
 import Foundation
 import GRDB
@@ -13,14 +14,21 @@ extension ClientError {
     ///
     /// - Parameter context: what was being done, in the butler's words; the message starts with it.
     static func mapping<T>(_ context: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as ClientError {
-            throw error
-        } catch let error as ModelError {
-            throw ClientError(error)
-        } catch {
-            throw ClientError.wrap(error, context())
+        do { return try body() } catch { throw mapped(error, context()) }
+    }
+
+    /// ``mapping(_:_:)`` for async work.
+    static func mapping<T>(_ context: @autoclosure () -> String, _ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch { throw mapped(error, context()) }
+    }
+
+    /// A ``ClientError`` as it is, a ``ModelError`` with the same code and message, anything else
+    /// through ``wrap(_:_:)``.
+    static func mapped(_ error: any Error, _ context: @autoclosure () -> String) -> ClientError {
+        switch error {
+        case let error as ClientError: error
+        case let error as ModelError: ClientError(error)
+        default: wrap(error, context())
         }
     }
 
@@ -32,13 +40,10 @@ extension ClientError {
             }
             return ClientError(.database, "\(context): \(db.message ?? db.description)", cause: db)
         }
-        let ns = error as NSError
-        let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError
-        if (ns.domain == NSPOSIXErrorDomain && ns.code == Int(ENOSPC)) || (error as? CocoaError)?.code == .fileWriteOutOfSpace
-            || (underlying?.domain == NSPOSIXErrorDomain && underlying?.code == Int(ENOSPC))
-        {
-            return ClientError(.storageFull, "\(context): the disk is full; free space and try again")
+        if FileError.isDiskFull(error) {
+            return ClientError(.storageFull, "\(context): the disk is full; free space and try again", cause: error)
         }
+        if let error = error as? FileError { return ClientError(error.code, "\(context): \(error.message)", cause: error) }
         return ClientError(.file, "\(context): \(error.localizedDescription)")
     }
 }

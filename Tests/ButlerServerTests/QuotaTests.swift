@@ -103,8 +103,8 @@ struct QuotaTests {
                 #expect(report.blobs == 1)
                 #expect(report.bytes == 800)
                 #expect(report.partials == 1)
-                #expect(f.blobs.completeSize(Self.sha(orphan)) == nil)
-                #expect(f.blobs.completeSize(Self.sha(kept)) == 800)
+                #expect(try await f.blobs.completeSize(Self.sha(orphan)) == nil)
+                #expect(try await f.blobs.completeSize(Self.sha(kept)) == 800)
                 // The orphan's bytes no longer count against li.
                 #expect(try await Self.upload(client, f, "li", second).status == .ok)
             }

@@ -1,5 +1,5 @@
 import ButlerModel
-import Crypto
+import ButlerFiles
 import Foundation
 import GRDB
 
@@ -9,66 +9,20 @@ import Glibc
 
 /// Photos: imported by streaming through SHA-256 into the blob folder, stored once per hash.
 extension ClientStore {
-    /// Bytes read at a time when importing or uploading; a photo is never read whole into memory.
-    static let chunkSize = 1 << 20
-
     /// The file of a blob held on this device.
     public func blobURL(_ sha256: String) -> URL {
         blobDirectory.appendingPathComponent(sha256)
     }
 
-    /// Copies `file` into the blob folder under its SHA-256 (temp file, fsync, rename, fsync of the
-    /// folder) and returns the hash and size. Importing the same picture again stores nothing new.
+    /// Copies `file` into the blob folder under its SHA-256 (``DurableFile``: temp file, fsync,
+    /// rename, fsync of the folder) and returns the hash and size. Importing the same picture again
+    /// stores nothing new.
     public func importBlob(_ file: URL) throws -> (sha256: String, size: Int64) {
-        let input: FileHandle
-        do { input = try FileHandle(forReadingFrom: file) } catch {
-            throw ClientError(.file, "cannot read \(file.path): \(error.localizedDescription)")
+        try ClientError.mapping("cannot copy \(file.lastPathComponent) into the photo store") {
+            let copy = try DurableFile.copyHashing(file, into: blobDirectory.appendingPathComponent("tmp"))
+            try DurableFile.install(copy.temporary, at: blobURL(copy.sha256))
+            return (copy.sha256, copy.size)
         }
-        defer { try? input.close() }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: file.path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw ClientError(.file, "\(file.path) is not a file")
-        }
-        let temp = blobDirectory.appendingPathComponent("tmp").appendingPathComponent(UUID().uuidString)
-        guard FileManager.default.createFile(atPath: temp.path, contents: nil) else {
-            throw ClientError(.file, "cannot create \(temp.path) (is the disk full?)")
-        }
-        var hasher = Crypto.SHA256()
-        var size: Int64 = 0
-        do {
-            let output = try FileHandle(forWritingTo: temp)
-            defer { try? output.close() }
-            while let chunk = try input.read(upToCount: Self.chunkSize), !chunk.isEmpty {
-                hasher.update(data: chunk)
-                try output.write(contentsOf: chunk)
-                size += Int64(chunk.count)
-            }
-            try output.synchronize()
-        } catch {
-            try? FileManager.default.removeItem(at: temp)
-            throw ClientError.wrap(error, "cannot copy \(file.lastPathComponent) into the photo store")
-        }
-        let sha = hasher.finalize().hex
-        let target = blobURL(sha)
-        if FileManager.default.fileExists(atPath: target.path) {
-            try? FileManager.default.removeItem(at: temp)
-        } else {
-            guard Glibc.rename(temp.path, target.path) == 0 else {
-                let code = errno
-                try? FileManager.default.removeItem(at: temp)
-                throw ClientError(code == ENOSPC ? .storageFull : .file, "cannot store photo \(sha): \(String(cString: strerror(code)))")
-            }
-            Self.syncDirectory(blobDirectory)
-        }
-        return (sha, size)
-    }
-
-    /// fsyncs a directory so a rename in it survives power loss.
-    static func syncDirectory(_ directory: URL) {
-        let fd = Glibc.open(directory.path, O_RDONLY)
-        guard fd >= 0 else { return }
-        _ = Glibc.fsync(fd)
-        Glibc.close(fd)
     }
 
     static func mediaType(of file: URL) -> String {

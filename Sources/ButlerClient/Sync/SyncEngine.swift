@@ -1,3 +1,4 @@
+import ButlerFiles
 import ButlerModel
 import Crypto
 import Foundation
@@ -329,35 +330,20 @@ public struct SyncEngine: Sendable {
         let partial = store.blobDirectory.appendingPathComponent("tmp").appendingPathComponent("\(sha).part")
         let have = ((try? FileManager.default.attributesOfItem(atPath: partial.path))?[.size] as? Int64) ?? 0
         let received = try await transport.downloadBlob(sha256: sha, to: partial, from: have)
-        let (digest, size) = try Self.hash(partial)
-        guard digest == sha else {
-            try? FileManager.default.removeItem(at: partial)
-            throw ClientError(.badResponse, "downloaded photo \(sha) has hash \(digest); discarded")
-        }
         let target = store.blobURL(sha)
-        if FileManager.default.fileExists(atPath: target.path) {
-            try? FileManager.default.removeItem(at: partial)
-        } else {
-            do { try FileManager.default.moveItem(at: partial, to: target) } catch { throw ClientError.wrap(error, "cannot store photo \(sha)") }
-            ClientStore.syncDirectory(store.blobDirectory)
+        let size = try await ClientError.mapping("cannot store photo \(sha)") {
+            try await BlockingIO.run { () -> Int64 in
+                let (digest, size) = try StreamingSHA256.of(file: partial)
+                guard digest == sha else {
+                    try? FileManager.default.removeItem(at: partial)
+                    throw ClientError(.badResponse, "downloaded photo \(sha) has hash \(digest); discarded")
+                }
+                try DurableFile.sync(partial)
+                try DurableFile.install(partial, at: target)
+                return size
+            }
         }
         try store.setDownloaded(sha, size: size)
         return received
-    }
-
-    static func hash(_ file: URL) throws -> (String, Int64) {
-        do {
-            let handle = try FileHandle(forReadingFrom: file)
-            defer { try? handle.close() }
-            var hasher = Crypto.SHA256()
-            var size: Int64 = 0
-            while let chunk = try handle.read(upToCount: ClientStore.chunkSize), !chunk.isEmpty {
-                hasher.update(data: chunk)
-                size += Int64(chunk.count)
-            }
-            return (hasher.finalize().hex, size)
-        } catch {
-            throw ClientError.wrap(error, "cannot read \(file.path)")
-        }
     }
 }

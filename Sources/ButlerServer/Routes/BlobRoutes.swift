@@ -1,3 +1,4 @@
+import ButlerFiles
 import ButlerModel
 import Foundation
 import Hummingbird
@@ -12,7 +13,7 @@ struct BlobRoutes {
 
     func register(on group: RouterGroup<DeviceRequestContext>) {
         group.get("blobs/{sha256}/upload") { _, context in
-            return Response.json(await blobs.status(try sha(context)).jsonValue)
+            return Response.json(try await blobs.status(try sha(context)).jsonValue)
         }
         group.patch("blobs/{sha256}/upload") { request, context in
             let device = context.device
@@ -21,7 +22,7 @@ struct BlobRoutes {
             guard let offset = query.get("offset").flatMap({ Int64($0) }), offset >= 0,
                 let length = query.get("length").flatMap({ Int64($0) }), length >= 0
             else { throw APIError(.badRequest, .invalidValue, "offset and length must be whole numbers ≥ 0") }
-            let current = await blobs.status(sha)
+            let current = try await blobs.status(sha)
             if current.complete { return Response.json(current.jsonValue) }
             let now = configuration.clock.now()
             let reserved = try await reserveQuota(device: device, sha: sha, offset: offset, length: length, now: now)
@@ -30,9 +31,10 @@ struct BlobRoutes {
                 status = try await blobs.append(sha, offset: offset, length: length, body: request.body)
             } catch {
                 // Give back what was reserved and did not arrive (a cut upload resumes later).
-                let held = await blobs.status(sha).received
-                try? await storage.addUploadedBytes(device: device.name, day: Self.day(now), bytes: max(0, held - offset) - reserved)
-                throw error
+                if let held = try? await blobs.status(sha).received {
+                    try? await storage.addUploadedBytes(device: device.name, day: Self.day(now), bytes: max(0, held - offset) - reserved)
+                }
+                throw (error as? BlobError).map(Self.reply) ?? error
             }
             let received = max(0, status.received - offset)
             Counter(label: "butler_server_blob_bytes_in_total").increment(by: Int(received))
@@ -43,6 +45,18 @@ struct BlobRoutes {
         group.get("blobs/{sha256}") { request, context in
             try await download(request, context)
         }
+    }
+
+    /// The HTTP reply for a refusal of the blob store.
+    static func reply(_ error: BlobError) -> APIError {
+        let status: HTTPResponse.Status =
+            switch error.code {
+            case .blobTooLarge: .contentTooLarge
+            case .lengthMismatch, .offsetMismatch, .uploadInProgress: .conflict
+            case .hashMismatch: .unprocessableContent
+            default: .badRequest
+            }
+        return APIError(status, error.code, error.message)
     }
 
     /// The UTC day a quota counts in.
@@ -88,7 +102,7 @@ struct BlobRoutes {
         let device = context.device
         let sha = try sha(context)
         // A photo is visible to the devices of the zones whose records reference it.
-        guard let size = blobs.completeSize(sha), try await storage.isPhotoVisible(sha256: sha, zones: device.zones) else {
+        guard let size = try await blobs.completeSize(sha), try await storage.isPhotoVisible(sha256: sha, zones: device.zones) else {
             throw APIError(.notFound, .notFound, "no photo \(sha) in your zones")
         }
         var range: ClosedRange<Int64> = 0...(size - 1)
@@ -103,7 +117,6 @@ struct BlobRoutes {
             status = .partialContent
         }
         if size == 0 { return Response(status: .ok, headers: [.contentLength: "0", .contentType: "application/octet-stream"]) }
-        let file = blobs.completeURL(sha)
         let count = range.upperBound - range.lowerBound + 1
         var headers: HTTPFields = [
             .contentType: "application/octet-stream", .contentLength: String(count), .acceptRanges: "bytes",
@@ -111,17 +124,9 @@ struct BlobRoutes {
         ]
         if status == .partialContent { headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)" }
         let start = range.lowerBound
-        let body = ResponseBody(contentLength: Int(count)) { writer in
-            let handle = try FileHandle(forReadingFrom: file)
-            defer { try? handle.close() }
-            try handle.seek(toOffset: UInt64(start))
-            var remaining = count
-            while remaining > 0 {
-                guard let chunk = try handle.read(upToCount: Int(min(remaining, 1 << 20))), !chunk.isEmpty else { break }
-                try await writer.write(ByteBuffer(bytes: chunk))
-                remaining -= Int64(chunk.count)
-            }
-            Counter(label: "butler_server_blob_bytes_out_total").increment(by: Int(count - remaining))
+        let body = ResponseBody(contentLength: Int(count)) { [blobs] writer in
+            let sent = try await blobs.read(sha, from: start, count: count) { chunk in try await writer.write(ByteBuffer(bytes: chunk)) }
+            Counter(label: "butler_server_blob_bytes_out_total").increment(by: Int(sent))
             try await writer.finish(nil)
         }
         return Response(status: status, headers: headers, body: body)

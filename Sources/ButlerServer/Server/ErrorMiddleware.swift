@@ -1,3 +1,4 @@
+import ButlerFiles
 import ButlerModel
 import Foundation
 import GRDB
@@ -28,16 +29,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    /// A full disk, from SQLite (`SQLITE_FULL`) or from the file system (`ENOSPC`).
+    /// A full disk, from SQLite (`SQLITE_FULL`) or from the file system (``FileError/isDiskFull(_:)``).
     static func isDiskFull(_ error: any Error) -> Bool {
         if let db = error as? DatabaseError { return db.resultCode == .SQLITE_FULL }
-        if let cocoa = error as? CocoaError { return cocoa.code == .fileWriteOutOfSpace }
-        let ns = error as NSError
-        if ns.domain == NSPOSIXErrorDomain, ns.code == Int(ENOSPC) { return true }
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain, underlying.code == Int(ENOSPC) {
-            return true
-        }
-        return false
+        return FileError.isDiskFull(error)
     }
 
     static func code(for status: HTTPResponse.Status) -> ErrorCode {
