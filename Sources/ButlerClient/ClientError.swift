@@ -1,21 +1,13 @@
 import ButlerModel
 
-/// An error from the client library: a stable machine-readable ``code``, a human ``message`` and
-/// an optional cause. Codes from the server's `{"code","message"}` replies arrive unchanged.
-public struct ClientError: CodedError {
-    /// The codes live in the one catalogue, ``ErrorCode``; the client's own are at its end.
-    public typealias Code = ErrorCode
+/// An error from the client library: a stable machine-readable code, a human message and an
+/// optional cause. Codes from the server's `{"code","message"}` replies arrive unchanged.
+public typealias ClientError = LayerError<ClientLayer>
 
-    public var code: Code
-    public var message: String
-    public var cause: (any Error & Sendable)?
+/// The client library's errors (``ClientError``).
+public enum ClientLayer: ErrorLayer {}
 
-    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
-    }
-
+extension ClientError {
     /// The same code and message as a model error (form-submitted, unknown-item, …).
     public init(_ error: ModelError) {
         self.init(error.code, error.message, cause: error)

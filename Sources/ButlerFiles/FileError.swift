@@ -7,17 +7,12 @@ import Glibc
 
 /// A file-system failure: `storage-full` when the disk is full, `file-error` otherwise, with the
 /// path and the system's reason in the message.
-public struct FileError: CodedError {
-    public let code: ErrorCode
-    public let message: String
-    public let cause: (any Error & Sendable)?
+public typealias FileError = LayerError<FileLayer>
 
-    public init(_ code: ErrorCode, _ message: String, cause: (any Error & Sendable)? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
-    }
+/// The file helpers' errors (``FileError``).
+public enum FileLayer: ErrorLayer {}
 
+extension FileError {
     /// The failure of a system call on `path`, from `errno`.
     public static func posix(_ errno: Int32, _ doing: String, _ path: String) -> FileError {
         FileError(errno == ENOSPC || errno == EDQUOT ? .storageFull : .file, "\(doing) \(path): \(String(cString: strerror(errno)))")

@@ -20,3 +20,24 @@ extension CodedError {
         hasher.combine(message)
     }
 }
+
+/// Names the layer an error comes from, so each layer's errors are a type of their own that a
+/// `catch` can tell apart, while sharing one implementation (``LayerError``).
+public protocol ErrorLayer {}
+
+/// The one implementation of the error shape: ``ModelError``, the client's `ClientError` and
+/// `ButlerFiles`' `FileError` are this struct for their layer.
+public struct LayerError<Layer: ErrorLayer>: CodedError {
+    /// The codes live in the one catalogue, ``ErrorCode``.
+    public typealias Code = ErrorCode
+
+    public var code: Code
+    public var message: String
+    public var cause: (any Error & Sendable)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+}
