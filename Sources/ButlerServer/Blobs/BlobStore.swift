@@ -142,9 +142,16 @@ public actor BlobStore {
                 file.close()
             }
             written += Int64(bytes.count)
+        } catch let error as BlobError {
+            try? await BlockingIO.run { file.close() }
+            throw error
         } catch {
-            // Keep (and make durable) what was written: the client resumes from there.
+            // The transfer broke: keep (and make durable) every byte that arrived, so the client
+            // resumes from there.
+            let bytes = pending
+            let at = written
             try? await BlockingIO.run {
+                if !bytes.isEmpty { try? file.write(bytes, at: at) }
                 try? file.sync()
                 file.close()
             }
