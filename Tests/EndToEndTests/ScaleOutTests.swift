@@ -31,9 +31,13 @@ struct ScaleOutTests {
                 for writer in 0..<6 {
                     group.addTask {
                         let node = nodes[writer % 3]
+                        // At least 40 records each, so the feed is busy enough to matter even
+                        // when a loaded machine (tests run in parallel) is slow; then until 8 s
+                        // have passed; at most 400 records and 90 s.
                         let stop = ContinuousClock.now + .seconds(8)
+                        let giveUp = ContinuousClock.now + .seconds(90)
                         var n = 0
-                        while ContinuousClock.now < stop, n < 400 {
+                        while n < 400, ContinuousClock.now < giveUp, n < 40 || ContinuousClock.now < stop {
                             let batch = try (0..<Int.random(in: 1...5)).map { _ -> RecordState in
                                 n += 1
                                 let author = try Author(replica: ReplicaID("w\(writer)"), name: "w\(writer)")
