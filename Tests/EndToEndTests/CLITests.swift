@@ -11,10 +11,9 @@ struct CLITests {
 
     @Test("a butler's day through the CLI: ids on stdout, JSON shapes, --home before or after the subcommand")
     func contract() async throws {
-        let scratch = Scratch("cli")
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
+        let cluster = try await Cluster.processes("cli")
+        let (scratch, server) = (cluster.scratch, cluster.node)
         let token = try await server.addDevice("li", role: .butler, zones: ["east-3"])
-        try await server.start()
         let home = scratch.url.appendingPathComponent("li").path
         func before(_ args: [String]) async throws -> CommandResult { try await runCommand("butler", ["--home", home] + args) }
         func after(_ args: [String]) async throws -> CommandResult { try await runCommand("butler", args + ["--home", home]) }
@@ -159,10 +158,9 @@ struct CLITests {
 struct EncryptedCLITests {
     @Test("with BUTLER_KEY_FILE, butler init makes the key and an encrypted store that syncs like any other")
     func encryptedStoreSyncs() async throws {
-        let scratch = Scratch("cli-key")
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
+        let cluster = try await Cluster.processes("cli-key")
+        let (scratch, server) = (cluster.scratch, cluster.node)
         let token = try await server.addDevice("li", role: .butler, zones: ["east-3"])
-        try await server.start()
         defer { server.terminate() }
         let keyFile = scratch.url.appendingPathComponent("keys/li.key")
         try FileManager.default.createDirectory(at: keyFile.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -14,11 +14,10 @@ import Glibc
 struct CrashTests {
     @Test("at least 50 SIGKILLs of butler mid-edit and mid-sync lose and duplicate nothing")
     func killedClients() async throws {
-        let scratch = Scratch("crash")
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
+        let cluster = try await Cluster.processes("crash")
+        let (scratch, server) = (cluster.scratch, cluster.node)
         let token = try await server.addDevice("li", role: .butler, zones: ["east-3"])
         let checkerToken = try await server.addDevice("checker", role: .supervisor, zones: ["east-3"])
-        try await server.start()
         let home = scratch.url.appendingPathComponent("li").path
         func butler(_ args: [String]) async throws -> CommandResult { try await runCommand("butler", ["--home", home] + args) }
         #expect(try await butler(["init", "--server", server.url, "--token", token, "--name", "李管家"]).status == 0)

@@ -13,10 +13,9 @@ import Glibc
 struct DaemonTests {
     @Test("syncs on start, stops promptly on SIGTERM mid-upload, and the restart finishes the upload without resending it")
     func daemon() async throws {
-        let scratch = Scratch("daemon")
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
+        let cluster = try await Cluster.processes("daemon")
+        let (scratch, server) = (cluster.scratch, cluster.node)
         let token = try await server.addDevice("li", role: .butler, zones: ["east-3"])
-        try await server.start()
         let home = scratch.url.appendingPathComponent("li")
         let store = try ClientStore.open(home: home)
         try store.initialize(name: "李管家", serverURL: server.url, token: token)

@@ -46,10 +46,9 @@ final class SmallDisk: Sendable {
 struct DiskFullTests {
     @Test("the handheld's disk fills: storage-full, the store stays readable, nothing acknowledged is lost; then it syncs")
     func clientDiskFull() async throws {
-        let scratch = Scratch("client-full")
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
+        let cluster = try await Cluster.processes("client-full")
+        let (scratch, server) = (cluster.scratch, cluster.node)
         let token = try await server.addDevice("li", role: .butler, zones: ["east-3"])
-        try await server.start()
         defer { server.terminate() }
         let disk = try await SmallDisk(megabytes: 6)
         let home = disk.url.appendingPathComponent("li")

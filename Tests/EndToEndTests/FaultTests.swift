@@ -16,8 +16,8 @@ struct FaultTests {
     /// Issue 4: kill -9 the server during a push storm; after restart clients finish with nothing lost or duplicated.
     @Test("server killed with SIGKILL during a push storm: after restart nothing is lost or duplicated")
     func serverKilledDuringPushStorm() async throws {
-        let scratch = Scratch("storm")
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
+        let cluster = try await Cluster.processes("storm")
+        let (scratch, server) = (cluster.scratch, cluster.node)
         let zone = try Zone("east-3")
         var devices: [(store: ClientStore, engine: SyncEngine)] = []
         for n in 0..<4 {
@@ -26,7 +26,6 @@ struct FaultTests {
             try store.initialize(name: "管家\(n)", serverURL: "http://127.0.0.1:1", token: token)
             devices.append((store, SyncEngine(store: store, transport: server.transport(token: token))))
         }
-        try await server.start()
         // Shared records every device writes to.
         let order = try devices[0].store.createWorkOrder(zone: zone, place: "B1", category: .general, description: nil)
         let form = try devices[0].store.createForm(template: "building-patrol", zone: zone, place: "3号楼")

@@ -15,10 +15,9 @@ enum Schemathesis {
 struct SchemathesisTests {
     @Test("no 5xx, every response as documented, every error a {code, message}")
     func fuzz() async throws {
-        let scratch = Scratch("schemathesis")
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
+        let cluster = try await Cluster.processes("schemathesis")
+        let (scratch, server) = (cluster.scratch, cluster.node)
         let token = try await server.addDevice("fuzzer", role: .supervisor, zones: ["east-3"])
-        try await server.start()
         defer { server.terminate() }
         let spec = Binaries.packageRoot.appendingPathComponent("Protocol/openapi.yaml")
         let result = try await runCommand(

@@ -38,10 +38,9 @@ struct NetworkFaultTests {
     }
 
     static func setup(_ name: String) async throws -> Setup {
-        let scratch = Scratch(name)
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
+        let cluster = try await Cluster.processes(name)
+        let (scratch, server) = (cluster.scratch, cluster.node)
         let token = try await server.addDevice("li", role: .butler, zones: ["east-3"])
-        try await server.start()
         let proxy = try FaultProxy(upstreamPort: server.port)
         let store = try ClientStore.open(home: scratch.url.appendingPathComponent("li"))
         try store.initialize(name: "李管家", serverURL: proxy.url, token: token)

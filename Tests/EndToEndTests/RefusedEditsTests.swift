@@ -21,11 +21,10 @@ struct RefusedEditsTests {
     }
 
     static func field(_ name: String) async throws -> Field {
-        let scratch = Scratch(name)
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
+        let cluster = try await Cluster.processes(name)
+        let (scratch, server) = (cluster.scratch, cluster.node)
         let liToken = try await server.addDevice("li", role: .butler, zones: ["east-3"])
         let wangToken = try await server.addDevice("wang", role: .butler, zones: ["east-3"])
-        try await server.start()
         let field = Field(
             scratch: scratch, server: server, li: scratch.url.appendingPathComponent("li").path,
             wang: scratch.url.appendingPathComponent("wang").path, liToken: liToken)
