@@ -9,8 +9,8 @@ import Glibc
 ///
 /// Foundation's `waitUntilExit()` and blocking pipe reads hold a thread of Swift's cooperative
 /// pool, which has one thread per core: on a 2-core machine two such waits stall every other
-/// test. Here the end arrives through `terminationHandler` and a continuation, and output through
-/// `readabilityHandler` on Foundation's own thread.
+/// test. Here the end arrives through `terminationHandler` and a continuation, and output is read
+/// by a plain thread of its own (``PipeOutput``).
 public final class ChildProcess: Sendable {
     /// How a process ended.
     public struct Exit: Sendable, Equatable {
@@ -20,10 +20,7 @@ public final class ChildProcess: Sendable {
         public let signalled: Bool
     }
 
-    // `Process` is not declared Sendable on every platform; this wrapper reads only
-    // `processIdentifier` (immutable once running) and `isRunning` (thread-safe in Foundation)
-    // after `run()`, and sends signals by pid.
-    private nonisolated(unsafe) let process: Process
+    private let process: Process
     private let ended = Ended()
     /// What the process wrote to its standard output and error (when captured).
     public let stdout: PipeOutput?
@@ -127,14 +124,24 @@ final class Ended: Sendable {
     let state = Mutex<(exit: ChildProcess.Exit?, waiters: [CheckedContinuation<ChildProcess.Exit, Never>])>((nil, []))
 }
 
-/// Bytes a child writes to a pipe, collected on Foundation's reading thread.
+/// Bytes a child writes to a pipe, read to the end on a thread of their own.
+///
+/// A plain thread blocked in `read(2)` holds no thread of Swift's cooperative pool. It is not
+/// `readabilityHandler`: that hands the descriptor to a dispatch source, and a pipe closed while
+/// its source is still registered crashed libdispatch's event loop once in a parallel run.
 public final class PipeOutput: Sendable {
-    // `Pipe` is a pair of file handles; after set-up only `readabilityHandler` (thread-safe in
-    // Foundation) is touched.
-    nonisolated(unsafe) let pipe = Pipe()
+    /// The pipe, for the child's side and for the reading thread: after `startReading()` only
+    /// that thread reads its descriptor, and it keeps the pipe (so the descriptor) alive until
+    /// end of file, so the descriptor is never closed under it.
+    struct Shared: @unchecked Sendable {
+        let pipe = Pipe()
+    }
+
+    let shared = Shared()
+    var pipe: Pipe { shared.pipe }
     private let buffer = Buffer()
 
-    /// The bytes so far and whether the pipe closed, shared with the reading handler.
+    /// The bytes so far and whether the pipe closed, shared with the reading thread.
     final class Buffer: Sendable {
         let state = Mutex<(data: Data, ended: Bool)>((Data(), false))
     }
@@ -142,15 +149,25 @@ public final class PipeOutput: Sendable {
     init() {}
 
     func startReading() {
-        pipe.fileHandleForReading.readabilityHandler = { [buffer] handle in
-            let chunk = handle.availableData
-            if chunk.isEmpty {
-                handle.readabilityHandler = nil
-                buffer.state.withLock { $0.ended = true }
-            } else {
-                buffer.state.withLock { $0.data.append(chunk) }
+        // The parent's copy of the writing end is closed by Process.run(); end of file comes when
+        // the child (and anything it started that inherited the pipe) has closed it.
+        let thread = Thread { [shared, buffer] in
+            let fd = shared.pipe.fileHandleForReading.fileDescriptor
+            var bytes = [UInt8](repeating: 0, count: 64 << 10)
+            while true {
+                let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    buffer.state.withLock { $0.data.append(contentsOf: bytes[0..<n]) }
+                } else if n < 0, errno == EINTR {
+                    continue
+                } else {
+                    break
+                }
             }
+            buffer.state.withLock { $0.ended = true }
         }
+        thread.name = "butler-test-pipe"
+        thread.start()
     }
 
     /// Everything read so far, as UTF-8.
