@@ -40,7 +40,7 @@ public final class ServerProcess: ServerNode {
         env["LOG_LEVEL"] = env["LOG_LEVEL"] ?? "warning"
         let child = try ChildProcess(
             Binaries.url("butler-server"), ["serve", "--data", data.path, "--host", "127.0.0.1", "--port", String(port)] + storeArguments,
-            environment: env, captureStderr: false)
+            environment: env)
         state.withLock { $0.child = child }
         guard let output = child.stdout, await output.wait(for: "listening on", within: .seconds(60), unless: { !child.isRunning }) else {
             throw TestFailure("butler-server did not start listening within 60 s")
@@ -52,6 +52,13 @@ public final class ServerProcess: ServerNode {
             throw TestFailure("butler-server printed no port: \(output.text)")
         }
         state.withLock { $0.port = port }
+    }
+
+    /// What the current (or last) run printed: stdout, then the log lines on stderr (warnings
+    /// and errors, with the error behind any 500). For a failure message.
+    public var log: String {
+        guard let child = state.withLock({ $0.child }) else { return "" }
+        return (child.stdout?.text ?? "") + (child.stderr?.text ?? "")
     }
 
     /// SIGTERM and wait: a graceful stop.

@@ -123,28 +123,38 @@ struct ScaleOutTests {
         }
         let items = ["tiles", "hygiene", "fire-door", "stairwell-lights"]
         let stop = ContinuousClock.now + .seconds(12)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (n, client) in clients.enumerated() {
-                group.addTask {
-                    _ = try await client.engine.sync()
-                    var step = 0
-                    while ContinuousClock.now < stop, step < 40 {
-                        step += 1
-                        switch Int.random(in: 0..<5) {
-                        case 0: try client.store.addNote(form: form, item: items.randomElement()!, text: "c\(n)-\(step)")
-                        case 1: try client.store.setResult(form: form, item: items.randomElement()!, result: ChecklistResult.allCases.randomElement()!)
-                        case 2: try client.store.logCallback(workOrder: order, channel: .phone, reached: false, satisfaction: nil, note: "c\(n)-\(step)")
-                        case 3: try client.store.attachPhoto(form: form, file: photos.randomElement()!, item: items.randomElement()!)
-                        default: break
-                        }
+        // A server error names its cause only in the node's log: put that in the failure.
+        func withNodeLogs<T>(_ body: () async throws -> T) async throws -> T {
+            do { return try await body() } catch {
+                let logs = servers.enumerated().map { "node\($0.offset): \($0.element.log.split(separator: "\n").suffix(20).joined(separator: "\n"))" }
+                Issue.record("\(error)\n\(logs.joined(separator: "\n"))")
+                throw error
+            }
+        }
+        try await withNodeLogs {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (n, client) in clients.enumerated() {
+                    group.addTask {
                         _ = try await client.engine.sync()
+                        var step = 0
+                        while ContinuousClock.now < stop, step < 40 {
+                            step += 1
+                            switch Int.random(in: 0..<5) {
+                            case 0: try client.store.addNote(form: form, item: items.randomElement()!, text: "c\(n)-\(step)")
+                            case 1: try client.store.setResult(form: form, item: items.randomElement()!, result: ChecklistResult.allCases.randomElement()!)
+                            case 2: try client.store.logCallback(workOrder: order, channel: .phone, reached: false, satisfaction: nil, note: "c\(n)-\(step)")
+                            case 3: try client.store.attachPhoto(form: form, file: photos.randomElement()!, item: items.randomElement()!)
+                            default: break
+                            }
+                            _ = try await client.engine.sync()
+                        }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
-        }
-        for _ in 0..<2 {
-            for client in clients { _ = try await client.engine.sync() }
+            for _ in 0..<2 {
+                for client in clients { _ = try await client.engine.sync() }
+            }
         }
         let reference = try clients[0].store.allRecords().map(\.contentHash)
         for client in clients.dropFirst() {
