@@ -113,9 +113,4 @@ public struct Handheld: Sendable {
     public let store: ClientStore
     public let transport: any SyncTransport
     public let engine: SyncEngine
-
-    /// Runs the `butler` CLI on this handheld's home.
-    public func butler(_ arguments: [String], environment: [String: String] = [:]) async throws -> CommandResult {
-        try await runCommand("butler", ["--home", home.path] + arguments, environment: environment)
-    }
 }
