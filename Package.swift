@@ -89,10 +89,24 @@ let package = Package(
             name: "butler-server",
             dependencies: ["ButlerServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The tests' and the benchmark's shared machinery: server processes and the command
+        // runner, scratch folders and photos, the in-process server and transport, the Cluster
+        // fixture. Not a product: nothing outside this package builds on it.
+        .target(
+            name: "ButlerTestSupport",
+            dependencies: [
+                "ButlerModel", "ButlerClient", "ButlerServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                // Its router test framework's dependencies (NIOEmbedded's testing channel) make
+                // the request context the in-process transport needs.
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "butler-bench",
             dependencies: [
-                "ButlerModel", "ButlerClient", "ButlerServer",
+                "ButlerModel", "ButlerClient", "ButlerServer", "ButlerTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -102,13 +116,14 @@ let package = Package(
         .testTarget(
             name: "ButlerClientTests",
             dependencies: [
-                "ButlerClient", "ButlerModel", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+                "ButlerClient", "ButlerModel", "ButlerTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "ButlerServerTests",
             dependencies: [
-                "ButlerServer", "ButlerModel",
+                "ButlerServer", "ButlerModel", "ButlerTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -116,7 +131,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["ButlerClient", "ButlerServer", "ButlerModel"]
+            dependencies: ["ButlerClient", "ButlerServer", "ButlerModel", "ButlerTestSupport"]
         ),
         .testTarget(
             name: "ButlerFilesTests",
@@ -125,7 +140,7 @@ let package = Package(
         .testTarget(
             name: "ButlerModelTests",
             dependencies: [
-                "ButlerModel",
+                "ButlerModel", "ButlerTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

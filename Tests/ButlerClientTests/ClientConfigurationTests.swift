@@ -1,3 +1,4 @@
+import ButlerTestSupport
 import ButlerClient
 import ButlerModel
 import Foundation
@@ -80,7 +81,7 @@ struct ClientConfigurationTests {
 
     @Test("the key file: none without a variable, created on request, otherwise required to exist")
     func keyFile() throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         #expect(try ClientConfiguration().atRestKey() == nil)
         let file = dir.url.appendingPathComponent("device.key")
         let configuration = try ClientConfiguration.fromEnvironment(["BUTLER_KEY_FILE": file.path])

@@ -1,3 +1,4 @@
+import ButlerTestSupport
 import ButlerClient
 import ButlerModel
 import Foundation
@@ -15,7 +16,7 @@ struct ClientStoreInitTests {
 
     @Test("over a DatabaseQueue: the schema is migrated and the store works")
     func overQueue() throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let queue = try DatabaseQueue(configuration: ClientStore.makeConfiguration())
         let store = try ClientStore(queue, blobDirectory: dir.url.appendingPathComponent("blobs"))
         let (tables, migrations) = try queue.read { db in
@@ -32,7 +33,7 @@ struct ClientStoreInitTests {
 
     @Test("a writer built without the store's configuration still commits with synchronous = FULL")
     func durableWhoeverBuiltTheWriter() throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let pool = try DatabasePool(path: dir.url.appendingPathComponent("butler.sqlite").path)
         let store = try ClientStore(pool, blobDirectory: dir.url.appendingPathComponent("blobs"))
         #expect(try store.synchronousMode() == 2)
@@ -40,7 +41,7 @@ struct ClientStoreInitTests {
 
     @Test("reopening an existing file keeps its records and applies no migration twice")
     func reopen() throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let path = dir.url.appendingPathComponent("butler.sqlite").path
         let blobs = dir.url.appendingPathComponent("blobs")
         let log = CapturedLog()
@@ -62,7 +63,7 @@ struct ClientStoreInitTests {
 
     @Test("a store written before v2 gets v2 on open, with its refused edits re-pushed one by one")
     func migratesV1() throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let queue = try DatabaseQueue(configuration: ClientStore.makeConfiguration())
         // The v1 schema as released, with one refused edit in the outbox.
         try queue.write { db in
@@ -97,7 +98,7 @@ struct ClientStoreInitTests {
 
     @Test("the device key is checked against the store, whatever the writer")
     func keyCheck() throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let path = dir.url.appendingPathComponent("butler.sqlite").path
         let blobs = dir.url.appendingPathComponent("blobs")
         let key = try AtRestKey.create(file: dir.url.appendingPathComponent("device.key"))
@@ -120,7 +121,7 @@ struct ClientStoreInitTests {
 
     @Test("a blob folder that cannot be made is a file-error")
     func blobFolder() throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let notAFolder = dir.url.appendingPathComponent("blobs")
         try Data("x".utf8).write(to: notAFolder)
         let error = #expect(throws: ClientError.self) {

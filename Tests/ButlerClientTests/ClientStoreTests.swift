@@ -1,5 +1,6 @@
 import ButlerClient
 import ButlerModel
+import ButlerTestSupport
 import Foundation
 import Testing
 
@@ -9,7 +10,7 @@ struct ClientStoreTests {
 
     @Test("migrates an empty database and runs with synchronous = FULL on disk")
     func migration() throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(.disk, in: dir.url, initialized: false)
         #expect(try store.synchronousMode() == 2, "FULL: every commit fsyncs the WAL")
         #expect(try store.isInitialized() == false)
@@ -19,7 +20,7 @@ struct ClientStoreTests {
 
     @Test("edits before init, and a second init, are typed errors", arguments: StoreKind.allCases)
     func initialisation(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(kind, in: dir.url, initialized: false)
         #expect(throws: ClientError(.notInitialized, "this device is not set up: run `butler init --server URL --token TOKEN` first")) {
             try store.createForm(template: "building-patrol", zone: zone, place: "p")
@@ -36,7 +37,7 @@ struct ClientStoreTests {
 
     @Test("each edit updates the record and queues its delta together", arguments: StoreKind.allCases)
     func editsQueueDeltas(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(kind, in: dir.url)
         let form = try store.createForm(template: "building-patrol", zone: zone, place: "3号楼 楼梯间")
         try store.setResult(form: form, item: "stairwell-lights", result: .defect, note: "3F 灯不亮")
@@ -50,7 +51,7 @@ struct ClientStoreTests {
 
     @Test("a refused edit changes nothing: submitted form, unknown item, unknown template", arguments: StoreKind.allCases)
     func refusedEdits(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(kind, in: dir.url)
         let form = try store.createForm(template: "building-patrol", zone: zone, place: "p")
         do {
@@ -71,10 +72,10 @@ struct ClientStoreTests {
 
     @Test("photos are imported by hash; the same picture twice is stored once", arguments: StoreKind.allCases)
     func photos(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(kind, in: dir.url)
         let form = try store.createForm(template: "building-patrol", zone: zone, place: "p")
-        let file = try writeFile(dir.url, "evidence.jpg", bytes: 3_000_000)
+        let file = try dir.photo("evidence.jpg", bytes: 3_000_000)
         let sha1 = try store.attachPhoto(form: form, file: file, item: "tiles", caption: "地砖破损")
         let sha2 = try store.attachPhoto(form: form, file: file, item: "tiles")
         #expect(sha1 == sha2)
@@ -91,7 +92,7 @@ struct ClientStoreTests {
 
     @Test("a missing photo file is a clear error and stores nothing", arguments: StoreKind.allCases)
     func missingPhotoFile(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(kind, in: dir.url)
         let form = try store.createForm(template: "building-patrol", zone: zone, place: "p")
         let pending = try store.status().pendingEdits
@@ -101,7 +102,7 @@ struct ClientStoreTests {
 
     @Test("a device refuses to create records outside its zones once it knows them")
     func zones() throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(.memory, in: dir.url)
         try store.setDeviceInfo(DeviceInfo(name: "li", role: .butler, zones: [zone]))
         do {
@@ -112,7 +113,7 @@ struct ClientStoreTests {
 
     @Test("work orders and callbacks: one callback record per repair, attempts appended")
     func callbacks() throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(.memory, in: dir.url)
         let order = try store.createWorkOrder(zone: zone, place: "5号楼 301", category: .leak, description: "天花渗水")
         try store.completeWorkOrder(order)
@@ -151,7 +152,7 @@ struct BackoffTests {
 struct AtRestTests {
     @Test("with a device key, residents' data never reaches the SQLite file in clear; the wrong key or no key is refused")
     func encryptedAtRest() throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let keyFile = dir.url.appendingPathComponent("device.key")
         let key = try AtRestKey.create(file: keyFile)
         #expect((try FileManager.default.attributesOfItem(atPath: keyFile.path)[.posixPermissions] as? NSNumber)?.intValue == 0o600)
@@ -188,7 +189,7 @@ struct AtRestTests {
 
     @Test("a key cannot be added to a store that already holds plaintext records")
     func noMixing() throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let home = dir.url.appendingPathComponent("home")
         let store = try ClientStore.open(home: home)
         try store.initialize(name: "李管家", serverURL: "http://127.0.0.1:9", token: "bt_x")

@@ -1,5 +1,6 @@
 @testable import ButlerClient
 import ButlerModel
+import ButlerTestSupport
 import Foundation
 import Testing
 
@@ -9,12 +10,12 @@ import Testing
 struct HeldPhotoTests {
     @Test("a photo waits while its record is held, and goes once the record is accepted", arguments: StoreKind.allCases)
     func waits(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(kind, in: dir.url)
         let zone = try Zone("east-3")
         try store.setDeviceInfo(DeviceInfo(name: "li", role: .butler, zones: [zone]))
         let form = try store.createForm(template: "building-patrol", zone: zone, place: "3号楼 楼梯间")
-        let sha = try store.attachPhoto(form: form, file: try writeFile(dir.url, "door.jpg", bytes: 2048), item: "fire-door")
+        let sha = try store.attachPhoto(form: form, file: try dir.photo("door.jpg", bytes: 2048), item: "fire-door")
         #expect(try store.pendingUploads().map(\.sha256) == [sha])
         // Push one delta at a time; the server holds the photo record back (its clock check).
         var held = false

@@ -1,5 +1,6 @@
 @testable import ButlerClient
 import ButlerModel
+import ButlerTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -32,7 +33,7 @@ struct RefusalTests {
 
     @Test("a refused joined entry is split: pushed one by one, only the offending edit ends refused", arguments: StoreKind.allCases)
     func split(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(kind, in: dir.url)
         // A stale role (this handheld was a supervisor's) lets the review into the outbox.
         try store.setDeviceInfo(Self.supervisor)
@@ -62,7 +63,7 @@ struct RefusalTests {
 
     @Test("a transient refusal holds the edit: skipped for the rest of this sync, pushed again on the next", arguments: StoreKind.allCases)
     func held(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(kind, in: dir.url)
         let form = try store.createForm(template: "building-patrol", zone: zone, place: "p")
         let other = try store.createForm(template: "building-patrol", zone: zone, place: "q")
@@ -93,7 +94,7 @@ struct RefusalTests {
 
     @Test("the engine's completion policy: refused needs a person, held and waiting are transient", arguments: StoreKind.allCases)
     func completion(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(kind, in: dir.url)
         let engine = try SyncEngine.forStore(store)  // completion() reads the store only
         #expect(try engine.completion().isComplete && (try engine.completion().error) == nil)
@@ -113,7 +114,7 @@ struct RefusalTests {
 
     @Test("discard drops the edit and marks the record; the rebase is the server's state joined with the remaining deltas", arguments: StoreKind.allCases)
     func discardAndRebase(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(kind, in: dir.url)
         try store.setDeviceInfo(Self.supervisor)
         let form = try store.createForm(template: "building-patrol", zone: zone, place: "3号楼")
@@ -155,7 +156,7 @@ struct RefusalTests {
 
     @Test("a discarded creation the server never held, with nothing else queued, leaves no record", arguments: StoreKind.allCases)
     func discardCreation(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(kind, in: dir.url)
         let form = try store.createForm(template: "building-patrol", zone: zone, place: "p")
         let groups = try store.pendingGroups(maxDeltas: 500, maxBytes: 1 << 20)
@@ -170,7 +171,7 @@ struct RefusalTests {
 
     @Test("review and close need a supervisor's device, and so does reopening a reviewed form; nothing is queued otherwise", arguments: StoreKind.allCases)
     func localRoleCheck(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(kind, in: dir.url)
         let form = try store.createForm(template: "building-patrol", zone: zone, place: "p")
         try store.submit(form: form)
@@ -207,7 +208,7 @@ struct RefusalTests {
 
     @Test("a clock corrected backwards: the next edit restarts the hybrid logical clock from the wall clock", arguments: StoreKind.allCases)
     func clockRestart(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let truth = Date()
         let clock = SettableClock(truth.addingTimeInterval(30 * 86_400))
         let store = try makeStore(kind, in: dir.url, clock: clock)
@@ -226,7 +227,7 @@ struct RefusalTests {
 
     @Test("held clock-ahead edits are re-stamped once the clock is right: same dots, new times, delta and record alike", arguments: StoreKind.allCases)
     func restamp(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let truth = Date()
         let clock = SettableClock(truth.addingTimeInterval(30 * 86_400))
         let store = try makeStore(kind, in: dir.url, clock: clock)
@@ -258,7 +259,7 @@ struct RefusalTests {
 
     @Test("migration v2 re-pushes refusals recorded before it one by one")
     func migration() throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let home = dir.url.appendingPathComponent("home")
         do {
             let store = try makeStore(.disk, in: dir.url)

@@ -1,5 +1,6 @@
 @testable import ButlerClient
 import ButlerModel
+import ButlerTestSupport
 import Foundation
 import Testing
 
@@ -11,7 +12,7 @@ struct ReplicaMoveTests {
 
     @Test("queued edits are re-stamped under the fresh id with their values, times and causal links", arguments: StoreKind.allCases)
     func restamp(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(kind, in: dir.url)
         try store.setDeviceInfo(DeviceInfo(name: "li", role: .butler, zones: [zone]))
         let form = try store.createForm(template: "building-patrol", zone: zone, place: "5号楼 地下车库")
@@ -66,7 +67,7 @@ struct ReplicaMoveTests {
 
     @Test("values the server already holds (delivered by this device's twin) are dropped, not sent twice", arguments: StoreKind.allCases)
     func deliveredDropped(_ kind: StoreKind) throws {
-        let dir = TempDirectory()
+        let dir = Scratch("store")
         let store = try makeStore(kind, in: dir.url)
         try store.setDeviceInfo(DeviceInfo(name: "li", role: .butler, zones: [zone]))
         let form = try store.createForm(template: "building-patrol", zone: zone, place: "5号楼 地下车库")

@@ -1,3 +1,4 @@
+import ButlerTestSupport
 import ButlerModel
 import Foundation
 import Testing

@@ -1,5 +1,6 @@
 import ButlerModel
 import ButlerServer
+import ButlerTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting

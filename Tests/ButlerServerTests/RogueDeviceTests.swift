@@ -1,5 +1,6 @@
 import ButlerModel
 @testable import ButlerServer
+import ButlerTestSupport
 import Foundation
 import GRDB
 import PostgresNIO

@@ -1,19 +1,10 @@
 import ButlerModel
 import ButlerServer
+import ButlerTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
-
-/// The storage backends the server tests run against: SQLite always, PostgreSQL when
-/// `BUTLER_TEST_DATABASE_URL` names a database (Tests/run.sh starts one).
-enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
-    case sqlite, postgres
-
-    static let databaseURL = ProcessInfo.processInfo.environment["BUTLER_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
-    static let available: [Backend] = databaseURL == nil ? [.sqlite] : [.sqlite, .postgres]
-    var description: String { rawValue }
-}
 
 /// A server on a fresh store with four devices:
 /// li and wang (butlers, east-3), zhou (supervisor, east-3 and east-4), chen (butler, west-1).
@@ -30,27 +21,20 @@ struct ServerFixture: Sendable {
     static func with(
         _ backend: Backend, configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: @Sendable @escaping (ServerFixture) async throws -> Void
     ) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("butler-server-test-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var config = ServerConfiguration()
-        config.dataDirectory = directory
-        config.port = 0
-        config.clock = FixedWallClock(Self.now)
-        config.maxPushBytes = 1 << 20
-        config.maxBlobBytes = 10 << 20
-        configure(&config)
-        if backend == .postgres {
-            let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
-            config.databaseURL = "\(Backend.databaseURL!)?schema=\(schema)"
+        let scratch = Scratch("server-test")
+        defer { withExtendedLifetime(scratch) {} }
+        let setUp: (inout ServerConfiguration) -> Void = { config in
+            config.clock = FixedWallClock(Self.now)
+            config.maxPushBytes = 1 << 20
+            config.maxBlobBytes = 10 << 20
+            configure(&config)
         }
-        let settings = config
-        try await ButlerServer.withStorage(settings) { storage, blobs in
-            var fixture = ServerFixture(directory: directory, configuration: settings, storage: storage, blobs: blobs)
-            let registry = DeviceRegistry(storage: storage)
-            fixture.tokens["li"] = try await registry.add(name: "li", role: .butler, zones: [Zone("east-3")])
-            fixture.tokens["wang"] = try await registry.add(name: "wang", role: .butler, zones: [Zone("east-3")])
-            fixture.tokens["zhou"] = try await registry.add(name: "zhou", role: .supervisor, zones: [Zone("east-3"), Zone("east-4")])
-            fixture.tokens["chen"] = try await registry.add(name: "chen", role: .butler, zones: [Zone("west-1")])
+        try await InProcessServer.with(backend, directory: scratch.url, configure: setUp) { server in
+            var fixture = ServerFixture(directory: server.data, configuration: server.configuration, storage: server.storage, blobs: server.blobs)
+            fixture.tokens["li"] = try await server.addDevice("li", role: .butler, zones: ["east-3"])
+            fixture.tokens["wang"] = try await server.addDevice("wang", role: .butler, zones: ["east-3"])
+            fixture.tokens["zhou"] = try await server.addDevice("zhou", role: .supervisor, zones: ["east-3", "east-4"])
+            fixture.tokens["chen"] = try await server.addDevice("chen", role: .butler, zones: ["west-1"])
             try await body(fixture)
         }
     }

@@ -1,3 +1,4 @@
+import ButlerTestSupport
 import Foundation
 import Testing
 
@@ -5,8 +6,8 @@ import Testing
 @Suite("Benchmark harness smoke run", .serialized)
 struct BenchmarkSmokeTests {
     @Test("butler-bench --smoke runs every scenario and renders the report")
-    func smoke() throws {
-        let result = try runCommand("butler-bench", ["--smoke", "--no-python"], timeout: .seconds(300))
+    func smoke() async throws {
+        let result = try await runCommand("butler-bench", ["--smoke", "--no-python"], timeout: .seconds(300))
         #expect(result.status == 0, "\(result.stderr)")
         for n in 1...7 { #expect(result.stdout.contains("| \(n)"), "scenario \(n) is in the report") }
     }

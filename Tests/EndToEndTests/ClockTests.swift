@@ -1,5 +1,6 @@
 import ButlerClient
 import ButlerModel
+import ButlerTestSupport
 import Foundation
 import Testing
 
@@ -9,23 +10,23 @@ struct SkewedClock: WallClock {
     func now() -> Date { Date().addingTimeInterval(offset) }
 }
 
-/// Issue 8: devices whose clocks are a day off, and one that was offline for a month.
-@Suite("End to end: clocks and long absences", .serialized)
+/// Issue 8: devices whose clocks are a day off, and one that was offline for a month, syncing
+/// through the server's router in process on each backend (the clocks are the stores' injected
+/// clocks: no process needs a faked time).
+@Suite("Sync engine: clocks and long absences")
 struct ClockTests {
-    @Test("devices a day fast and a day slow: causality, not wall time, orders their writes; the server accepts both")
-    func skew() async throws {
-        let scratch = Scratch("skew")
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
-        let tokens = (try server.addDevice("fast", role: "butler", zones: "east-3"), try server.addDevice("slow", role: "butler", zones: "east-3"))
-        try server.start()
-        defer { server.stop() }
-        func device(_ name: String, _ token: String, _ offset: TimeInterval) throws -> (ClientStore, SyncEngine) {
-            let store = try ClientStore.open(home: scratch.url.appendingPathComponent(name), clock: SkewedClock(offset: offset))
-            try store.initialize(name: name, serverURL: server.url, token: token)
-            return (store, SyncEngine(store: store, transport: CurlTransport(configuration: .init(baseURL: server.url, token: token))))
+    @Test("devices a day fast and a day slow: causality, not wall time, orders their writes; the server accepts both", arguments: Backend.available)
+    func skew(_ backend: Backend) async throws {
+        try await Cluster.inProcess(backend, "skew") { cluster in try await Self.skew(cluster) }
+    }
+
+    static func skew(_ cluster: Cluster<InProcessServer>) async throws {
+        func device(_ name: String, _ offset: TimeInterval) async throws -> (ClientStore, SyncEngine) {
+            let handheld = try await cluster.handheld(name, clock: SkewedClock(offset: offset))
+            return (handheld.store, handheld.engine)
         }
-        let fast = try device("fast", tokens.0, 86_400)
-        let slow = try device("slow", tokens.1, -86_400)
+        let fast = try await device("fast", 86_400)
+        let slow = try await device("slow", -86_400)
         let form = try fast.0.createForm(template: "building-patrol", zone: Zone("east-3"), place: "3号楼")
         try fast.0.setResult(form: form, item: "tiles", result: .ok, note: "fast clock")
         _ = try await fast.1.sync()
@@ -50,17 +51,17 @@ struct ClockTests {
         #expect(view.createdAt.map { $0 > Date() } == true)
     }
 
-    @Test("a device offline for 30 days with 2,000 edits comes back and syncs them all")
-    func monthOffline() async throws {
-        let scratch = Scratch("month")
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
-        let token = try server.addDevice("away", role: "butler", zones: "east-3")
-        try server.start()
-        defer { server.stop() }
-        let home = scratch.url.appendingPathComponent("away")
+    @Test("a device offline for 30 days with 2,000 edits comes back and syncs them all", arguments: Backend.available)
+    func monthOffline(_ backend: Backend) async throws {
+        try await Cluster.inProcess(backend, "month") { cluster in try await Self.monthOffline(cluster) }
+    }
+
+    static func monthOffline(_ cluster: Cluster<InProcessServer>) async throws {
+        let token = try await cluster.node.addDevice("away", role: .butler, zones: ["east-3"])
+        let home = cluster.scratch.path("away")
         // A month ago, with no coverage at all.
         let past = try ClientStore.open(home: home, clock: SkewedClock(offset: -30 * 86_400))
-        try past.initialize(name: "李管家", serverURL: server.url, token: token)
+        try past.initialize(name: "李管家", serverURL: cluster.node.url, token: token)
         var forms: [RecordID] = []
         for n in 0..<2_000 {
             if n % 100 == 0 { forms.append(try past.createForm(template: "building-patrol", zone: Zone("east-3"), place: "\(n / 100)号楼")) }
@@ -69,7 +70,7 @@ struct ClockTests {
         let order = try past.createWorkOrder(zone: Zone("east-3"), place: "B1", category: .general, description: "灯坏")
         // Today: back in coverage.
         let today = try ClientStore.open(home: home)
-        let report = try await SyncEngine(store: today, transport: CurlTransport(configuration: .init(baseURL: server.url, token: token))).sync()
+        let report = try await SyncEngine(store: today, transport: cluster.node.transport(token: token)).sync()
         #expect(report.pushed == 2_000 + forms.count + 1)
         #expect(report.refused == 0)
         #expect(try today.status().pendingEdits == 0)

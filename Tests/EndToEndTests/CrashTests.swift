@@ -1,4 +1,5 @@
 import ButlerModel
+import ButlerTestSupport
 import Foundation
 import Testing
 
@@ -13,17 +14,16 @@ import Glibc
 struct CrashTests {
     @Test("at least 50 SIGKILLs of butler mid-edit and mid-sync lose and duplicate nothing")
     func killedClients() async throws {
-        let scratch = Scratch("crash")
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
-        let token = try server.addDevice("li", role: "butler", zones: "east-3")
-        let checkerToken = try server.addDevice("checker", role: "supervisor", zones: "east-3")
-        try server.start()
+        let cluster = try await Cluster.processes("crash")
+        let (scratch, server) = (cluster.scratch, cluster.node)
+        let token = try await server.addDevice("li", role: .butler, zones: ["east-3"])
+        let checkerToken = try await server.addDevice("checker", role: .supervisor, zones: ["east-3"])
         let home = scratch.url.appendingPathComponent("li").path
-        func butler(_ args: [String]) throws -> CommandResult { try runCommand("butler", ["--home", home] + args) }
-        #expect(try butler(["init", "--server", server.url, "--token", token, "--name", "李管家"]).status == 0)
-        let form = try butler(["form", "new", "--template", "building-patrol", "--zone", "east-3", "--place", "3号楼"]).stdout
+        func butler(_ args: [String]) async throws -> CommandResult { try await runCommand("butler", ["--home", home] + args) }
+        #expect(try await butler(["init", "--server", server.url, "--token", token, "--name", "李管家"]).status == 0)
+        let form = try await butler(["form", "new", "--template", "building-patrol", "--zone", "east-3", "--place", "3号楼"]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        let order = try butler(["workorder", "new", "--zone", "east-3", "--place", "B1", "--category", "general"]).stdout
+        let order = try await butler(["workorder", "new", "--zone", "east-3", "--place", "B1", "--category", "general"]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let photos = try (0..<3).map { n -> String in
             let url = scratch.url.appendingPathComponent("p\(n).jpg")
@@ -46,24 +46,17 @@ struct CrashTests {
             case 3: args = ["callback", "log", order, "--channel", "phone", "--reached", "no", "--note", tag]
             default: args = ["photo", "add", form, photos[iterations % photos.count], "--item", "tiles"]
             }
-            let process = Process()
-            process.executableURL = Binaries.url("butler")
-            process.arguments = ["--home", home] + args
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try ChildProcess(Binaries.url("butler"), ["--home", home] + args, captureStdout: false, captureStderr: false)
             // Half the commands are killed at a random moment (start-up, mid-transaction, mid-sync);
             // the others run to the end, so plenty of edits are acknowledged.
             let victim = Bool.random()
-            if victim { usleep(UInt32.random(in: 0...40_000)) }
+            if victim { try await Task.sleep(for: .microseconds(Int.random(in: 0...40_000))) }
             if victim, process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                if process.terminationReason == .uncaughtSignal { kills += 1 }
+                if await process.stop(SIGKILL).signalled { kills += 1 }
                 continue
             }
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { continue }  // a failed sync (server busy) acknowledges nothing
+            let exit = await process.exit()
+            guard exit.status == 0, !exit.signalled else { continue }  // a failed sync (server busy) acknowledges nothing
             if args[0] == "form" { acknowledgedNotes.insert(tag) }
             if args[0] == "callback" { acknowledgedAttempts.insert(tag) }
         }
@@ -73,29 +66,29 @@ struct CrashTests {
         // Back to normal: sync until everything is through (bounded).
         var synced = false
         for _ in 0..<10 where !synced {
-            synced = try butler(["sync", "--quiet"]).status == 0
+            synced = try await butler(["sync", "--quiet"]).status == 0
         }
         #expect(synced)
 
         // The handheld holds every acknowledged edit exactly once, and nothing twice.
-        let local = try JSONParser.parse(try butler(["form", "show", form, "--json"]).stdout)
+        let local = try JSONParser.parse(try await butler(["form", "show", form, "--json"]).stdout)
         let texts = (local["notes"]?.arrayValue ?? []).compactMap { $0["text"]?.stringValue }
         #expect(Set(texts).count == texts.count, "no note twice")
         #expect(acknowledgedNotes.isSubset(of: Set(texts)), "every acknowledged note is there")
-        let callbacks = try JSONParser.parse(try butler(["callback", "show", order, "--json"]).stdout)
+        let callbacks = try JSONParser.parse(try await butler(["callback", "show", order, "--json"]).stdout)
         let attempts = (callbacks["attempts"]?.arrayValue ?? []).compactMap { $0["note"]?.stringValue }
         #expect(Set(attempts).count == attempts.count, "no attempt twice")
         #expect(acknowledgedAttempts.isSubset(of: Set(attempts)))
 
         // The server holds the same state: a fresh device pulls it and sees byte-identical views.
         let checkerHome = scratch.url.appendingPathComponent("checker").path
-        func checker(_ args: [String]) throws -> CommandResult { try runCommand("butler", ["--home", checkerHome] + args) }
-        #expect(try checker(["init", "--server", server.url, "--token", checkerToken]).status == 0)
-        #expect(try checker(["sync", "--quiet"]).status == 0)
-        #expect(try checker(["form", "show", form, "--json"]).stdout == (try butler(["form", "show", form, "--json"]).stdout))
-        #expect(try checker(["callback", "show", order, "--json"]).stdout == (try butler(["callback", "show", order, "--json"]).stdout))
+        func checker(_ args: [String]) async throws -> CommandResult { try await runCommand("butler", ["--home", checkerHome] + args) }
+        #expect(try await checker(["init", "--server", server.url, "--token", checkerToken]).status == 0)
+        #expect(try await checker(["sync", "--quiet"]).status == 0)
+        #expect(try await checker(["form", "show", form, "--json"]).stdout == (try await butler(["form", "show", form, "--json"]).stdout))
+        #expect(try await checker(["callback", "show", order, "--json"]).stdout == (try await butler(["callback", "show", order, "--json"]).stdout))
         let blobs = try FileManager.default.contentsOfDirectory(atPath: server.data.appendingPathComponent("blobs").path).filter { $0 != "partial" }
         #expect(Set(blobs).count == blobs.count && blobs.count <= 3, "each photo stored once")
-        server.stop()
+        await server.stop()
     }
 }

@@ -1,5 +1,6 @@
 import ButlerClient
 import ButlerModel
+import ButlerTestSupport
 import Foundation
 import Testing
 
@@ -8,33 +9,32 @@ final class SmallDisk: Sendable {
     let url: URL
     static let available: Bool = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/mount")
 
-    init(megabytes: Int) throws {
+    init(megabytes: Int) async throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("butler-disk-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        try Self.mount(["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", url.path])
+        try await Self.mount(["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", url.path])
     }
 
     /// Gives the file system more room: space returns.
-    func grow(megabytes: Int) throws {
-        try Self.mount(["-o", "remount,size=\(megabytes)m", url.path])
+    func grow(megabytes: Int) async throws {
+        try await Self.mount(["-o", "remount,size=\(megabytes)m", url.path])
     }
 
-    deinit {
-        _ = try? Self.run("/bin/umount", [url.path])
+    /// Unmounts and removes the folder.
+    func remove() async {
+        _ = try? await runCommand(URL(fileURLWithPath: "/bin/umount"), [url.path])
         try? FileManager.default.removeItem(at: url)
     }
 
-    static func mount(_ arguments: [String]) throws {
-        guard try run("/bin/mount", arguments) == 0 else { throw TestFailure("mount \(arguments.joined(separator: " ")) failed") }
+    deinit {
+        // A test that threw before `remove()`: detach lazily without waiting (a deinit cannot
+        // await), so nothing stays mounted once the last file closes.
+        _ = try? ChildProcess(URL(fileURLWithPath: "/bin/umount"), ["-l", url.path], captureStdout: false, captureStderr: false)
     }
 
-    static func run(_ tool: String, _ arguments: [String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+    static func mount(_ arguments: [String]) async throws {
+        let result = try await runCommand(URL(fileURLWithPath: "/bin/mount"), arguments)
+        guard result.status == 0 else { throw TestFailure("mount \(arguments.joined(separator: " ")) failed: \(result.stderr)") }
     }
 }
 
@@ -46,12 +46,11 @@ final class SmallDisk: Sendable {
 struct DiskFullTests {
     @Test("the handheld's disk fills: storage-full, the store stays readable, nothing acknowledged is lost; then it syncs")
     func clientDiskFull() async throws {
-        let scratch = Scratch("client-full")
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
-        let token = try server.addDevice("li", role: "butler", zones: "east-3")
-        try server.start()
-        defer { server.stop() }
-        let disk = try SmallDisk(megabytes: 6)
+        let cluster = try await Cluster.processes("client-full")
+        let (scratch, server) = (cluster.scratch, cluster.node)
+        let token = try await server.addDevice("li", role: .butler, zones: ["east-3"])
+        defer { server.terminate() }
+        let disk = try await SmallDisk(megabytes: 6)
         let home = disk.url.appendingPathComponent("li")
         let store = try ClientStore.open(home: home)
         try store.initialize(name: "李管家", serverURL: server.url, token: token)
@@ -77,21 +76,23 @@ struct DiskFullTests {
         let texts = try reopened.form(form).items["tiles"]?.notes.map(\.text) ?? []
         #expect(Set(acknowledged).isSubset(of: Set(texts)))
         // Space returns: more edits, and a full sync.
-        try disk.grow(megabytes: 64)
+        try await disk.grow(megabytes: 64)
         try reopened.addNote(form: form, item: "tiles", text: "after")
         let engine = SyncEngine(store: reopened, transport: CurlTransport(configuration: .init(baseURL: server.url, token: token)))
         _ = try await engine.sync()
         #expect(try reopened.status().pendingEdits == 0 && reopened.status().pendingPhotoBytes == 0)
+        await server.stop()
+        await disk.remove()
     }
 
     @Test("the server's disk fills: 507 storage-full, the server stays up, and the client finishes when space returns")
     func serverDiskFull() async throws {
         let scratch = Scratch("server-full")
-        let disk = try SmallDisk(megabytes: 8)
+        let disk = try await SmallDisk(megabytes: 8)
         let server = ServerProcess(data: disk.url.appendingPathComponent("server"))
-        let token = try server.addDevice("li", role: "butler", zones: "east-3")
-        try server.start()
-        defer { server.stop() }
+        let token = try await server.addDevice("li", role: .butler, zones: ["east-3"])
+        try await server.start()
+        defer { server.terminate() }
         let store = try ClientStore.open(home: scratch.url.appendingPathComponent("li"))
         try store.initialize(name: "李管家", serverURL: server.url, token: token)
         let form = try store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "B1")
@@ -110,8 +111,10 @@ struct DiskFullTests {
             #expect(error.isTransient, "a full server is retried later, not given up")
         }
         #expect(try await transport.device().name == "li", "the server is still up")
-        try disk.grow(megabytes: 128)
+        try await disk.grow(megabytes: 128)
         _ = try await engine.sync()
         #expect(try store.status().pendingEdits == 0 && store.status().pendingPhotoBytes == 0)
+        await server.stop()
+        await disk.remove()
     }
 }

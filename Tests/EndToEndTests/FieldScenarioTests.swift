@@ -1,38 +1,24 @@
 import ButlerClient
 import ButlerModel
+import ButlerTestSupport
 import Foundation
 import Testing
 
-/// DOMAIN.md "Why it is a sync problem", played by three real client stores against a real
-/// butler-server on loopback, with the server stopped while they edit.
-@Suite("End to end: the field scenario", .serialized)
+/// DOMAIN.md "Why it is a sync problem", played by three real client stores against the server's
+/// router in process (no sockets), on each backend, with the server cut off while they edit.
+@Suite("Sync engine: the field scenario")
 struct FieldScenarioTests {
-    struct Device {
-        let store: ClientStore
-        let engine: SyncEngine
+    @Test("two butlers and a supervisor edit offline; after sync every store is byte-identical and every rule holds", arguments: Backend.available)
+    func fieldScenario(_ backend: Backend) async throws {
+        try await Cluster.inProcess(backend, "field") { cluster in try await Self.fieldScenario(cluster) }
     }
 
-    static func device(_ scratch: Scratch, _ name: String, _ display: String, token: String, server: ServerProcess) throws -> Device {
-        let store = try ClientStore.open(home: scratch.url.appendingPathComponent(name))
-        try store.initialize(name: display, serverURL: server.url, token: token)
-        var config = CurlTransport.Configuration(baseURL: server.url, token: token)
-        config.connectTimeout = .seconds(2)
-        return Device(store: store, engine: SyncEngine(store: store, transport: CurlTransport(configuration: config)))
-    }
-
-    @Test("two butlers and a supervisor edit offline; after sync every store is byte-identical and every rule holds")
-    func fieldScenario() async throws {
-        let scratch = Scratch("field")
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
-        let tokens = (
-            li: try server.addDevice("li", role: "butler", zones: "east-3"),
-            wang: try server.addDevice("wang", role: "butler", zones: "east-3"),
-            zhou: try server.addDevice("zhou", role: "supervisor", zones: "east-3")
-        )
-        try server.start()
-        let li = try Self.device(scratch, "li", "李管家", token: tokens.li, server: server)
-        let wang = try Self.device(scratch, "wang", "王管家", token: tokens.wang, server: server)
-        let zhou = try Self.device(scratch, "zhou", "周主管", token: tokens.zhou, server: server)
+    static func fieldScenario(_ cluster: Cluster<InProcessServer>) async throws {
+        let scratch = cluster.scratch
+        let server = cluster.node
+        let li = try await cluster.handheld("li", displayName: "李管家")
+        let wang = try await cluster.handheld("wang", displayName: "王管家")
+        let zhou = try await cluster.handheld("zhou", displayName: "周主管", role: .supervisor)
         let zone = try Zone("east-3")
 
         // In coverage: Li opens the form and a work order; Wang gets the draft; Li submits; Zhou gets it.
@@ -47,8 +33,8 @@ struct FieldScenarioTests {
         _ = try await li.engine.sync()
         _ = try await zhou.engine.sync()
 
-        // No coverage: the server is down while everyone works.
-        server.stop()
+        // No coverage: the server is cut off while everyone works.
+        server.setReachable(false)
         let photoFile = scratch.url.appendingPathComponent("IMG_0412.jpg")
         try writePhoto(photoFile, bytes: 1_500_000, seed: 7)
         // Wang, who never saw the submission, marks two more defects and photographs one — and says the lights are ok.
@@ -72,7 +58,7 @@ struct FieldScenarioTests {
         #expect(try wang.store.status().pendingEdits > 0, "nothing was dropped while the server was down")
 
         // Coverage returns.
-        try server.start()
+        server.setReachable(true)
         for device in [li, wang, zhou, li, wang, zhou] { _ = try await device.engine.sync() }
 
         // Every store holds byte-identical states.
@@ -98,34 +84,29 @@ struct FieldScenarioTests {
         #expect(callbacks.outcome == .unsatisfied, "the later visit found the resident unsatisfied")
 
         // The photo is stored once on the server and reached every device.
-        let blobs = try FileManager.default.contentsOfDirectory(atPath: server.data.appendingPathComponent("blobs").path).filter { $0 != "partial" }
+        let blobs = try FileManager.default.contentsOfDirectory(atPath: server.configuration.blobDirectory.path).filter { $0 != "partial" }
         #expect(blobs == [sha])
         for device in [li, wang, zhou] {
             #expect(FileManager.default.fileExists(atPath: device.store.blobURL(sha).path))
             #expect(try device.store.status().pendingEdits == 0)
         }
-        server.stop()
     }
 
-    @Test("a revoked device is refused at once and its pending edits are not accepted")
-    func revocation() async throws {
-        let scratch = Scratch("revoke")
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
-        let token = try server.addDevice("li", role: "butler", zones: "east-3")
-        try server.start()
-        let li = try Self.device(scratch, "li", "李管家", token: token, server: server)
-        _ = try li.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "p")
-        _ = try await li.engine.sync()
-        let form = try li.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "q")
-        let result = try runCommand("butler-server", ["device", "revoke", "--data", server.data.path, "li"])
-        #expect(result.status == 0)
-        do {
+    @Test("a revoked device is refused at once and its pending edits are not accepted", arguments: Backend.available)
+    func revocation(_ backend: Backend) async throws {
+        try await Cluster.inProcess(backend, "revoke") { cluster in
+            let li = try await cluster.handheld("li", displayName: "李管家")
+            _ = try li.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "p")
             _ = try await li.engine.sync()
-            Issue.record("a revoked device synced")
-        } catch let error as ClientError {
-            #expect(error.code == .tokenRevoked)
+            let form = try li.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "q")
+            try await cluster.node.revokeDevice("li")
+            do {
+                _ = try await li.engine.sync()
+                Issue.record("a revoked device synced")
+            } catch let error as ClientError {
+                #expect(error.code == .tokenRevoked)
+            }
+            #expect(try li.store.record(form) != nil, "kept on the device for the supervisor to recover")
         }
-        #expect(try li.store.record(form) != nil, "kept on the device for the supervisor to recover")
-        server.stop()
     }
 }

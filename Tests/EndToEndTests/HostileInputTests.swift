@@ -1,3 +1,4 @@
+import ButlerTestSupport
 import Foundation
 import Testing
 
@@ -13,29 +14,23 @@ enum Schemathesis {
     .enabled(if: Schemathesis.path != nil, "SKIPPED: schemathesis is not installed (python3 -m pip install schemathesis); Tests/run.sh installs it"))
 struct SchemathesisTests {
     @Test("no 5xx, every response as documented, every error a {code, message}")
-    func fuzz() throws {
-        let scratch = Scratch("schemathesis")
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
-        let token = try server.addDevice("fuzzer", role: "supervisor", zones: "east-3")
-        try server.start()
-        defer { server.stop() }
-        let spec = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Protocol/openapi.yaml")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Schemathesis.path!)
-        process.arguments = [
-            "run", spec.path, "--url", server.url, "-H", "Authorization: Bearer \(token)", "-H", "Butler-Protocol: 1",
-            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-            "--max-examples", "15", "--max-time", "75", "--seed", "20261123", "--workers", "1", "--no-color",
-        ]
-        process.currentDirectoryURL = scratch.url  // its cache stays out of the repository
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "schemathesis found failures:\n\(text.suffix(6000))")
+    func fuzz() async throws {
+        let cluster = try await Cluster.processes("schemathesis")
+        let (scratch, server) = (cluster.scratch, cluster.node)
+        let token = try await server.addDevice("fuzzer", role: .supervisor, zones: ["east-3"])
+        defer { server.terminate() }
+        let spec = Binaries.packageRoot.appendingPathComponent("Protocol/openapi.yaml")
+        let result = try await runCommand(
+            URL(fileURLWithPath: Schemathesis.path!),
+            [
+                "run", spec.path, "--url", server.url, "-H", "Authorization: Bearer \(token)", "-H", "Butler-Protocol: 1",
+                "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+                "--max-examples", "15", "--max-time", "75", "--seed", "20261123", "--workers", "1", "--no-color",
+            ],
+            currentDirectory: scratch.url,  // its cache stays out of the repository
+            timeout: .seconds(300))
+        let text = result.stdout + result.stderr
+        #expect(result.status == 0, "schemathesis found failures:\n\(text.suffix(6000))")
         print("FAULT-REPORT schemathesis " + (text.split(separator: "\n").first { $0.range(of: "[0-9]+ generated", options: .regularExpression) != nil }.map(String.init) ?? "?"))
         #expect(text.contains("Tested:"), "schemathesis ran: \(text.suffix(2000))")
     }

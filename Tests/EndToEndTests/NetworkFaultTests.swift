@@ -1,5 +1,6 @@
 import ButlerClient
 import ButlerModel
+import ButlerTestSupport
 import Foundation
 import Testing
 
@@ -28,7 +29,7 @@ struct NetworkFaultTests {
 
         /// Reads the server's state through a second device that talks to it directly.
         func checker() async throws -> ClientStore {
-            let token = try server.addDevice("checker-\(UUID().uuidString.prefix(6))", role: "supervisor", zones: "east-3")
+            let token = try await server.addDevice("checker-\(UUID().uuidString.prefix(6))", role: .supervisor, zones: ["east-3"])
             let store = try ClientStore.open(home: scratch.url.appendingPathComponent("checker-\(UUID().uuidString.prefix(6))"))
             try store.initialize(name: "checker", serverURL: server.url, token: token)
             _ = try await SyncEngine(store: store, transport: CurlTransport(configuration: .init(baseURL: server.url, token: token))).sync()
@@ -36,11 +37,10 @@ struct NetworkFaultTests {
         }
     }
 
-    static func setup(_ name: String) throws -> Setup {
-        let scratch = Scratch(name)
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
-        let token = try server.addDevice("li", role: "butler", zones: "east-3")
-        try server.start()
+    static func setup(_ name: String) async throws -> Setup {
+        let cluster = try await Cluster.processes(name)
+        let (scratch, server) = (cluster.scratch, cluster.node)
+        let token = try await server.addDevice("li", role: .butler, zones: ["east-3"])
         let proxy = try FaultProxy(upstreamPort: server.port)
         let store = try ClientStore.open(home: scratch.url.appendingPathComponent("li"))
         try store.initialize(name: "李管家", serverURL: proxy.url, token: token)
@@ -50,8 +50,8 @@ struct NetworkFaultTests {
 
     @Test("connections cut at random byte offsets: edits and photo uploads resume and finish, nothing lost or doubled")
     func cutAtRandomOffsets() async throws {
-        let s = try Self.setup("cuts")
-        defer { s.proxy.close(); s.server.stop() }
+        let s = try await Self.setup("cuts")
+        defer { s.proxy.close(); s.server.terminate() }
         for n in 0..<300 { try s.store.addNote(form: s.form, item: n % 2 == 0 ? "tiles" : "hygiene", text: "n\(n)") }
         var photos: [String] = []
         for n in 0..<2 {
@@ -90,8 +90,8 @@ struct NetworkFaultTests {
 
     @Test("a dead link (stalled, not closed) times out promptly; the next sync completes")
     func stalledLink() async throws {
-        let s = try Self.setup("stall")
-        defer { s.proxy.close(); s.server.stop() }
+        let s = try await Self.setup("stall")
+        defer { s.proxy.close(); s.server.terminate() }
         try s.store.setResult(form: s.form, item: "tiles", result: .defect)
         let engine = s.engine { config in
             config.requestTimeout = .seconds(4)
@@ -114,8 +114,8 @@ struct NetworkFaultTests {
 
     @Test("a slow link with latency (256 KB/s, +20 ms per chunk) still syncs edits and a photo")
     func slowLink() async throws {
-        let s = try Self.setup("slow")
-        defer { s.proxy.close(); s.server.stop() }
+        let s = try await Self.setup("slow")
+        defer { s.proxy.close(); s.server.terminate() }
         for n in 0..<50 { try s.store.addNote(form: s.form, item: "fire-door", text: "slow \(n)") }
         let file = s.scratch.url.appendingPathComponent("slow.jpg")
         try writePhoto(file, bytes: 1_000_000, seed: 77)

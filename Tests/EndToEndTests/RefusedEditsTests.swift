@@ -1,5 +1,6 @@
 import ButlerClient
 import ButlerModel
+import ButlerTestSupport
 import Foundation
 import Testing
 
@@ -15,21 +16,20 @@ struct RefusedEditsTests {
         let wang: String
         let liToken: String
 
-        func li(_ args: [String]) throws -> CommandResult { try runCommand("butler", ["--home", li] + args) }
-        func wang(_ args: [String]) throws -> CommandResult { try runCommand("butler", ["--home", wang] + args) }
+        func li(_ args: [String]) async throws -> CommandResult { try await runCommand("butler", ["--home", li] + args) }
+        func wang(_ args: [String]) async throws -> CommandResult { try await runCommand("butler", ["--home", wang] + args) }
     }
 
-    static func field(_ name: String) throws -> Field {
-        let scratch = Scratch(name)
-        let server = ServerProcess(data: scratch.url.appendingPathComponent("server"))
-        let liToken = try server.addDevice("li", role: "butler", zones: "east-3")
-        let wangToken = try server.addDevice("wang", role: "butler", zones: "east-3")
-        try server.start()
+    static func field(_ name: String) async throws -> Field {
+        let cluster = try await Cluster.processes(name)
+        let (scratch, server) = (cluster.scratch, cluster.node)
+        let liToken = try await server.addDevice("li", role: .butler, zones: ["east-3"])
+        let wangToken = try await server.addDevice("wang", role: .butler, zones: ["east-3"])
         let field = Field(
             scratch: scratch, server: server, li: scratch.url.appendingPathComponent("li").path,
             wang: scratch.url.appendingPathComponent("wang").path, liToken: liToken)
-        #expect(try field.li(["init", "--server", server.url, "--token", liToken, "--name", "李管家"]).status == 0)
-        #expect(try field.wang(["init", "--server", server.url, "--token", wangToken, "--name", "王管家"]).status == 0)
+        #expect(try await field.li(["init", "--server", server.url, "--token", liToken, "--name", "李管家"]).status == 0)
+        #expect(try await field.wang(["init", "--server", server.url, "--token", wangToken, "--name", "王管家"]).status == 0)
         return field
     }
 
@@ -41,27 +41,27 @@ struct RefusedEditsTests {
     /// at an earlier sync (written here through the library, exactly as `SyncEngine.sync` stores
     /// it), and the server has since registered its token as a butler's. The local check can only
     /// go by what the device knows; the server's role check is what this scenario exercises.
-    static func mistakenReview(_ field: Field) throws -> String {
+    static func mistakenReview(_ field: Field) async throws -> String {
         try ClientStore.open(home: URL(fileURLWithPath: field.li)).setDeviceInfo(DeviceInfo(name: "li", role: .supervisor, zones: [Zone("east-3")]))
-        let created = try field.li(["form", "new", "--template", "building-patrol", "--zone", "east-3", "--place", "3号楼2单元 楼梯间"])
+        let created = try await field.li(["form", "new", "--template", "building-patrol", "--zone", "east-3", "--place", "3号楼2单元 楼梯间"])
         #expect(created.status == 0)
         let form = created.stdout.trimmingCharacters(in: .newlines)
-        #expect(try field.li(["form", "set", form, "fire-door", "--result", "defect", "--note", "闭门器损坏"]).status == 0)
-        #expect(try field.li(["form", "note", form, "巡查完毕"]).status == 0)
-        #expect(try field.li(["form", "submit", form]).status == 0)
-        let review = try field.li(["form", "review", form, "--note", "误操作"])
+        #expect(try await field.li(["form", "set", form, "fire-door", "--result", "defect", "--note", "闭门器损坏"]).status == 0)
+        #expect(try await field.li(["form", "note", form, "巡查完毕"]).status == 0)
+        #expect(try await field.li(["form", "submit", form]).status == 0)
+        let review = try await field.li(["form", "review", form, "--note", "误操作"])
         #expect(review.status == 0, "\(review.stderr)")
-        #expect(try JSONParser.parse(try field.li(["status", "--json"]).stdout)["pendingEdits"] == 5)
+        #expect(try JSONParser.parse(try await field.li(["status", "--json"]).stdout)["pendingEdits"] == 5)
         return form
     }
 
     @Test("the mistaken review alone is refused (role-forbidden); the defect, note and submission reach another device in the same sync")
-    func mistakenReviewIsRefusedAlone() throws {
-        let field = try Self.field("mistaken-review")
-        defer { field.server.stop() }
-        let form = try Self.mistakenReview(field)
+    func mistakenReviewIsRefusedAlone() async throws {
+        let field = try await Self.field("mistaken-review")
+        defer { field.server.terminate() }
+        let form = try await Self.mistakenReview(field)
 
-        let sync = try field.li(["sync", "--json", "--quiet"])
+        let sync = try await field.li(["sync", "--json", "--quiet"])
         #expect(sync.status == 1, "a final refusal needs a person: \(sync.stderr)")
         #expect(sync.stderr.contains("edits-refused") && CLITests.lines(sync.stderr).count == 1)
         let synced = try JSONParser.parse(sync.stdout)
@@ -70,54 +70,54 @@ struct RefusedEditsTests {
         #expect(synced["status"]?["pendingEdits"] == 0)
         #expect(synced["status"]?["refusedEdits"] == 1)
 
-        let refused = try JSONParser.parse(try field.li(["refused", "list", "--json"]).stdout)
+        let refused = try JSONParser.parse(try await field.li(["refused", "list", "--json"]).stdout)
         let only = try #require(refused.arrayValue?.first)
         #expect(refused.arrayValue?.count == 1)
         #expect(only["record"] == .string(form) && only["code"] == "role-forbidden" && only["final"] == true)
         #expect(only["id"]?.intValue != nil && only["message"]?.stringValue?.isEmpty == false)
-        let text = try field.li(["refused", "list"])
+        let text = try await field.li(["refused", "list"])
         #expect(text.status == 0 && text.stdout.contains("role-forbidden") && text.stdout.contains("final"))
 
         // Another device gets everything but the review.
-        #expect(try field.wang(["sync", "--quiet"]).status == 0)
-        let seen = try JSONParser.parse(try field.wang(["form", "show", form, "--json"]).stdout)
+        #expect(try await field.wang(["sync", "--quiet"]).status == 0)
+        let seen = try JSONParser.parse(try await field.wang(["form", "show", form, "--json"]).stdout)
         #expect(seen["status"] == "submitted")
         #expect(seen["items"]?["fire-door"]?["result"] == "defect")
         #expect(seen["items"]?["fire-door"]?["notes"]?.arrayValue?.first?["text"] == "闭门器损坏")
         #expect(seen["notes"]?.arrayValue?.first?["text"] == "巡查完毕")
         #expect(seen["reviewNotes"] == [])
         // Now that Li's handheld knows it is a butler's, another review is refused at once.
-        let again = try field.li(["form", "review", form])
+        let again = try await field.li(["form", "review", form])
         #expect(again.status == 1 && again.stderr.contains("role-forbidden"))
     }
 
     @Test("refused list --json, then discard: after the next sync the local form is the server's, and sync exits 0")
     func discardRoundTrip() async throws {
-        let field = try Self.field("discard")
-        defer { field.server.stop() }
-        let form = try Self.mistakenReview(field)
-        #expect(try field.li(["sync", "--quiet"]).status == 1)
-        let refused = try JSONParser.parse(try field.li(["refused", "list", "--json"]).stdout)
+        let field = try await Self.field("discard")
+        defer { field.server.terminate() }
+        let form = try await Self.mistakenReview(field)
+        #expect(try await field.li(["sync", "--quiet"]).status == 1)
+        let refused = try JSONParser.parse(try await field.li(["refused", "list", "--json"]).stdout)
         let id = try #require(refused.arrayValue?.first?["id"]?.intValue)
 
-        let unknown = try field.li(["refused", "discard", "999999"])
+        let unknown = try await field.li(["refused", "discard", "999999"])
         #expect(unknown.status == 1 && unknown.stderr.contains("unknown-edit"))
         // Offline is enough to discard: the server is down.
-        field.server.stop()
-        let discard = try field.li(["refused", "discard", String(id)])
+        await field.server.stop()
+        let discard = try await field.li(["refused", "discard", String(id)])
         #expect(discard.status == 0, "\(discard.stderr)")
-        #expect(try JSONParser.parse(try field.li(["refused", "list", "--json"]).stdout) == [])
-        #expect(try JSONParser.parse(try field.li(["form", "show", form, "--json"]).stdout)["status"] == "reviewed", "undone by the next sync")
-        #expect(try field.li(["sync", "--quiet"]).status == 75, "the server is down")
+        #expect(try JSONParser.parse(try await field.li(["refused", "list", "--json"]).stdout) == [])
+        #expect(try JSONParser.parse(try await field.li(["form", "show", form, "--json"]).stdout)["status"] == "reviewed", "undone by the next sync")
+        #expect(try await field.li(["sync", "--quiet"]).status == 75, "the server is down")
 
-        try field.server.start()
-        let sync = try field.li(["sync", "--json", "--quiet"])
+        try await field.server.start()
+        let sync = try await field.li(["sync", "--json", "--quiet"])
         #expect(sync.status == 0, "\(sync.stderr)")
         #expect(try JSONParser.parse(sync.stdout)["report"]?["rebased"] == 1)
-        #expect(try field.wang(["sync", "--quiet"]).status == 0)
-        let mine = try JSONParser.parse(try field.li(["form", "show", form, "--json"]).stdout)
+        #expect(try await field.wang(["sync", "--quiet"]).status == 0)
+        let mine = try JSONParser.parse(try await field.li(["form", "show", form, "--json"]).stdout)
         #expect(mine["status"] == "submitted" && mine["reviewNotes"] == [])
-        #expect(mine == (try JSONParser.parse(try field.wang(["form", "show", form, "--json"]).stdout)))
+        #expect(mine == (try JSONParser.parse(try await field.wang(["form", "show", form, "--json"]).stdout)))
 
         // Byte for byte: Li's stored state is the server's.
         let store = try ClientStore.open(home: URL(fileURLWithPath: field.li))
@@ -129,8 +129,8 @@ struct RefusedEditsTests {
 
     @Test("an edit made while the clock was 10 days fast is held (clock-ahead), and delivered by the sync after the clock is fixed")
     func clockAheadHeldThenDelivered() async throws {
-        let field = try Self.field("clock-ahead")
-        defer { field.server.stop() }
+        let field = try await Self.field("clock-ahead")
+        defer { field.server.terminate() }
         let home = URL(fileURLWithPath: field.li)
         // The handheld's clock is 10 days fast (more than the server's 7-day allowance).
         let ahead = try ClientStore.open(home: home, clock: SkewedClock(offset: 10 * 86_400))
@@ -144,22 +144,22 @@ struct RefusedEditsTests {
         // A second sync with the clock still wrong holds them again: nothing is lost, nothing is final.
         let second = try await engine.sync()
         #expect((second.pushed, second.held, second.restamped) == (0, 2, 0))
-        let listed = try JSONParser.parse(try field.li(["refused", "list", "--json"]).stdout)
+        let listed = try JSONParser.parse(try await field.li(["refused", "list", "--json"]).stdout)
         #expect(listed.arrayValue?.map { $0["code"] } == ["clock-ahead", "clock-ahead"])
         #expect(listed.arrayValue?.allSatisfy { $0["final"] == false } == true)
-        let status = try JSONParser.parse(try field.li(["status", "--json"]).stdout)
+        let status = try JSONParser.parse(try await field.li(["status", "--json"]).stdout)
         #expect(status["heldEdits"] == 2 && status["pendingEdits"] == 2 && status["refusedEdits"] == 0)
 
         // The clock is fixed; the butler goes on through the CLI, which runs on the real clock. The
         // new note is stamped by the corrected clock, and the held edits are re-stamped and delivered.
-        #expect(try field.li(["form", "note", form.rawValue, "时钟已校准"]).status == 0)
-        let sync = try field.li(["sync", "--json", "--quiet"])
+        #expect(try await field.li(["form", "note", form.rawValue, "时钟已校准"]).status == 0)
+        let sync = try await field.li(["sync", "--json", "--quiet"])
         #expect(sync.status == 0, "\(sync.stderr)")
         let report = try JSONParser.parse(sync.stdout)["report"]
         #expect(report?["restamped"] == 2 && report?["pushed"] == 3 && report?["held"] == 0)
 
-        #expect(try field.wang(["sync", "--quiet"]).status == 0)
-        let seen = try JSONParser.parse(try field.wang(["form", "show", form.rawValue, "--json"]).stdout)
+        #expect(try await field.wang(["sync", "--quiet"]).status == 0)
+        let seen = try JSONParser.parse(try await field.wang(["form", "show", form.rawValue, "--json"]).stdout)
         #expect(seen["items"]?["fire-door"]?["result"] == "defect")
         #expect(seen["notes"]?.arrayValue?.map { $0["text"] } == ["时钟已校准"])
         let fixed = try ClientStore.open(home: home)

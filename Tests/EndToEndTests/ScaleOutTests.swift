@@ -1,5 +1,6 @@
 import ButlerClient
 import ButlerModel
+import ButlerTestSupport
 import ButlerServer
 import Foundation
 import Synchronization
@@ -8,25 +9,16 @@ import Testing
 /// Issue 6: several butler-server nodes on one PostgreSQL database. These run when
 /// `BUTLER_TEST_DATABASE_URL` is set (Tests/run.sh starts a throwaway cluster); otherwise they are
 /// reported as skipped, loudly.
-/// The throwaway test database, if any.
-enum TestDatabase {
-    static let url = ProcessInfo.processInfo.environment["BUTLER_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
-}
-
 @Suite(
     "End to end: PostgreSQL scale-out", .serialized,
-    .enabled(if: TestDatabase.url != nil, "SKIPPED: BUTLER_TEST_DATABASE_URL is not set, so the multi-node and gap tests did NOT run; use Tests/run.sh"))
+    .enabled(if: Backend.databaseURL != nil, "SKIPPED: BUTLER_TEST_DATABASE_URL is not set, so the multi-node and gap tests did NOT run; use Tests/run.sh"))
 struct ScaleOutTests {
-    static func freshSchemaURL() -> String {
-        "\(TestDatabase.url!)?schema=e2e_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12))"
-    }
-
     /// Many writers on three nodes (three connection pools), readers pulling all the while: no
     /// pulled cursor ever skips a committed change. Every record is written exactly once, so a
     /// skipped change would be missing from a reader for good.
     @Test("the change feed has no gaps under concurrent writers on three nodes")
     func noGaps() async throws {
-        let url = Self.freshSchemaURL()
+        let url = Backend.freshSchemaURL(prefix: "e2e_")
         let nodes = try (0..<3).map { _ in try PostgresStorage(url: url) }
         let zone = try Zone("east-3")
         let acknowledged = SharedSet()
@@ -39,9 +31,13 @@ struct ScaleOutTests {
                 for writer in 0..<6 {
                     group.addTask {
                         let node = nodes[writer % 3]
+                        // At least 40 records each, so the feed is busy enough to matter even
+                        // when a loaded machine (tests run in parallel) is slow; then until 8 s
+                        // have passed; at most 400 records and 90 s.
                         let stop = ContinuousClock.now + .seconds(8)
+                        let giveUp = ContinuousClock.now + .seconds(90)
                         var n = 0
-                        while ContinuousClock.now < stop, n < 400 {
+                        while n < 400, ContinuousClock.now < giveUp, n < 40 || ContinuousClock.now < stop {
                             let batch = try (0..<Int.random(in: 1...5)).map { _ -> RecordState in
                                 n += 1
                                 let author = try Author(replica: ReplicaID("w\(writer)"), name: "w\(writer)")
@@ -100,20 +96,16 @@ struct ScaleOutTests {
 
     @Test("three butler-server nodes, ten clients: random edits, pushes and pulls converge; blobs all present; revocation holds on every node")
     func multiNode() async throws {
-        let scratch = Scratch("nodes")
-        let url = Self.freshSchemaURL()
-        let blobs = scratch.url.appendingPathComponent("shared-blobs")
-        let arguments = ["--database-url", url, "--blobs", blobs.path]
-        let servers = (0..<3).map { ServerProcess(data: scratch.url.appendingPathComponent("node\($0)"), storeArguments: arguments) }
         // All three start at once: the migrations must not trip over each other.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for server in servers { group.addTask { try server.start() } }
-            try await group.waitForAll()
-        }
+        let cluster = try await Cluster<ServerProcess>.processes("nodes", backend: .postgres, nodes: 3)
+        let scratch = cluster.scratch
+        let servers = cluster.nodes
+        let blobs = scratch.path("shared-blobs")
+        let arguments = servers[0].storeArguments
         let zone = try Zone("east-3")
         var clients: [(store: ClientStore, engine: SyncEngine, token: String, node: Int)] = []
         for n in 0..<10 {
-            let token = try servers[0].addDevice("device-\(n)", role: n == 0 ? "supervisor" : "butler", zones: "east-3")
+            let token = try await servers[0].addDevice("device-\(n)", role: n == 0 ? .supervisor : .butler, zones: ["east-3"])
             let store = try ClientStore.open(home: scratch.url.appendingPathComponent("client\(n)"))
             let node = n % 3
             try store.initialize(name: "管家\(n)", serverURL: servers[node].url, token: token)
@@ -131,28 +123,38 @@ struct ScaleOutTests {
         }
         let items = ["tiles", "hygiene", "fire-door", "stairwell-lights"]
         let stop = ContinuousClock.now + .seconds(12)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (n, client) in clients.enumerated() {
-                group.addTask {
-                    _ = try await client.engine.sync()
-                    var step = 0
-                    while ContinuousClock.now < stop, step < 40 {
-                        step += 1
-                        switch Int.random(in: 0..<5) {
-                        case 0: try client.store.addNote(form: form, item: items.randomElement()!, text: "c\(n)-\(step)")
-                        case 1: try client.store.setResult(form: form, item: items.randomElement()!, result: ChecklistResult.allCases.randomElement()!)
-                        case 2: try client.store.logCallback(workOrder: order, channel: .phone, reached: false, satisfaction: nil, note: "c\(n)-\(step)")
-                        case 3: try client.store.attachPhoto(form: form, file: photos.randomElement()!, item: items.randomElement()!)
-                        default: break
-                        }
+        // A server error names its cause only in the node's log: put that in the failure.
+        func withNodeLogs<T>(_ body: () async throws -> T) async throws -> T {
+            do { return try await body() } catch {
+                let logs = servers.enumerated().map { "node\($0.offset): \($0.element.log.split(separator: "\n").suffix(20).joined(separator: "\n"))" }
+                Issue.record("\(error)\n\(logs.joined(separator: "\n"))")
+                throw error
+            }
+        }
+        try await withNodeLogs {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (n, client) in clients.enumerated() {
+                    group.addTask {
                         _ = try await client.engine.sync()
+                        var step = 0
+                        while ContinuousClock.now < stop, step < 40 {
+                            step += 1
+                            switch Int.random(in: 0..<5) {
+                            case 0: try client.store.addNote(form: form, item: items.randomElement()!, text: "c\(n)-\(step)")
+                            case 1: try client.store.setResult(form: form, item: items.randomElement()!, result: ChecklistResult.allCases.randomElement()!)
+                            case 2: try client.store.logCallback(workOrder: order, channel: .phone, reached: false, satisfaction: nil, note: "c\(n)-\(step)")
+                            case 3: try client.store.attachPhoto(form: form, file: photos.randomElement()!, item: items.randomElement()!)
+                            default: break
+                            }
+                            _ = try await client.engine.sync()
+                        }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
-        }
-        for _ in 0..<2 {
-            for client in clients { _ = try await client.engine.sync() }
+            for _ in 0..<2 {
+                for client in clients { _ = try await client.engine.sync() }
+            }
         }
         let reference = try clients[0].store.allRecords().map(\.contentHash)
         for client in clients.dropFirst() {
@@ -166,7 +168,7 @@ struct ScaleOutTests {
             for sha in referenced { #expect(FileManager.default.fileExists(atPath: client.store.blobURL(sha).path)) }
         }
         // Revoked through the database → refused by every node at once.
-        let revoke = try runCommand("butler-server", ["device", "revoke", "--data", servers[1].data.path, "device-5"] + arguments)
+        let revoke = try await runCommand("butler-server", ["device", "revoke", "--data", servers[1].data.path, "device-5"] + arguments)
         #expect(revoke.status == 0, "\(revoke.stderr)")
         for server in servers {
             var config = CurlTransport.Configuration(baseURL: server.url, token: clients[5].token)
@@ -176,7 +178,7 @@ struct ScaleOutTests {
                 #expect(error.code == .tokenRevoked)
             }
         }
-        for server in servers { server.stop() }
+        for server in servers { await server.stop() }
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ButlerModel
+import ButlerTestSupport
 import Foundation
 
 @main
@@ -27,9 +28,9 @@ struct ButlerBench: AsyncParsableCommand {
 
     func run() async throws {
         let sizes = smoke ? Sizes.smoke : Sizes()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("butler-bench-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let scratch = Scratch("bench")
+        defer { withExtendedLifetime(scratch) {} }
+        let dir = scratch.url
         let pg = databaseURL ?? ProcessInfo.processInfo.environment["BUTLER_BENCH_DATABASE_URL"]
         var rows: [Row] = []
         func note(_ text: String) { FileHandle.standardError.write(Data("butler-bench: \(text)\n".utf8)) }
@@ -40,11 +41,11 @@ struct ButlerBench: AsyncParsableCommand {
             if let pg { note("2/7 server merge on PostgreSQL"); rows += try await mergeAndPull(dir, sizes, databaseURL: pg) }
         }
         if selected.contains(4) { note("4/7 photo upload"); rows += try await photoUpload(dir, sizes) }
-        if selected.contains(5) { note("5/7 wire size"); rows.append(try wireSize(dir)) }
+        if selected.contains(5) { note("5/7 wire size"); rows.append(try await wireSize(dir)) }
         if selected.contains(6) { note("6/7 concurrency"); rows.append(try await concurrency(dir, sizes)) }
         if selected.contains(7) { note("7/7 merge kernel"); rows.append(try await mergeKernel(dir, sizes, python: !noPython)) }
 
-        let report = render(rows, smoke: smoke, postgres: pg != nil)
+        let report = await render(rows, smoke: smoke, postgres: pg != nil)
         print(report)
         if let output {
             // Keep the hand-written analysis (profiles, before/after) that follows the generated table.
@@ -55,16 +56,20 @@ struct ButlerBench: AsyncParsableCommand {
         if rows.contains(where: { $0.met == false }) && !smoke { note("some goals were missed: see the table") }
     }
 
-    func render(_ rows: [Row], smoke: Bool, postgres: Bool) -> String {
-        func sh(_ command: String) -> String {
-            (try? ButlerBenchShell.run(command))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+    func render(_ rows: [Row], smoke: Bool, postgres: Bool) async -> String {
+        func sh(_ command: String) async -> String {
+            (try? await butler_bench.run(URL(fileURLWithPath: "/bin/sh"), ["-c", command]))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
         }
         var text = "# ButlerSync benchmarks\n\n"
         text += "Command: `\(CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " "))`"
         text += smoke ? " (smoke sizes: not a measurement)\n\n" : "\n\n"
         text += "- Date: \(Timestamp.format(Date()))\n"
-        text += "- Machine: \(sh("nproc")) cores, \(sh("free -g | awk '/Mem:/ {print $2}'")) GiB, \(sh("uname -srm")); \(sh("swift --version 2>&1 | head -1"))\n"
-        text += "- Build: \(sh("test -n \"$(echo $0 | grep release)\" && echo release || echo see command")); SQLite \(sh("sqlite3 --version 2>/dev/null | cut -d' ' -f1"))\(postgres ? "; PostgreSQL \(sh("psql --version | awk '{print $3}'"))" : "")\n\n"
+        let (cores, memory, kernel, swift) = (await sh("nproc"), await sh("free -g | awk '/Mem:/ {print $2}'"), await sh("uname -srm"), await sh("swift --version 2>&1 | head -1"))
+        let build = await sh("test -n \"$(echo $0 | grep release)\" && echo release || echo see command")
+        let sqlite = await sh("sqlite3 --version 2>/dev/null | cut -d' ' -f1")
+        let postgresVersion = postgres ? await sh("psql --version | awk '{print $3}'") : ""
+        text += "- Machine: \(cores) cores, \(memory) GiB, \(kernel); \(swift)\n"
+        text += "- Build: \(build); SQLite \(sqlite)\(postgres ? "; PostgreSQL \(postgresVersion)" : "")\n\n"
         text += "| scenario | measured | ceiling (same run) | ratio | goal | met |\n|---|---|---|---|---|---|\n"
         for row in rows {
             let met = row.met.map { $0 ? "yes" : "**no**" } ?? "—"
@@ -76,8 +81,3 @@ struct ButlerBench: AsyncParsableCommand {
     }
 }
 
-enum ButlerBenchShell {
-    static func run(_ command: String) throws -> String {
-        try butler_bench.run(URL(fileURLWithPath: "/bin/sh"), ["-c", command])
-    }
-}

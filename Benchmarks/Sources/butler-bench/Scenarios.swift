@@ -1,6 +1,7 @@
 import ButlerClient
 import ButlerModel
 import ButlerServer
+import ButlerTestSupport
 import Foundation
 import GRDB
 import PostgresNIO
@@ -105,11 +106,11 @@ func mergeAndPull(_ dir: URL, _ sizes: Sizes, databaseURL: String?) async throws
         let schema = "bench_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(10))"
         storeArguments = ["--database-url", "\(databaseURL)?schema=\(schema)", "--blobs", dir.appendingPathComponent("pg-blobs").path]
     }
-    let server = try BenchServer(data: dir.appendingPathComponent("merge-\(label.prefix(3))"), storeArguments: storeArguments)
-    defer { server.stop() }
+    let server = try await ServerProcess.bench(data: dir.appendingPathComponent("merge-\(label.prefix(3))"), storeArguments: storeArguments)
+    defer { server.terminate() }
     var devices: [(CurlTransport, [RecordState])] = []
     for d in 0..<sizes.devices {
-        let token = try server.addDevice("dev\(d)")
+        let token = try await server.addDevice("dev\(d)")
         devices.append((CurlTransport(configuration: .init(baseURL: server.url, token: token)), try creationDeltas(device: d, count: sizes.editsPerDevice)))
     }
     let total = sizes.devices * sizes.editsPerDevice
@@ -140,21 +141,20 @@ func mergeAndPull(_ dir: URL, _ sizes: Sizes, databaseURL: String?) async throws
     guard databaseURL == nil else { return rows }
 
     // 3. A new device pulls everything: `butler sync` as its own process, peak RSS sampled.
-    let token = try server.addDevice("newcomer")
+    let token = try await server.addDevice("newcomer")
     let home = dir.appendingPathComponent("newcomer")
-    try run(binaries.appendingPathComponent("butler"), ["--home", home.path, "init", "--server", server.url, "--token", token])
-    let process = Process()
-    process.executableURL = binaries.appendingPathComponent("butler")
-    process.arguments = ["--home", home.path, "sync", "--quiet"]
+    try await run(Binaries.url("butler"), ["--home", home.path, "init", "--server", server.url, "--token", token])
     var peak: Int64 = 0
+    var exit: ChildProcess.Exit?
     let pullTime = try await seconds {
-        try process.run()
+        let process = try ChildProcess(Binaries.url("butler"), ["--home", home.path, "sync", "--quiet"], captureStdout: false, captureStderr: false)
         while process.isRunning {
-            peak = max(peak, peakRSS(pid: process.processIdentifier) ?? 0)
+            peak = max(peak, peakRSS(pid: process.pid) ?? 0)
             try await Task.sleep(for: .milliseconds(20))
         }
+        exit = await process.exit()
     }
-    guard process.terminationStatus == 0 else { throw BenchFailure("butler sync failed") }
+    guard exit?.status == 0, exit?.signalled == false else { throw BenchFailure("butler sync failed") }
     let pullRate = Double(total) / pullTime
     // Ceiling: the same pages over loopback HTTP, parsed but not stored.
     let ceilingTransport = CurlTransport(configuration: .init(baseURL: server.url, token: token))
@@ -180,21 +180,15 @@ func mergeAndPull(_ dir: URL, _ sizes: Sizes, databaseURL: String?) async throws
 // MARK: 4. Photo upload
 
 func photoUpload(_ dir: URL, _ sizes: Sizes) async throws -> [Row] {
-    let server = try BenchServer(data: dir.appendingPathComponent("photos"))
-    defer { server.stop() }
-    let token = try server.addDevice("photographer")
+    let server = try await ServerProcess.bench(data: dir.appendingPathComponent("photos"))
+    defer { server.terminate() }
+    let token = try await server.addDevice("photographer")
     let store = try ClientStore.open(home: dir.appendingPathComponent("photographer"))
     try store.initialize(name: "李管家", serverURL: server.url, token: token)
     let form = try store.createForm(template: "building-patrol", zone: zone, place: "B1")
-    func photo(_ seed: UInt8) throws -> URL {
+    func photo(_ seed: UInt64) throws -> URL {
         let url = dir.appendingPathComponent("photo-\(seed).jpg")
-        var bytes = [UInt8](repeating: 0, count: sizes.photoBytes)
-        var x = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15
-        for i in 0..<bytes.count {
-            x = x &* 6364136223846793005 &+ 1442695040888963407
-            bytes[i] = UInt8(truncatingIfNeeded: x >> 33)
-        }
-        try Data(bytes).write(to: url)
+        try writePhoto(url, bytes: sizes.photoBytes, seed: seed)
         return url
     }
     let ours = try photo(1)
@@ -206,9 +200,9 @@ func photoUpload(_ dir: URL, _ sizes: Sizes) async throws -> [Row] {
     let ourTime = try await seconds { _ = try await engine.upload(sha256: sha, size: Int64(sizes.photoBytes)) }
     // curl uploading a file of the same size to the same server endpoint.
     let other = try photo(2)
-    let digest = try run(URL(fileURLWithPath: "/usr/bin/sha256sum"), [other.path]).prefix(64)
+    let digest = try await run(URL(fileURLWithPath: "/usr/bin/sha256sum"), [other.path]).prefix(64)
     let curlTime = try await seconds {
-        try run(URL(fileURLWithPath: "/usr/bin/curl"), [
+        try await run(URL(fileURLWithPath: "/usr/bin/curl"), [
             "-sS", "-f", "-o", "/dev/null", "-X", "PATCH", "-H", "Authorization: Bearer \(token)", "-H", "Butler-Protocol: 1", "-H", "Expect:",
             "--data-binary", "@\(other.path)", "\(server.url)/v1/blobs/\(digest)/upload?offset=0&length=\(sizes.photoBytes)",
         ])
@@ -250,7 +244,7 @@ func photoUpload(_ dir: URL, _ sizes: Sizes) async throws -> [Row] {
 
 // MARK: 5. Wire size
 
-func wireSize(_ dir: URL) throws -> Row {
+func wireSize(_ dir: URL) async throws -> Row {
     var form = try InspectionForm.create(
         id: RecordID("form-\(UUID().uuidString.lowercased())"), zone: zone, template: try TemplateCatalog.bundled().template("building-patrol"),
         place: "3号楼", at: Date(), stamp: EditStamp(author: author("d0123456789abcdef"), time: HLCTimestamp(millis: 1_795_000_000_000)))
@@ -266,18 +260,18 @@ func wireSize(_ dir: URL) throws -> Row {
     for i in 0..<100 {
         attempts.append(try CallbackRecord.logAttempt(&callback, at: Date(timeIntervalSince1970: 1_795_000_000 + Double(i) * 60), channel: .phone, reached: i % 3 == 0, satisfaction: i % 3 == 0 ? .satisfied : nil, note: nil, stamp: EditStamp(author: a, time: HLCTimestamp(millis: 1_795_000_200_000 + Int64(i) * 1000))).delta)
     }
-    func sizes(_ deltas: [RecordState]) throws -> (raw: Double, gzip: Double) {
+    func sizes(_ deltas: [RecordState]) async throws -> (raw: Double, gzip: Double) {
         let body = PushRequest(deltas: deltas).jsonValue.canonicalBytes
         let file = dir.appendingPathComponent("wire-\(UUID().uuidString).json")
         try Data(body).write(to: file)
-        let compressed = try run(URL(fileURLWithPath: "/bin/sh"), ["-c", "gzip -9 -c '\(file.path)' | wc -c"])
+        let compressed = try await run(URL(fileURLWithPath: "/bin/sh"), ["-c", "gzip -9 -c '\(file.path)' | wc -c"])
         let gz = Double(compressed.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .nan
         return (Double(body.count) / Double(deltas.count), gz / Double(deltas.count))
     }
-    let r = try sizes(results)
-    let n = try sizes(notes)
-    let c = try sizes(attempts)
-    let single = try sizes([results[1]])
+    let r = try await sizes(results)
+    let n = try await sizes(notes)
+    let c = try await sizes(attempts)
+    let single = try await sizes([results[1]])
     return Row(
         scenario: "5. Wire size per change (a push of 100, canonical JSON; gzip -9)",
         measured: "checklist result \(format(r.gzip)) B (raw \(format(r.raw)) B; alone in a push: \(format(single.gzip)) B gzip); note \(format(n.gzip)) B (raw \(format(n.raw)) B); callback attempt \(format(c.gzip)) B (raw \(format(c.raw)) B)",
@@ -288,11 +282,11 @@ func wireSize(_ dir: URL) throws -> Row {
 // MARK: 6. Concurrency
 
 func concurrency(_ dir: URL, _ sizes: Sizes) async throws -> Row {
-    let server = try BenchServer(data: dir.appendingPathComponent("crowd"))
-    defer { server.stop() }
+    let server = try await ServerProcess.bench(data: dir.appendingPathComponent("crowd"))
+    defer { server.terminate() }
     var devices: [(CurlTransport, RecordState, Author)] = []
     for d in 0..<sizes.concurrentDevices {
-        let token = try server.addDevice("crowd\(d)")
+        let token = try await server.addDevice("crowd\(d)")
         let a = author("crowd\(d)")
         let form = try InspectionForm.create(
             id: RecordID("form-crowd-\(d)"), zone: zone, template: try TemplateCatalog.bundled().template("building-patrol"), place: "楼 \(d)",
@@ -371,9 +365,8 @@ func mergeKernel(_ dir: URL, _ sizes: Sizes, python: Bool) async throws -> Row {
     if python {
         let file = dir.appendingPathComponent("stream.jsonl")
         try stream.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("compare/pycrdt_stream.py")
-        if let out = try? run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", script.path, file.path]),
+        let script = Binaries.packageRoot.appendingPathComponent("Benchmarks/compare/pycrdt_stream.py")
+        if let out = try? await run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", script.path, file.path]),
             let json = try? JSONParser.parse(out.trimmingCharacters(in: .whitespacesAndNewlines)), let rate = json["editsPerSecond"]?.intValue
         {
             comparison = "pycrdt (Yrs) \(rate) edits/s applying the same stream (ratio \(format(ours / Double(rate), 2))×)"

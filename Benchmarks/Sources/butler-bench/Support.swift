@@ -1,10 +1,7 @@
 import ButlerModel
+import ButlerTestSupport
 import Foundation
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Seconds taken by `body`.
 func seconds(_ body: () async throws -> Void) async rethrows -> Double {
@@ -23,80 +20,31 @@ func peakRSS(pid: Int32) -> Int64? {
     return kb.map { $0 * 1024 }
 }
 
-/// Where the built executables are: beside this one.
-let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-
 struct BenchFailure: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
 }
 
-/// Runs a command to completion, returning stdout; throws on a non-zero exit.
+/// Runs a command to completion with the shared runner, returning stdout; throws on a non-zero exit.
 @discardableResult
-func run(_ executable: URL, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw BenchFailure("\(executable.lastPathComponent) \(arguments.prefix(3).joined(separator: " ")) exited \(process.terminationStatus)")
+func run(_ executable: URL, _ arguments: [String]) async throws -> String {
+    let result = try await runCommand(executable, arguments, timeout: .seconds(600))
+    guard result.status == 0, !result.signalled else {
+        throw BenchFailure("\(executable.lastPathComponent) \(arguments.prefix(3).joined(separator: " ")) exited \(result.status)")
     }
-    return String(decoding: data, as: UTF8.self)
+    return result.stdout
 }
 
-/// A butler-server process on 127.0.0.1 for one scenario.
-final class BenchServer: Sendable {
-    let data: URL
-    let storeArguments: [String]
-    let process: Process
-    let port: Int
-    let url: String
-
-    init(data: URL, storeArguments: [String] = []) throws {
-        self.data = data
-        self.storeArguments = storeArguments
-        let process = Process()
-        process.executableURL = binaries.appendingPathComponent("butler-server")
-        process.arguments = ["serve", "--data", data.path, "--port", "0"] + storeArguments
-        var env = ProcessInfo.processInfo.environment
-        env["LOG_LEVEL"] = "error"
-        process.environment = env
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var buffer = Data()
-        var port = 0
-        while port == 0 {
-            let chunk = out.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { throw BenchFailure("butler-server exited before listening") }
-            buffer.append(chunk)
-            let text = String(decoding: buffer, as: UTF8.self)
-            if let line = text.split(separator: "\n").first(where: { $0.contains("listening on") }) {
-                port = Int(line.split(separator: ":").last ?? "") ?? 0
-            }
-        }
-        self.process = process
-        self.port = port
-        self.url = "http://127.0.0.1:\(port)"
+extension ServerProcess {
+    /// A quiet butler-server for one scenario, started.
+    static func bench(data: URL, storeArguments: [String] = []) async throws -> ServerProcess {
+        let server = ServerProcess(data: data, storeArguments: storeArguments, environment: ["LOG_LEVEL": "error"])
+        try await server.start()
+        return server
     }
 
-    func addDevice(_ name: String, zones: String = "east-3", role: String = "butler") throws -> String {
-        try run(binaries.appendingPathComponent("butler-server"), ["device", "add", "--data", data.path, "--name", name, "--role", role, "--zones", zones] + storeArguments)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    var peakRSS: Int64? { butler_bench.peakRSS(pid: process.processIdentifier) }
-
-    func stop() {
-        process.terminate()
-        process.waitUntilExit()
-    }
+    /// The server's peak resident set so far.
+    var peakRSS: Int64? { pid.flatMap { butler_bench.peakRSS(pid: $0) } }
 }
 
 /// Percentile of sorted samples.

@@ -62,23 +62,13 @@ public struct CurlTransport: SyncTransport {
         var query = "limit=\(limit)"
         if let cursor { query += "&cursor=\(Self.escape(cursor))" }
         let response = try await perform(Request(method: .get, path: "/v1/pull?\(query)", timeout: configuration.requestTimeout))
-        guard (200..<300).contains(response.status) else { throw Self.error(from: response) }
-        do { return try JSONParser.parsePullResponse([UInt8](response.body)) } catch {
-            throw ClientError(.badResponse, "the server's pull page is not valid: \(error)")
-        }
+        return try response.reply.pullPage()
     }
 
     public func record(id: RecordID) async throws -> RecordState? {
         // A record id is `[A-Za-z0-9._:-]`: every character may stand in a path segment as it is.
         let response = try await perform(Request(method: .get, path: "/v1/records/\(id.rawValue)", timeout: configuration.requestTimeout))
-        if response.status == 404 {
-            let wire = (try? JSONParser.parse([UInt8](response.body))).flatMap { try? WireError(json: $0) }
-            if wire?.code == .unknownRecord { return nil }
-        }
-        guard (200..<300).contains(response.status) else { throw Self.error(from: response) }
-        do { return try JSONParser.parseRecordState([UInt8](response.body)) } catch {
-            throw ClientError(.badResponse, "the server's state of record \(id) is not valid: \(error)")
-        }
+        return try response.reply.record(id)
     }
 
     public func blobStatus(sha256: String) async throws -> BlobStatus {
@@ -92,16 +82,13 @@ public struct CurlTransport: SyncTransport {
             Request(
                 method: .patch, path: "/v1/blobs/\(sha256)/upload?offset=\(offset)&length=\(length)",
                 upload: .file(file, offset: offset, count: count), timeout: nil, onUpload: sent))
-        return try BlobStatus(json: try Self.decode(response))
+        return try BlobStatus(json: try response.reply.json())
     }
 
     public func downloadBlob(sha256: String, to file: URL, from offset: Int64) async throws -> Int64 {
         let response = try await perform(
             Request(method: .get, path: "/v1/blobs/\(sha256)", headers: offset > 0 ? ["Range: bytes=\(offset)-"] : [], download: file, timeout: nil))
-        if response.status == 200, offset > 0 {
-            throw ClientError(.badResponse, "the server ignored the Range request for \(sha256)")
-        }
-        guard response.status == 200 || response.status == 206 else { throw Self.error(from: response) }
+        try response.reply.checkDownload(sha256: sha256, from: offset)
         return response.downloaded
     }
 
@@ -129,6 +116,9 @@ public struct CurlTransport: SyncTransport {
         var status: Int
         var body: Data
         var downloaded: Int64
+
+        /// The status and body, read as every transport reads them.
+        var reply: ServerReply { ServerReply(status: status, body: [UInt8](body)) }
     }
 
     func json(_ method: Method, _ path: String, body: Data? = nil) async throws -> JSONValue {
@@ -136,30 +126,7 @@ public struct CurlTransport: SyncTransport {
             Request(
                 method: method, path: path, headers: body == nil ? [] : ["Content-Type: application/json"],
                 upload: body.map(Upload.data) ?? .none, timeout: configuration.requestTimeout))
-        return try Self.decode(response)
-    }
-
-    static func decode(_ response: Response) throws -> JSONValue {
-        guard (200..<300).contains(response.status) else { throw error(from: response) }
-        do { return try JSONParser.parse([UInt8](response.body)) } catch {
-            throw ClientError(.badResponse, "the server's reply is not valid JSON: \(error)")
-        }
-    }
-
-    /// Maps an HTTP error reply to a client error, keeping the server's code.
-    static func error(from response: Response) -> ClientError {
-        let wire = (try? JSONParser.parse([UInt8](response.body))).flatMap { try? WireError(json: $0) }
-        let message = wire?.message ?? "HTTP \(response.status)"
-        switch response.status {
-        case 401:
-            return ClientError(wire?.code == .tokenRevoked ? .tokenRevoked : .unauthorized, message)
-        case 426:
-            return ClientError(.protocolVersion, message)
-        case 500...:
-            return ClientError(.serverError, "the server failed (HTTP \(response.status)): \(message)")
-        default:
-            return ClientError(wire?.code ?? .http(response.status), message)
-        }
+        return try response.reply.json()
     }
 
     static func escape(_ text: String) -> String {

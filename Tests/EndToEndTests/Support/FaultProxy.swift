@@ -1,3 +1,4 @@
+import ButlerTestSupport
 import Foundation
 import Synchronization
 

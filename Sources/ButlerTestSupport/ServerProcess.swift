@@ -1,0 +1,124 @@
+import ButlerClient
+import ButlerModel
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `butler-server serve` process on loopback, on its own data directory (and, through
+/// `storeArguments`, on a shared PostgreSQL database and blob folder).
+///
+/// For what needs a process: SIGKILLs, full disks, a proxy on the network path, the command
+/// contract, several nodes. Engine behaviour runs on ``InProcessServer`` instead.
+public final class ServerProcess: ServerNode {
+    public let data: URL
+    /// Arguments every command on this server's store takes (`--database-url …`, `--blobs …`).
+    public let storeArguments: [String]
+    /// Extra environment for the server (e.g. quota variables).
+    public let environment: [String: String]
+    private let state: Mutex<(port: Int, child: ChildProcess?)>
+
+    /// A server to start on `port` (0: any free port; a restart keeps the port it got).
+    public init(data: URL, port: Int = 0, storeArguments: [String] = [], environment: [String: String] = [:]) {
+        self.data = data
+        self.storeArguments = storeArguments
+        self.environment = environment
+        state = Mutex((port, nil))
+    }
+
+    /// The port it listens on (0 before the first start).
+    public var port: Int { state.withLock { $0.port } }
+    public var url: String { "http://127.0.0.1:\(port)" }
+    /// The server's process id while it runs.
+    public var pid: Int32? { state.withLock { $0.child?.isRunning == true ? $0.child?.pid : nil } }
+
+    /// Starts the server and waits until it listens (at most 60 s).
+    public func start() async throws {
+        var env = environment
+        env["LOG_LEVEL"] = env["LOG_LEVEL"] ?? "warning"
+        let child = try ChildProcess(
+            Binaries.url("butler-server"), ["serve", "--data", data.path, "--host", "127.0.0.1", "--port", String(port)] + storeArguments,
+            environment: env)
+        state.withLock { $0.child = child }
+        guard let output = child.stdout, await output.wait(for: "listening on", within: .seconds(60), unless: { !child.isRunning }) else {
+            throw TestFailure("butler-server did not start listening within 60 s")
+        }
+        guard let line = output.text.split(separator: "\n").first(where: { $0.contains("listening on") }),
+            let port = Int(line.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "")
+        else {
+            if let exit = child.exitIfEnded { throw TestFailure("butler-server exited with \(exit.status) before listening") }
+            throw TestFailure("butler-server printed no port: \(output.text)")
+        }
+        state.withLock { $0.port = port }
+    }
+
+    /// What the current (or last) run printed: stdout, then the log lines on stderr (warnings
+    /// and errors, with the error behind any 500). For a failure message.
+    public var log: String {
+        guard let child = state.withLock({ $0.child }) else { return "" }
+        return (child.stdout?.text ?? "") + (child.stderr?.text ?? "")
+    }
+
+    /// SIGTERM and wait: a graceful stop.
+    public func stop() async {
+        await state.withLock { $0.child }?.stop(SIGTERM)
+    }
+
+    /// SIGKILL and wait: a crash.
+    public func kill() async {
+        await state.withLock { $0.child }?.stop(SIGKILL)
+    }
+
+    /// SIGTERM without waiting, for a `defer` (which cannot await): the server exits on its own.
+    public func terminate() {
+        state.withLock { $0.child }?.signal(SIGTERM)
+    }
+
+    /// Registers a device through `butler-server device add` on this server's store; returns its token.
+    public func addDevice(_ name: String, role: DeviceRole = .butler, zones: [String] = ["east-3"]) async throws -> String {
+        let result = try await runCommand(
+            "butler-server", ["device", "add", "--data", data.path, "--name", name, "--role", role.rawValue, "--zones", zones.joined(separator: ",")] + storeArguments)
+        guard result.status == 0 else { throw TestFailure("device add failed: \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Revokes a device through `butler-server device revoke`.
+    public func revokeDevice(_ name: String) async throws {
+        let result = try await runCommand("butler-server", ["device", "revoke", "--data", data.path, name] + storeArguments)
+        guard result.status == 0 else { throw TestFailure("device revoke failed: \(result.stderr)") }
+    }
+
+    /// A libcurl transport to this server (following its port across restarts).
+    public func transport(token: String) -> any SyncTransport {
+        ServerProcessTransport(server: self, token: token)
+    }
+}
+
+/// A libcurl transport that always talks to the server's current port (a restart on port 0 may
+/// get another one), with short timeouts so a killed server is noticed quickly.
+struct ServerProcessTransport: SyncTransport {
+    let server: ServerProcess
+    let token: String
+
+    func transport() -> CurlTransport {
+        var config = CurlTransport.Configuration(baseURL: server.url, token: token)
+        config.connectTimeout = .seconds(1)
+        config.requestTimeout = .seconds(10)
+        return CurlTransport(configuration: config)
+    }
+
+    func device() async throws -> DeviceInfo { try await transport().device() }
+    func issueReplica() async throws -> ReplicaID { try await transport().issueReplica() }
+    func push(_ request: PushRequest) async throws -> PushResponse { try await transport().push(request) }
+    func pull(cursor: String?, limit: Int) async throws -> PullResponse { try await transport().pull(cursor: cursor, limit: limit) }
+    func record(id: RecordID) async throws -> RecordState? { try await transport().record(id: id) }
+    func blobStatus(sha256: String) async throws -> BlobStatus { try await transport().blobStatus(sha256: sha256) }
+    func uploadBlob(sha256: String, file: URL, offset: Int64, count: Int64, length: Int64, sent: @escaping @Sendable (Int64) -> Void) async throws -> BlobStatus {
+        try await transport().uploadBlob(sha256: sha256, file: file, offset: offset, count: count, length: length, sent: sent)
+    }
+    func downloadBlob(sha256: String, to file: URL, from offset: Int64) async throws -> Int64 {
+        try await transport().downloadBlob(sha256: sha256, to: file, from: offset)
+    }
+}
