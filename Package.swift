@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "ButlerTestSupport",
             dependencies: [
-                "ButlerModel", "ButlerClient", "ButlerServer",
+                "ButlerModel", "ButlerFiles", "ButlerClient", "ButlerServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 // Its router test framework's dependencies (NIOEmbedded's testing channel) make
                 // the request context the in-process transport needs.

@@ -8,8 +8,9 @@ public typealias ClientError = LayerError<ClientLayer>
 public enum ClientLayer: ErrorLayer {}
 
 extension ClientError {
-    /// The same code and message as a model error (form-submitted, unknown-item, …).
-    public init(_ error: ModelError) {
+    /// The same code and message as an error of another layer: the model's (form-submitted,
+    /// unknown-item, …) or the file helpers' (storage-full, file-error).
+    public init(_ error: some CodedError) {
         self.init(error.code, error.message, cause: error)
     }
 

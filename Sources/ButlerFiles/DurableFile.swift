@@ -39,6 +39,13 @@ public enum DurableFile {
         return (temporary, hasher.finalize(), hasher.count)
     }
 
+    /// Opens `url` for appending (creating it): where a resumed download goes on.
+    public static func appending(_ url: URL) throws -> FileHandle {
+        let fd = Glibc.open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileError.posix(errno, "cannot write", url.path) }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    }
+
     /// Creates (truncating) `url` and opens it for writing.
     public static func create(_ url: URL) throws -> FileHandle {
         let fd = Glibc.open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

@@ -1,4 +1,5 @@
 import ButlerClient
+import ButlerFiles
 import ButlerModel
 import ButlerServer
 import Foundation
@@ -117,14 +118,7 @@ public struct InProcessTransport: SyncTransport {
         try Task.checkCancellation()
         let status = Int(response.status.code)
         if let file, (200..<300).contains(status) {
-            do {
-                if !FileManager.default.fileExists(atPath: file.path) { FileManager.default.createFile(atPath: file.path, contents: nil) }
-                let handle = try FileHandle(forWritingTo: file)
-                try handle.seekToEnd()
-                sink.file = handle
-            } catch {
-                throw ClientError(.file, "cannot write \(file.path): \(error.localizedDescription)")
-            }
+            do { sink.file = try DurableFile.appending(file) } catch let error as FileError { throw ClientError(error) }
         }
         defer {
             try? sink.file?.synchronize()

@@ -1,3 +1,4 @@
+import ButlerFiles
 import ButlerModel
 import CCurl
 import Foundation
@@ -105,16 +106,7 @@ final class CurlRequest {
             butler_curl_setopt_pointer(handle, CURLOPT_READDATA, context)
         }
         if let download = request.download {
-            do {
-                if !FileManager.default.fileExists(atPath: download.path) {
-                    FileManager.default.createFile(atPath: download.path, contents: nil)
-                }
-                let output = try FileHandle(forWritingTo: download)
-                try output.seekToEnd()
-                state.downloadHandle = output
-            } catch {
-                throw ClientError(.file, "cannot write \(download.path): \(error.localizedDescription)")
-            }
+            do { state.downloadHandle = try DurableFile.appending(download) } catch let error as FileError { throw ClientError(error) }
         }
         defer {
             try? state.downloadHandle?.synchronize()
