@@ -43,7 +43,8 @@ extension ClientError {
         if FileError.isDiskFull(error) {
             return ClientError(.storageFull, "\(context): the disk is full; free space and try again", cause: error)
         }
-        if let error = error as? FileError { return ClientError(error.code, "\(context): \(error.message)", cause: error) }
+        // A file error already names what it did to which path.
+        if let error = error as? FileError { return ClientError(error) }
         return ClientError(.file, "\(context): \(error.localizedDescription)")
     }
 }

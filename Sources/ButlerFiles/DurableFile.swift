@@ -27,14 +27,19 @@ public enum DurableFile {
         var hasher = StreamingSHA256()
         do {
             defer { try? output.close() }
-            while let chunk = try input.read(upToCount: StreamingSHA256.chunkSize), !chunk.isEmpty {
+            while true {
+                let chunk: Data
+                do { chunk = try input.read(upToCount: StreamingSHA256.chunkSize) ?? Data() } catch {
+                    throw FileError.wrapping(error, "cannot read", source.path)
+                }
+                if chunk.isEmpty { break }
                 hasher.update(chunk)
-                try output.write(contentsOf: chunk)
+                do { try output.write(contentsOf: chunk) } catch { throw FileError.wrapping(error, "cannot write", temporary.path) }
             }
-            try output.synchronize()
+            do { try output.synchronize() } catch { throw FileError.wrapping(error, "cannot sync", temporary.path) }
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw FileError.wrapping(error, "cannot copy \(source.lastPathComponent) to", temporary.path)
+            throw error
         }
         return (temporary, hasher.finalize(), hasher.count)
     }

@@ -65,6 +65,14 @@ public struct OpenFile: Sendable {
         guard Glibc.ftruncate(descriptor, off_t(size)) == 0 else { throw FileError.posix(errno, "cannot truncate", path) }
     }
 
+    /// Takes the file's exclusive lock without waiting; `false` when another process (another
+    /// server node sharing the folder) or another descriptor holds it. Released by ``close()``.
+    public func tryLock() throws -> Bool {
+        if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return true }
+        if errno == EWOULDBLOCK { return false }
+        throw FileError.posix(errno, "cannot lock", path)
+    }
+
     /// Flushes the file's bytes to the disk.
     public func sync() throws {
         guard Glibc.fsync(descriptor) == 0 else { throw FileError.posix(errno, "cannot sync", path) }

@@ -1,3 +1,4 @@
+import ButlerModel
 import Crypto
 import Foundation
 
@@ -21,12 +22,7 @@ public struct StreamingSHA256 {
     }
 
     /// The digest as 64 lower-case hex digits.
-    public func finalize() -> String {
-        hasher.finalize().map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
-    }
+    public func finalize() -> String { SHA256Hasher.hexString(Array(hasher.finalize())) }
 
     /// Bytes read at a time from a file: a photo is never read whole into memory.
     public static let chunkSize = 1 << 20

@@ -63,8 +63,8 @@ public struct InProcessTransport: SyncTransport {
         sha256: String, file: URL, offset: Int64, count: Int64, length: Int64, sent: @escaping @Sendable (Int64) -> Void
     ) async throws -> BlobStatus {
         // Fail as CurlTransport does when the file cannot be read, before anything is sent.
-        do { try FileHandle(forReadingFrom: file).close() } catch {
-            throw ClientError(.file, "cannot read \(file.path) to upload: \(error.localizedDescription)")
+        do { try await BlockingIO.run { try OpenFile.reading(file).close() } } catch {
+            throw ClientError(.file, "cannot read \(file.path) to upload: \(error)")
         }
         let body = RequestBody(asyncSequence: FileChunks(file: file, offset: offset, count: count, sent: sent))
         var headers = HTTPFields()
@@ -118,41 +118,54 @@ public struct InProcessTransport: SyncTransport {
         try Task.checkCancellation()
         let status = Int(response.status.code)
         if let file, (200..<300).contains(status) {
-            do { sink.file = try DurableFile.appending(file) } catch let error as FileError { throw ClientError(error) }
+            do {
+                sink.file = try await BlockingIO.run { (try OpenFile.writing(file, create: true), DurableFile.size(file) ?? 0) }
+            } catch let error as FileError { throw ClientError(error) }
         }
-        defer {
-            try? sink.file?.synchronize()
-            try? sink.file?.close()
-        }
-        do { try await response.body.write(ReplyWriter(sink: sink)) } catch let error as CancellationError {
+        do {
+            try await response.body.write(ReplyWriter(sink: sink))
+            if let (handle, _) = sink.file { try await BlockingIO.run { try handle.sync() } }
+        } catch let error as CancellationError {
+            sink.close()
             throw error
         } catch {
+            sink.close()
             throw ClientError(.file, "cannot take the reply to \(path)\(file.map { " into \($0.path)" } ?? ""): \(error)")
         }
+        sink.close()
         return ServerReply(status: status, body: sink.bytes)
     }
 }
 
-/// Where a reply's body goes: into memory, or appended to a file. Used by one request, in one task.
+/// Where a reply's body goes: into memory, or appended to a file (written through ``BlockingIO``,
+/// off the cooperative pool). Used by one request, in one task.
 final class ReplySink {
     var bytes: [UInt8] = []
-    var file: FileHandle?
+    /// The open file and where the next bytes go.
+    var file: (OpenFile, Int64)?
     var written: Int64 = 0
 
-    func take(_ buffer: ByteBuffer) throws {
-        if let file {
-            try file.write(contentsOf: buffer.readableBytesView)
-            written += Int64(buffer.readableBytes)
+    func take(_ buffer: ByteBuffer) async throws {
+        if let (handle, at) = file {
+            let chunk = Array(buffer.readableBytesView)
+            try await BlockingIO.run { try handle.write(chunk, at: at) }
+            file = (handle, at + Int64(chunk.count))
+            written += Int64(chunk.count)
         } else {
             bytes.append(contentsOf: buffer.readableBytesView)
         }
+    }
+
+    func close() {
+        file?.0.close()
+        file = nil
     }
 }
 
 /// Hummingbird's end of a ``ReplySink``.
 struct ReplyWriter: ResponseBodyWriter {
     let sink: ReplySink
-    mutating func write(_ buffer: ByteBuffer) async throws { try sink.take(buffer) }
+    mutating func write(_ buffer: ByteBuffer) async throws { try await sink.take(buffer) }
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
 
@@ -171,21 +184,30 @@ struct FileChunks: AsyncSequence, Sendable {
         let chunks: FileChunks
         var remaining: Int64
         var total: Int64 = 0
-        var handle: FileHandle?
+        var handle: Handle?
+
+        /// Closes the file when the body is dropped, finished or not (a cancelled upload).
+        final class Handle: Sendable {
+            let file: OpenFile
+            init(_ file: OpenFile) { self.file = file }
+            deinit { file.close() }
+        }
 
         mutating func next() async throws -> ByteBuffer? {
             try Task.checkCancellation()
             guard remaining > 0 else {
-                try? handle?.close()
                 handle = nil
                 return nil
             }
             if handle == nil {
-                let opened = try FileHandle(forReadingFrom: chunks.file)
-                try opened.seek(toOffset: UInt64(chunks.offset))
-                handle = opened
+                let url = chunks.file
+                handle = Handle(try await BlockingIO.run { try OpenFile.reading(url) })
             }
-            guard let data = try handle?.read(upToCount: Int(Swift.min(remaining, 64 << 10))), !data.isEmpty else {
+            let file = handle!.file
+            let at = chunks.offset + total
+            let want = Int(Swift.min(remaining, 64 << 10))
+            let data = try await BlockingIO.run { try file.read(want, at: at) }
+            guard !data.isEmpty else {
                 throw ClientError(.file, "\(chunks.file.path) ended \(remaining) bytes early")
             }
             remaining -= Int64(data.count)

@@ -37,7 +37,7 @@ public final class ServerProcess: ServerNode {
     /// Starts the server and waits until it listens (at most 60 s).
     public func start() async throws {
         var env = environment
-        env["LOG_LEVEL"] = env["LOG_LEVEL"] ?? "warning"
+        env["BUTLER_LOG_LEVEL"] = env["BUTLER_LOG_LEVEL"] ?? "warning"
         let child = try ChildProcess(
             Binaries.url("butler-server"), ["serve", "--data", data.path, "--host", "127.0.0.1", "--port", String(port)] + storeArguments,
             environment: env)

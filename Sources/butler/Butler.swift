@@ -60,13 +60,14 @@ struct Butler: AsyncParsableCommand {
     static func main() async {
         let arguments = normalized(Array(CommandLine.arguments.dropFirst()))
         do {
+            // Parsed first, so `--help` and usage errors answer whatever the environment holds.
+            var command = try parseAsRoot(arguments)
             let logLevel = try ClientConfiguration.fromEnvironment(defaults: defaults).logLevel
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = logLevel
                 return handler
             }
-            var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

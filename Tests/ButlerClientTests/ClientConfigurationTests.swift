@@ -121,10 +121,12 @@ struct LogLevelSettingTests {
         #expect(try LogLevelSetting.validated(" warning ", from: "BUTLER_LOG_LEVEL") == "warning")
     }
 
-    @Test("a value that is not a level is an invalid-value error naming its variable")
+    @Test("a BUTLER_LOG_LEVEL that is not a level is an invalid-value error naming it; a bad legacy LOG_LEVEL is ignored, as it always was")
     func invalid() throws {
-        let error = #expect(throws: ModelError.self) { try LogLevelSetting.levelName(in: ["LOG_LEVEL": "loud"], acceptingLegacy: true) }
+        let error = #expect(throws: ModelError.self) { try LogLevelSetting.levelName(in: ["BUTLER_LOG_LEVEL": "loud"], acceptingLegacy: true) }
         #expect(error?.code == .invalidValue)
-        #expect(error?.message.hasPrefix("LOG_LEVEL=\"loud\" is not a log level") == true)
+        #expect(error?.message.hasPrefix("BUTLER_LOG_LEVEL=\"loud\" is not a log level") == true)
+        #expect(try LogLevelSetting.levelName(in: ["LOG_LEVEL": "loud"], acceptingLegacy: true) == nil)
+        #expect(try LogLevelSetting.levelName(in: ["LOG_LEVEL": "debug"], acceptingLegacy: true) == "debug")
     }
 }

@@ -38,7 +38,7 @@ func run(_ executable: URL, _ arguments: [String]) async throws -> String {
 extension ServerProcess {
     /// A quiet butler-server for one scenario, started.
     static func bench(data: URL, storeArguments: [String] = []) async throws -> ServerProcess {
-        let server = ServerProcess(data: data, storeArguments: storeArguments, environment: ["LOG_LEVEL": "error"])
+        let server = ServerProcess(data: data, storeArguments: storeArguments, environment: ["BUTLER_LOG_LEVEL": "error"])
         try await server.start()
         return server
     }

@@ -175,8 +175,3 @@ extension ClientStore {
     }
 }
 
-
-extension Crypto.SHA256.Digest {
-    /// Lower-case hex, the form blobs are named by.
-    var hex: String { SHA256Hasher.hexString(Array(self)) }
-}

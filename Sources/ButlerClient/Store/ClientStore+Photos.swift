@@ -3,10 +3,6 @@ import ButlerFiles
 import Foundation
 import GRDB
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Photos: imported by streaming through SHA-256 into the blob folder, stored once per hash.
 extension ClientStore {
     /// The file of a blob held on this device.

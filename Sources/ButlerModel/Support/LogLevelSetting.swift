@@ -38,7 +38,8 @@ public enum LogLevelSetting {
         in environment: [String: String] = ProcessInfo.processInfo.environment, acceptingLegacy: Bool
     ) throws -> String? {
         if let value = environment[variable], !value.isEmpty { return try validated(value, from: variable) }
-        if acceptingLegacy, let value = environment[legacyVariable], !value.isEmpty { return try validated(value, from: legacyVariable) }
+        // A legacy value that is not a level was always ignored (other software sets LOG_LEVEL too): still is.
+        if acceptingLegacy, let value = environment[legacyVariable], !value.isEmpty { return try? validated(value, from: legacyVariable) }
         return nil
     }
 

@@ -3,28 +3,24 @@ import ButlerModel
 import Foundation
 import NIOCore
 
-/// Why the blob store refused an upload. Knows nothing of HTTP: the routes map ``code`` to a status.
-public struct BlobError: CodedError {
-    public let code: ErrorCode
-    public let message: String
-    public var cause: (any Error & Sendable)? { nil }
+/// Why the blob store refused an upload. Knows nothing of HTTP: the routes map the code to a status.
+public typealias BlobError = LayerError<BlobLayer>
 
-    public init(_ code: ErrorCode, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-}
+/// The blob store's errors (``BlobError``).
+public enum BlobLayer: ErrorLayer {}
 
 /// Photo blobs on disk, content-addressed by SHA-256: `blobs/<sha256>` once verified,
 /// `blobs/partial/<sha256>` (+ `.length`) while an upload is under way.
 ///
-/// Bytes are written and fsynced as they arrive, so an upload cut at any byte resumes from what
-/// the server holds. A blob becomes visible only when the hash of the whole matches its name; on a
+/// Bytes are written as they arrive (gathered up to 1 MiB per write) and fsynced when the request
+/// ends, whether it completed or broke off, so an upload cut at any byte resumes from what the
+/// server holds. A blob becomes visible only when the hash of the whole matches its name; on a
 /// mismatch the partial data is discarded.
 ///
-/// The actor only guards which uploads are running; every read, write, fsync and hash runs through
-/// ``BlockingIO``, outside the actor and off the cooperative pool, so hashing a 512 MiB photo
-/// neither blocks other uploads nor the server's tasks.
+/// The actor only guards which blobs are busy (being uploaded or swept) in this process; the
+/// partial file's `flock` guards it across server nodes sharing the folder. Every read, write,
+/// fsync and hash runs through ``BlockingIO``, outside the actor and off the cooperative pool, so
+/// hashing a 512 MiB photo neither blocks other uploads nor the server's tasks.
 public actor BlobStore {
     public nonisolated let directory: URL
     /// The largest blob accepted.
@@ -92,29 +88,53 @@ public actor BlobStore {
         }
     }
 
+    /// Claims `sha` for the sweeper: `false` when an upload holds it.
+    private func claimIfFree(_ sha: String) -> Bool { uploading.insert(sha).inserted }
+
     private func release(_ sha: String) { uploading.remove(sha) }
 
     /// The upload itself, while this request alone holds `sha`.
     private nonisolated func appendClaimed<Body: AsyncSequence>(
         _ sha: String, offset: Int64, length: Int64, body: Body
     ) async throws -> BlobStatus where Body.Element == ByteBuffer {
-        let current = try await status(sha)
-        if current.complete { return current }
-        if let announced = current.length, announced != length {
-            throw BlobError(.lengthMismatch, "this upload was started with length \(announced), not \(length)")
-        }
-        guard offset == current.received else {
-            throw BlobError(.offsetMismatch, "the server holds \(current.received) bytes of \(sha); send from there")
-        }
+        let before = try await status(sha)
+        if before.complete { return before }
         let partial = partialURL(sha)
         let lengthFile = lengthURL(sha)
-        let file = try await BlockingIO.run {
-            if current.length == nil {
-                do { try String(length).write(to: lengthFile, atomically: true, encoding: .utf8) } catch {
-                    throw FileError.wrapping(error, "cannot write", lengthFile.path)
+        // The partial file's lock keeps out an upload of the same blob through another node; the
+        // status read under it is the one the checks trust.
+        let (file, current) = try await BlockingIO.run { () throws -> (OpenFile, BlobStatus) in
+            let file = try OpenFile.writing(partial, create: true)
+            do {
+                guard try file.tryLock() else {
+                    throw BlobError(.uploadInProgress, "another upload of \(sha) is running; retry shortly")
                 }
+                let current = self.readStatus(sha)
+                if current.complete {
+                    // Installed by another node since: the file just opened is a stray, empty one.
+                    if DurableFile.size(partial) == 0 { try? FileManager.default.removeItem(at: partial) }
+                    return (file, current)
+                }
+                if let announced = current.length, announced != length {
+                    throw BlobError(.lengthMismatch, "this upload was started with length \(announced), not \(length)")
+                }
+                guard offset == current.received else {
+                    throw BlobError(.offsetMismatch, "the server holds \(current.received) bytes of \(sha); send from there")
+                }
+                if current.length == nil {
+                    do { try String(length).write(to: lengthFile, atomically: true, encoding: .utf8) } catch {
+                        throw FileError.wrapping(error, "cannot write", lengthFile.path)
+                    }
+                }
+                return (file, current)
+            } catch {
+                file.close()
+                throw error
             }
-            return try OpenFile.writing(partial, create: true)
+        }
+        if current.complete {
+            try? await BlockingIO.run { file.close() }
+            return current
         }
         var written = offset
         var pending: [UInt8] = []
@@ -139,7 +159,6 @@ public actor BlobStore {
             try await BlockingIO.run {
                 if !bytes.isEmpty { try file.write(bytes, at: at) }
                 try file.sync()
-                file.close()
             }
             written += Int64(bytes.count)
         } catch let error as BlobError {
@@ -158,10 +177,13 @@ public actor BlobStore {
             throw error
         }
         guard written == length else {
+            try? await BlockingIO.run { file.close() }
             return BlobStatus(sha256: sha, received: written, length: length, complete: false)
         }
         let target = completeURL(sha)
         return try await BlockingIO.run {
+            // Still under the lock: no other node writes the partial while it is hashed and installed.
+            defer { file.close() }
             let (digest, _) = try StreamingSHA256.of(file: partial)
             guard digest == sha else {
                 try? FileManager.default.removeItem(at: partial)
@@ -199,30 +221,44 @@ public actor BlobStore {
         return sent
     }
 
-    /// Deletes a complete blob (the sweeper's job; a blob being uploaded is left alone).
+    /// Deletes a complete blob (the sweeper's job; a blob being uploaded is left alone). The blob
+    /// stays claimed while it is deleted, so no upload of it starts meanwhile.
     public func remove(_ sha: String) async {
-        guard !uploading.contains(sha) else { return }
+        guard claimIfFree(sha) else { return }
         let url = completeURL(sha)
         _ = try? await BlockingIO.run { try FileManager.default.removeItem(at: url) }
+        release(sha)
     }
 
-    /// Deletes partial uploads untouched since `cutoff`; returns how many.
-    public func removePartials(untouchedSince cutoff: Date) async -> Int {
+    /// Deletes partial uploads untouched since `cutoff`; returns how many. Each is claimed while
+    /// it is deleted (an upload running here keeps it), and skipped when its lock is held (an
+    /// upload running on another node).
+    public nonisolated func removePartials(untouchedSince cutoff: Date) async -> Int {
         let folder = directory.appendingPathComponent("partial")
-        let busy = uploading
-        let store = self
-        return (try? await BlockingIO.run { () -> Int in
+        let expired = (try? await BlockingIO.run { () -> [String] in
             let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-            var removed = 0
-            for name in names where Photo.isSHA256(name) && !busy.contains(name) {
-                let url = folder.appendingPathComponent(name)
-                guard let modified = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date, modified < cutoff
-                else { continue }
-                try? FileManager.default.removeItem(at: url)
-                try? FileManager.default.removeItem(at: store.lengthURL(name))
-                removed += 1
+            return names.filter { name in
+                guard Photo.isSHA256(name) else { return false }
+                let modified = (try? FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(name).path))?[.modificationDate] as? Date
+                return modified.map { $0 < cutoff } ?? false
             }
-            return removed
-        }) ?? 0
+        }) ?? []
+        var removed = 0
+        for name in expired {
+            guard await claimIfFree(name) else { continue }
+            let partial = partialURL(name)
+            let lengthFile = lengthURL(name)
+            let deleted = (try? await BlockingIO.run { () -> Bool in
+                let file = try OpenFile.writing(partial, create: false)
+                defer { file.close() }
+                guard try file.tryLock() else { return false }
+                try? FileManager.default.removeItem(at: partial)
+                try? FileManager.default.removeItem(at: lengthFile)
+                return true
+            }) ?? false
+            await release(name)
+            if deleted { removed += 1 }
+        }
+        return removed
     }
 }

@@ -16,12 +16,18 @@ public struct BlobSweeper: Service {
     let blobs: BlobStore
     let configuration: ServerConfiguration
     let logger: Logger
+    /// Awaited before the first sweep: the application passes "the store is migrated".
+    let ready: @Sendable () async -> Void
 
-    public init(storage: any SyncStorage, blobs: BlobStore, configuration: ServerConfiguration, logger: Logger = Logger(label: "butler.server.sweeper")) {
+    public init(
+        storage: any SyncStorage, blobs: BlobStore, configuration: ServerConfiguration, logger: Logger = Logger(label: "butler.server.sweeper"),
+        ready: @escaping @Sendable () async -> Void = {}
+    ) {
         self.storage = storage
         self.blobs = blobs
         self.configuration = configuration
         self.logger = logger
+        self.ready = ready
     }
 
     /// What one sweep deleted.
@@ -38,6 +44,7 @@ public struct BlobSweeper: Service {
     }
 
     public func run() async throws {
+        await ready()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 let report = try await sweep(now: configuration.clock.now())

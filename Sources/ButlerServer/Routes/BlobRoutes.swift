@@ -30,10 +30,12 @@ struct BlobRoutes {
             do {
                 status = try await blobs.append(sha, offset: offset, length: length, body: request.body)
             } catch {
-                // Give back what was reserved and did not arrive (a cut upload resumes later).
-                if let held = try? await blobs.status(sha).received {
-                    try? await storage.addUploadedBytes(device: device.name, day: Self.day(now), bytes: max(0, held - offset) - reserved)
-                }
+                // Give back what was reserved and did not arrive (a cut upload resumes later). A
+                // refusal before any byte was written gives back all of it: what the file holds
+                // past `offset` then came from another request, not from this one.
+                let refusedBeforeWriting = (error as? BlobError).map { [.blobTooLarge, .uploadInProgress, .lengthMismatch, .offsetMismatch].contains($0.code) } ?? false
+                let held = refusedBeforeWriting ? offset : ((try? await blobs.status(sha).received) ?? offset)
+                try? await storage.addUploadedBytes(device: device.name, day: Self.day(now), bytes: max(0, held - offset) - reserved)
                 throw (error as? BlobError).map(Self.reply) ?? error
             }
             let received = max(0, status.received - offset)

@@ -110,8 +110,17 @@ public func buildApplication(
         onServerRunning: onServerRunning)
     // Services start in order and stop in reverse: the pool outlives the HTTP server's drain.
     app.addServices(opened.services)
-    app.addServices(BlobSweeper(storage: opened.storage, blobs: opened.blobs, configuration: configuration, logger: logger))
-    app.beforeServerStarts { try await opened.storage.migrate() }
+    // The sweeper starts once the tables it reads exist: it waits for the stream to finish (or for
+    // cancellation, when the migration fails and the application stops).
+    let (migrated, migrationDone) = AsyncStream<Never>.makeStream()
+    app.addServices(
+        BlobSweeper(
+            storage: opened.storage, blobs: opened.blobs, configuration: configuration, logger: logger,
+            ready: { for await _ in migrated {} }))
+    app.beforeServerStarts {
+        try await opened.storage.migrate()
+        migrationDone.finish()
+    }
     return app
 }
 
