@@ -189,7 +189,7 @@ struct PhotoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "photo",
         abstract: "Photos as evidence (拍照取证).",
-        subcommands: [Add.self])
+        subcommands: [Add.self, Detach.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -211,6 +211,28 @@ struct PhotoCommand: AsyncParsableCommand {
             let sha = try home.open().attachPhoto(
                 form: CLI.recordID(form), file: URL(fileURLWithPath: file), item: item, caption: caption)
             print(sha)
+        }
+    }
+
+    struct Detach: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Detach a photo from a form (or from one of its items).",
+            discussion: """
+                Without --item the photo leaves every item that shows it. The photo itself stays in the handheld's \
+                store and on the server. If a colleague attaches the same photo while you detach it, offline, the \
+                photo stays: evidence is never dropped by a race. A butler detaches only the photos this handheld \
+                attached; a supervisor detaches any (the server refuses the rest, see `butler refused list`).
+
+                Example:
+                  butler photo detach $FORM 60b8bad3c9cd6d0ce79f33c04a174a92746a1011625325df17d44fce0f9f8baf --item stairwell-lights
+                """)
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The form id.") var form: String
+        @Argument(help: "The photo's sha256 (as `butler photo add` printed it).") var sha256: String
+        @Option(help: "Only from this checklist item.") var item: String?
+
+        func run() async throws {
+            try home.open().detachPhoto(form: CLI.recordID(form), sha256: sha256, item: item)
         }
     }
 }

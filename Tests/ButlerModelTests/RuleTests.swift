@@ -89,14 +89,15 @@ struct RuleTests {
         #expect(try InspectionForm(a).items["stairwell-lights"]?.photos ?? [] == [])
     }
 
-    @Test("attaching the same photo twice stores it once")
+    @Test("attaching the same photo twice shows it once; the second attach is a new entry replacing the first (issue 13: so a concurrent detach cannot drop it)")
     func samePhotoTwice() throws {
         var (a, _) = pair()
         let photo = Fixtures.sha("meter")
         try InspectionForm.attachPhoto(&a, item: "water-meter", sha256: photo, stamp: Fixtures.stamp(li, 2_000))
         let again = try InspectionForm.attachPhoto(&a, item: "water-meter", sha256: photo, stamp: Fixtures.stamp(li, 2_001))
-        #expect(again.fields.isEmpty)
+        #expect(!again.fields.isEmpty)
         #expect(try InspectionForm(a).items["water-meter"]?.photos == [photo])
+        #expect(a.siblings(try FieldPath("items", "water-meter", "photos", photo)).count == 1)
     }
 
     @Test("status-monotone: draft < submitted < reviewed < closed; reopen starts a new round")
@@ -247,5 +248,51 @@ struct RuleTests {
         let other = Fixtures.newForm("form-2")
         #expect(throws: ModelError.self) { try a.merge(other) }
         #expect(a == before)
+    }
+}
+
+/// Photos on a form's items (issue 13): add-wins through the API, not only through raw writes.
+@Suite struct PhotoAttachRuleTests {
+    static let li = Fixtures.author("li-handheld", "李管家")
+    static let wang = Fixtures.author("wang-handheld", "王管家")
+    static let sha = Fixtures.sha("corridor")
+
+    @Test("every attach mints a new dot, also of a photo already shown; a detach concurrent with a re-attach keeps the photo")
+    func reattachMintsADot() throws {
+        var li = Fixtures.newForm()
+        let first = try InspectionForm.attachPhoto(&li, item: "stairwell-lights", sha256: Self.sha, stamp: Fixtures.stamp(Self.li, 2_000))
+        var wang = li
+        let again = try InspectionForm.attachPhoto(&wang, item: "stairwell-lights", sha256: Self.sha, stamp: Fixtures.stamp(Self.wang, 2_500))
+        #expect(!again.isEmpty && Set(again.fields.values.flatMap(\.keys)) != Set(first.fields.values.flatMap(\.keys)))
+        let detach = try InspectionForm.detachPhoto(&li, item: "stairwell-lights", sha256: Self.sha, stamp: Fixtures.stamp(Self.li, 3_000))
+        #expect(try InspectionForm(li).items["stairwell-lights"]?.photos ?? [] == [])
+        try li.merge(again)
+        try wang.merge(detach)
+        #expect(li == wang)
+        #expect(try InspectionForm(li).items["stairwell-lights"]?.photos == [Self.sha])
+        #expect(InspectionForm.items(holding: Self.sha, in: li) == ["stairwell-lights"])
+    }
+
+    @Test("the server admits a colleague's re-attach (it keeps the evidence) and refuses a colleague's detach")
+    func admission() throws {
+        var stored = Fixtures.newForm()
+        try stored.merge(try InspectionForm.attachPhoto(&stored, item: "fire-door", sha256: Self.sha, stamp: Fixtures.stamp(Self.li, 2_000)))
+        let wangDevice = Pusher(name: "wang", role: .butler, replicas: [Self.wang.replica])
+        var wang = stored
+        let reattach = try InspectionForm.attachPhoto(&wang, item: "fire-door", sha256: Self.sha, stamp: Fixtures.stamp(Self.wang, 2_500))
+        #expect(try InspectionForm(try DeltaAdmission.admit(reattach, into: stored, by: wangDevice)).items["fire-door"]?.photos == [Self.sha])
+        var other = stored
+        let detach = try InspectionForm.detachPhoto(&other, item: "fire-door", sha256: Self.sha, stamp: Fixtures.stamp(Self.wang, 2_600))
+        #expect { try DeltaAdmission.admit(detach, into: stored, by: wangDevice) } throws: { ($0 as? ModelError)?.code == .roleForbidden }
+    }
+
+    @Test("detaching a photo the item does not show is invalid-value and changes nothing")
+    func detachMissing() throws {
+        var state = Fixtures.newForm()
+        let before = state
+        #expect {
+            try InspectionForm.detachPhoto(&state, item: "stairwell-lights", sha256: Self.sha, stamp: Fixtures.stamp(Self.li, 2_000))
+        } throws: { ($0 as? ModelError)?.code == .invalidValue }
+        #expect(state == before)
     }
 }

@@ -141,9 +141,28 @@ struct CLITests {
         #expect(try await butler(["init", "--server", "http://127.0.0.1:9", "--token", "t"]).stderr.contains("already-initialized"))
     }
 
+    @Test("butler photo detach takes a photo off an item offline: nothing on stdout, the form no longer shows it, a second detach is invalid-value")
+    func photoDetach() async throws {
+        let scratch = Scratch("cli-detach")
+        let home = scratch.url.appendingPathComponent("h").path
+        func butler(_ args: [String]) async throws -> CommandResult { try await runCommand("butler", ["--home", home] + args) }
+        #expect(try await butler(["init", "--server", "http://127.0.0.1:9", "--token", "bt_x", "--name", "李管家"]).status == 0)
+        let form = try await butler(["form", "new", "--template", "building-patrol", "--zone", "east-3", "--place", "p"]).stdout
+            .trimmingCharacters(in: .newlines)
+        let file = try scratch.photo("IMG_0002.jpg", bytes: 5_000, seed: 9)
+        let sha = try await butler(["photo", "add", form, file.path, "--item", "stairwell-lights"]).stdout.trimmingCharacters(in: .newlines)
+        #expect(Photo.isSHA256(sha))
+        let detach = try await butler(["photo", "detach", form, sha, "--item", "stairwell-lights"])
+        #expect(detach.status == 0 && detach.stdout.isEmpty, "\(detach.stderr)")
+        let show = try JSONParser.parse(try await butler(["form", "show", form, "--json"]).stdout)
+        #expect((show["items"]?["stairwell-lights"]?["photos"]?.arrayValue ?? []).isEmpty)
+        let again = try await butler(["photo", "detach", form, sha])
+        #expect(again.status == 1 && again.stderr.contains("invalid-value") && again.stdout.isEmpty)
+    }
+
     @Test("--help reads on every command", arguments: [
         [], ["init"], ["form"], ["form", "new"], ["form", "set"], ["form", "note"], ["form", "submit"], ["form", "show"], ["form", "list"],
-        ["photo", "add"], ["workorder", "new"], ["workorder", "start"], ["workorder", "complete"], ["callback", "log"],
+        ["photo", "add"], ["photo", "detach"], ["workorder", "new"], ["workorder", "start"], ["workorder", "complete"], ["callback", "log"],
         ["callback", "show"], ["sync"], ["status"], ["conflicts"], ["form", "review"], ["form", "close"], ["form", "reopen"],
         ["refused"], ["refused", "list"], ["refused", "discard"],
     ])

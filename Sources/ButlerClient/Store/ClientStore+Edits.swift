@@ -7,8 +7,8 @@ import GRDB
 extension ClientStore {
     /// Runs one edit of record `id`: ticks the clock, applies `change` to the stored state (or to a
     /// new one of `type` in `zone` when the record does not exist yet and `create` says so), saves
-    /// the state and queues the delta. An edit whose delta is empty (attaching a photo already
-    /// attached) writes nothing.
+    /// the state and queues the delta. An edit whose delta is empty (a detach that found nothing
+    /// left on the photo record) writes nothing.
     func edit<T>(
         _ id: RecordID, create: (type: RecordType, zone: Zone)? = nil,
         _ change: (inout RecordState, EditStamp, Date) throws -> (delta: RecordState, result: T)

@@ -67,4 +67,46 @@ extension ClientStore {
         }
         return sha
     }
+
+    /// Detaches a photo from a form: from `item`, or from every item that shows it (and from the
+    /// form as a whole) when `item` is `nil`, together with the photo record's matching
+    /// attachments, in one transaction. An attach made concurrently on another device keeps the
+    /// photo (add-wins). The server accepts a butler's detach only of photos this device attached
+    /// (a supervisor's of any); otherwise the edit is refused with `role-forbidden` and listed by
+    /// `butler refused list`.
+    ///
+    /// - Throws: `unknown-record` (no such form here), `unknown-item`, `invalid-value` when the
+    ///   photo is not attached where asked, `form-submitted` once the form is submitted.
+    public func detachPhoto(form: RecordID, sha256: String, item: String? = nil) throws {
+        guard Photo.isSHA256(sha256) else { throw ClientError(.invalidArgument, "a photo is named by its SHA-256: 64 lower-case hex digits") }
+        guard let formState = try record(form), formState.type == .inspectionForm else {
+            throw ClientError(.unknownRecord, "no form \(form) on this device")
+        }
+        if let item, let template = template(of: formState), template.item(item) == nil {
+            throw ClientError(.unknownItem, "template \(template.id) has no item \"\(item)\"")
+        }
+        let photoID = try Photo.recordID(sha256: sha256, zone: formState.zone)
+        let items = item.map { [$0] } ?? InspectionForm.items(holding: sha256, in: formState)
+        let wholeForm = try item == nil && (try record(photoID)).map { photo in
+            !photo.siblings(try FieldPath("attachments", form.rawValue, Photo.wholeRecord)).isEmpty
+        } ?? false
+        guard !items.isEmpty || wholeForm else {
+            throw ClientError(.invalidValue, "photo \(sha256) is not attached to \(item.map { "item \($0) of " } ?? "")form \(form)")
+        }
+        try write { db in
+            for item in items {
+                try self.edit(db, form) { state, stamp, _ in
+                    (try InspectionForm.detachPhoto(&state, item: item, sha256: sha256, stamp: stamp), ())
+                }
+            }
+            guard try self.loadRecord(db, photoID) != nil else { return }
+            try self.edit(db, photoID) { state, stamp, _ in
+                var delta = RecordState(id: state.id, type: .photo, zone: state.zone)
+                for place in items.map(Optional.some) + (wholeForm ? [nil] : []) {
+                    try delta.merge(try Photo.detach(&state, from: form, item: place, stamp: stamp))
+                }
+                return (delta, ())
+            }
+        }
+    }
 }

@@ -52,23 +52,38 @@ extension InspectionForm {
         return state.write(path, value, stamp: stamp)
     }
 
-    /// Attaches a photo (by SHA-256) to an item; attaching the same photo again changes nothing.
+    /// Attaches a photo (by SHA-256) to an item. Every attach mints a new dot, also of a photo
+    /// already attached: a detach made concurrently elsewhere cannot have seen that dot, so the
+    /// photo stays (add-wins, SYNC.md §5). The attach writes over the values it saw, which the
+    /// server accepts from any butler (it keeps the evidence; only a detach removes it).
     @discardableResult
     public static func attachPhoto(
         _ state: inout RecordState, item: String, sha256: String, template: FormTemplate? = nil, stamp: EditStamp
     ) throws -> RecordState {
         try requireEditable(state, item: item, template: template)
         try Shape.sha256(.string(sha256))
-        let path = try FieldPath("items", item, "photos", sha256)
-        if !state.siblings(path).isEmpty { return RecordState(id: state.id, type: state.type, zone: state.zone) }
-        return state.write(path, true, stamp: stamp)
+        return state.write(try FieldPath("items", item, "photos", sha256), true, stamp: stamp)
     }
 
-    /// Detaches a photo this replica has seen attached; a concurrent attach elsewhere survives (add-wins).
+    /// Detaches a photo this replica has seen attached; a concurrent attach elsewhere survives
+    /// (add-wins). Detaching a photo the item does not show is `invalid-value`: nothing to detach.
     @discardableResult
     public static func detachPhoto(_ state: inout RecordState, item: String, sha256: String, stamp: EditStamp) throws -> RecordState {
         try requireEditable(state, item: nil, template: nil)
-        return state.write(try FieldPath("items", item, "photos", sha256), nil, stamp: stamp)
+        let path = try FieldPath("items", item, "photos", sha256)
+        guard !state.siblings(path).isEmpty else {
+            throw ModelError(.invalidValue, "photo \(sha256) is not attached to item \(item) of \(state.id)")
+        }
+        return state.write(path, nil, stamp: stamp)
+    }
+
+    /// The items a photo is attached to, sorted.
+    public static func items(holding sha256: String, in state: RecordState) -> [String] {
+        Set(state.fields.keys.compactMap { path -> String? in
+            let s = path.segments
+            guard s.count == 4, s[0] == "items", s[2] == "photos", s[3] == sha256, !state.siblings(path).isEmpty else { return nil }
+            return String(s[1])
+        }).sorted()
     }
 
     /// Sets a plain field (`place` or `weather`).

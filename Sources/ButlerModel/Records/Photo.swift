@@ -83,11 +83,19 @@ public struct Photo: Hashable, Sendable {
             try Shape.checkText(.string(caption), 500)
             try delta.merge(copy.write("caption", .string(caption), stamp: stamp))
         }
-        let path = try FieldPath("attachments", record.rawValue, item ?? wholeRecord)
-        if copy.siblings(path).isEmpty { try delta.merge(copy.write(path, true, stamp: stamp)) }
+        // A new dot on every attach, as on the form: a concurrent detach cannot drop it.
+        try delta.merge(copy.write(try FieldPath("attachments", record.rawValue, item ?? wholeRecord), true, stamp: stamp))
         try FieldSchema.photo.validate(delta)
         state = copy
         return delta
+    }
+
+    /// Removes the photo's attachment to `record` (to `item`, or to the whole record when `nil`)
+    /// as this replica has seen it; returns the delta, empty when there is none. A concurrent
+    /// attach elsewhere survives (add-wins).
+    public static func detach(_ state: inout RecordState, from record: RecordID, item: String?, stamp: EditStamp) throws -> RecordState {
+        guard state.type == .photo else { throw ModelError(.invalidValue, "\(state.id) is not a photo record") }
+        return state.write(try FieldPath("attachments", record.rawValue, item ?? wholeRecord), nil, stamp: stamp)
     }
 
     public var jsonValue: JSONValue {

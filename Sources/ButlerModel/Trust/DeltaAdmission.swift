@@ -212,7 +212,9 @@ public enum DeltaAdmission {
         let schema = FieldSchema.of(type)
         for value in removed {
             switch schema.field(for: value.path)?.rule {
-            case .addWins? where !pusher.replicas.contains(value.dot.replica):
+            case .addWins? where !pusher.replicas.contains(value.dot.replica) && !added.contains(where: { $0.path == value.path }):
+                // A re-attach writes over the attaches it saw and keeps the evidence; only a
+                // removal with nothing in its place is a detach.
                 return "only the butler who attached an evidence photo, or a supervisor, may detach it (\(value.path))"
             case .appendOnly?:
                 return "\(value.path) is append-only: it cannot be removed"

@@ -233,7 +233,8 @@ enum VectorScenarios {
         let attach = try InspectionForm.attachPhoto(&a, item: "stairwell-lights", sha256: photoA, stamp: s(li, 2_000))
         var b = a
         let detach = try InspectionForm.detachPhoto(&a, item: "stairwell-lights", sha256: photoA, stamp: s(li, 3_000))
-        let reattach = b.write(try FieldPath("items", "stairwell-lights", "photos", photoA), true, stamp: s(wang, 2_500))
+        // Through the API, as a handheld does it: a re-attach of a photo already shown mints a new dot.
+        let reattach = try InspectionForm.attachPhoto(&b, item: "stairwell-lights", sha256: photoA, stamp: s(wang, 2_500))
         return VectorScenario(
             name: "photo-add-wins-over-remove", description: "Li detaches a photo while Wang attaches it again: the add wins, evidence is not dropped.",
             covers: ["add-wins", "remove"], inputs: [form(), attach, detach, reattach], checks: [("/items/stairwell-lights/photos/0", .string(photoA))])
