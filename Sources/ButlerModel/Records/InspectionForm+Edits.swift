@@ -183,7 +183,12 @@ extension InspectionForm {
                 "form \(state.id) is \(current.state.rawValue) (round \(current.round)); it must be \(from.map(\.rawValue).sorted().joined(separator: " or ")) to become \(to.rawValue)")
         }
         let status = FormStatus(state: to, round: current.round, seen: state.context.covering)
-        return state.write("status", status.jsonValue, stamp: stamp)
+        // What the writer saw of the content goes beside the status (SubmittedContent), so a late
+        // edit cannot make the submitted values disappear.
+        let snapshot = SubmittedContent.of(state, round: current.round)
+        var delta = state.write("status", status.jsonValue, stamp: stamp)
+        try delta.merge(state.write("submitted", snapshot, stamp: stamp))
+        return delta
     }
 
     private static func requireEditable(_ state: RecordState, item: String?, template: FormTemplate?) throws {

@@ -57,7 +57,8 @@ public struct InspectionForm: Hashable, Sendable {
         var status = FormStatus.initial
 
         for r in resolutions {
-            if let c = Conflict(record: state.id, resolution: r) { conflicts.append(c) }
+            // Concurrent snapshots of a submission are united, not a conflict (SubmittedContent).
+            if r.path.rawValue != "submitted", let c = Conflict(record: state.id, resolution: r) { conflicts.append(c) }
             let s = r.path.segments.map(String.init)
             switch (s.count, s.first) {
             case (1, "status"):

@@ -30,12 +30,17 @@ public struct Conflict: Hashable, Sendable {
     public let chosen: [JSONValue]
     /// A sentence on which rule chose what, and why.
     public let explanation: String
+    /// For a late edit: what the round's submission held in the field (empty when it held nothing
+    /// there, or the form was submitted by a client that kept no snapshot).
+    public let submitted: [JSONValue]
 
     public var jsonValue: JSONValue {
-        [
+        var o: [String: JSONValue] = [
             "record": .string(record.rawValue), "field": .string(field.rawValue), "rule": .string(rule.rawValue),
             "values": .array(values.map(\.jsonValue)), "chosen": .array(chosen), "explanation": .string(explanation),
         ]
+        if rule == .lateEdit { o["submitted"] = .array(submitted) }
+        return .object(o)
     }
 
     /// The conflict a resolved field presents, or `nil` when its values agree.
@@ -47,15 +52,20 @@ public struct Conflict: Hashable, Sendable {
         values = resolution.siblings.map(Value.init)
         chosen = resolution.chosen.map(\.value)
         explanation = Conflict.explain(resolution)
+        submitted = []
     }
 
-    init(record: RecordID, field: FieldPath, rule: ResolutionRule, values: [Value], chosen: [JSONValue], explanation: String) {
+    init(
+        record: RecordID, field: FieldPath, rule: ResolutionRule, values: [Value], chosen: [JSONValue], explanation: String,
+        submitted: [JSONValue] = []
+    ) {
         self.record = record
         self.field = field
         self.rule = rule
         self.values = values
         self.chosen = chosen
         self.explanation = explanation
+        self.submitted = submitted
     }
 
     static func describe(_ value: JSONValue) -> String {

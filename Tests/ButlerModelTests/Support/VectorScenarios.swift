@@ -39,6 +39,8 @@ enum VectorScenarios {
             workOrderConcurrentStart(), complaintEscalates(), complaintConcurrentRoundResult(), callbackOrderedByTime(),
             callbackUnsatisfiedWinsTie(), callbackUnreachable(), callbackLaterSatisfied(), callbackCreatedTwice(),
             sameDotDifferentValues(), threeReplicaMix(),
+            // Issue 13: what a round submitted stays visible beside a late value.
+            lateEditKeepsSubmitted(), lateRemovalFlagged(), concurrentSubmissionsUniteSeen(),
         ]
     }
 
@@ -315,6 +317,53 @@ enum VectorScenarios {
             name: "late-edit-flagged", description: "Wang, offline, records a defect while Li submits: kept, and flagged late-edit for review.",
             covers: ["late-edit"], inputs: [form(), submit, late],
             checks: [("/items/walls-ceiling/result", "defect"), ("/conflicts/0/rule", "late-edit"), ("/conflicts/0/field", "items/walls-ceiling/result")])
+    }
+
+    static func lateEditKeepsSubmitted() throws -> VectorScenario {
+        var a = form()
+        let defect = try InspectionForm.setResult(&a, item: "fire-door", result: .defect, at: at(1), stamp: s(li, 1_500))
+        var b = a  // Wang has synced and seen Li's defect
+        let submit = try InspectionForm.submit(&a, stamp: s(li, 2_000))
+        let late = try InspectionForm.setResult(&b, item: "fire-door", result: .ok, at: at(5), stamp: s(wang, 2_500))
+        return VectorScenario(
+            name: "late-edit-keeps-submitted",
+            description: "Li submits a fire-door defect; Wang, who had seen it but not the submission, marks it ok: the late ok is flagged and the submitted defect stays visible beside it.",
+            covers: ["late-edit"], inputs: [form(), defect, submit, late],
+            checks: [
+                ("/items/fire-door/result", "ok"), ("/conflicts/0/rule", "late-edit"), ("/conflicts/0/field", "items/fire-door/result"),
+                ("/conflicts/0/chosen/0", "ok"), ("/conflicts/0/submitted/0", "defect"),
+            ])
+    }
+
+    static func lateRemovalFlagged() throws -> VectorScenario {
+        var b = form()
+        let attach = try InspectionForm.attachPhoto(&b, item: "tiles", sha256: photoA, stamp: s(wang, 1_500))
+        var a = try form().merged(with: attach)
+        let submit = try InspectionForm.submit(&a, stamp: s(li, 2_000))
+        let detach = try InspectionForm.detachPhoto(&b, item: "tiles", sha256: photoA, stamp: s(wang, 2_500))
+        return VectorScenario(
+            name: "late-removal-flagged",
+            description: "Wang detaches his photo without having seen Li's submission that showed it: the removal is flagged late, with what was submitted.",
+            covers: ["late-edit", "remove"], inputs: [form(), attach, submit, detach],
+            checks: [
+                ("/items", [:]), ("/conflicts/0/rule", "late-edit"), ("/conflicts/0/field", .string("items/tiles/photos/\(photoA)")),
+                ("/conflicts/0/values", []), ("/conflicts/0/submitted/0", true),
+            ])
+    }
+
+    static func concurrentSubmissionsUniteSeen() throws -> VectorScenario {
+        var a = form()
+        var b = form()
+        let wangResult = try InspectionForm.setResult(&b, item: "hygiene", result: .ok, at: at(1), stamp: s(wang, 1_600))
+        let wangSubmit = try InspectionForm.submit(&b, stamp: s(wang, 2_100))
+        // Li submits later by the clock without having seen Wang's result: it is not late, Wang's
+        // own submission had seen it.
+        let liSubmit = try InspectionForm.submit(&a, stamp: s(li, 2_200))
+        return VectorScenario(
+            name: "concurrent-submissions-unite-seen",
+            description: "Two devices submit the same round concurrently: an edit one of them had seen is not late, whichever status wins by clock.",
+            covers: ["late-edit", "status-monotone"], inputs: [form(), wangResult, wangSubmit, liSubmit],
+            checks: [("/status", "submitted"), ("/items/hygiene/result", "ok"), ("/conflicts", [])])
     }
 
     static func lateEditClearedByReview() throws -> VectorScenario {
