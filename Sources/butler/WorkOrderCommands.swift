@@ -71,7 +71,9 @@ struct CallbackCommand: AsyncParsableCommand {
             abstract: "Log one callback attempt for a work order.",
             discussion: """
                 Attempts from every device are kept; the outcome goes by when they happened, and an unsatisfied \
-                resident wins a tie. After 3 attempts that do not reach the resident the callback may be closed.
+                resident wins a tie (verdicts within 10 minutes of each other). After 3 attempts that do not reach \
+                the resident the callback may be closed. --at may not be before the repair's completion nor in the \
+                future (10 minutes of clock slack).
 
                 Examples:
                   butler callback log $WO --channel phone --reached no --note "无人接听"

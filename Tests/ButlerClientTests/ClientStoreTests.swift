@@ -124,6 +124,26 @@ struct ClientStoreTests {
         #expect(record.outcome == .satisfied)
         #expect(try store.workOrder(order).status == .completed)
     }
+
+    @Test("a callback attempt dated in the future or before the repair's completion is invalid-value and queues nothing")
+    func callbackTimes() throws {
+        let dir = Scratch("store")
+        let store = try makeStore(.memory, in: dir.url)
+        let order = try store.createWorkOrder(zone: zone, place: "5号楼 301", category: .leak, description: "天花渗水")
+        let started = Date().addingTimeInterval(1)
+        let completed = started.addingTimeInterval(240)
+        try store.startWorkOrder(order, at: started)
+        try store.completeWorkOrder(order, at: completed)
+        let pending = try store.status().pendingEdits
+        for at in [Date().addingTimeInterval(2 * 3600), completed.addingTimeInterval(-60)] {
+            #expect { try store.logCallback(workOrder: order, channel: .phone, reached: true, satisfaction: .satisfied, note: nil, at: at) } throws: {
+                ($0 as? ClientError)?.code == .invalidValue
+            }
+        }
+        #expect(try store.status().pendingEdits == pending)
+        try store.logCallback(workOrder: order, channel: .phone, reached: true, satisfaction: .satisfied, note: nil, at: completed.addingTimeInterval(60))
+        #expect(try store.callbacks(workOrder: order)?.outcome == .satisfied)
+    }
 }
 
 @Suite("Backoff")

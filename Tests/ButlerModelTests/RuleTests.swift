@@ -296,3 +296,41 @@ struct RuleTests {
         #expect(state == before)
     }
 }
+
+/// Honest callback times (issue 13).
+@Suite struct CallbackTimeRuleTests {
+    static let desk = Fixtures.author("desk-pc", "前台")
+    static let li = Fixtures.author("li-handheld", "李管家")
+
+    static func callback() throws -> RecordState {
+        var state = RecordState(id: try CallbackRecord.recordID(for: RecordID("wo-1")), type: .callback, zone: Fixtures.zone)
+        try state.merge(try CallbackRecord.create(subject: RecordID("wo-1"), subjectType: .workOrder, zone: Fixtures.zone, stamp: Fixtures.stamp(desk, 1_000)))
+        return state
+    }
+
+    @Test("verdicts within the tie window are concurrent: unsatisfied wins; further apart, the later decides")
+    func tieWindow() throws {
+        for (minutesApart, expected) in [(5.0, CallbackRecord.Outcome.unsatisfied), (20.0, .satisfied)] {
+            var state = try Self.callback()
+            _ = try CallbackRecord.logAttempt(&state, at: Fixtures.at(60), channel: .visit, reached: true, satisfaction: .unsatisfied, note: nil, stamp: Fixtures.stamp(Self.li, 2_000))
+            _ = try CallbackRecord.logAttempt(
+                &state, at: Fixtures.at(60 + minutesApart), channel: .phone, reached: true, satisfaction: .satisfied, note: nil, stamp: Fixtures.stamp(Self.desk, 2_100))
+            #expect(try CallbackRecord(state).outcome == expected, "\(minutesApart) minutes apart")
+        }
+    }
+
+    @Test("an attempt dated after its recording (beyond the slack) is invalid-value; one dated at or before it passes")
+    func datedAhead() throws {
+        var state = try Self.callback()
+        let recordedMillis = Int64(Fixtures.at(60).timeIntervalSince1970 * 1000)
+        let honest = try CallbackRecord.logAttempt(
+            &state, at: Fixtures.at(55), channel: .phone, reached: false, satisfaction: nil, note: nil, stamp: Fixtures.stamp(Self.li, recordedMillis)).delta
+        #expect(throws: Never.self) { try CallbackRecord.checkAttemptTimes(honest) }
+        let slack = try CallbackRecord.logAttempt(
+            &state, at: Fixtures.at(65), channel: .phone, reached: false, satisfaction: nil, note: nil, stamp: Fixtures.stamp(Self.li, recordedMillis + 1)).delta
+        #expect(throws: Never.self) { try CallbackRecord.checkAttemptTimes(slack) }
+        let future = try CallbackRecord.logAttempt(
+            &state, at: Fixtures.at(60 + 24 * 60), channel: .visit, reached: true, satisfaction: .satisfied, note: nil, stamp: Fixtures.stamp(Self.li, recordedMillis + 2)).delta
+        #expect { try CallbackRecord.checkAttemptTimes(future) } throws: { ($0 as? ModelError)?.code == .invalidValue }
+    }
+}

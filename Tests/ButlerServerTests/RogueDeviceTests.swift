@@ -212,12 +212,20 @@ struct RogueDeviceTests {
             let order = try RecordID("wo-1")
             var callback = try CallbackRecord.create(subject: order, subjectType: .workOrder, zone: Self.zone, stamp: Deltas.stamp("li-dev", Self.t0 + 4))
             let created = callback
+            // Dated when it was recorded (the stamp's time): honest (issue 13).
+            let recorded = Date(timeIntervalSince1970: Double(Self.t0 + 5) / 1000)
             let (_, attempt) = try CallbackRecord.logAttempt(
-                &callback, at: F.now, channel: .phone, reached: true, satisfaction: .unsatisfied, note: nil, stamp: Deltas.stamp("li-dev", Self.t0 + 5))
+                &callback, at: recorded, channel: .phone, reached: true, satisfaction: .unsatisfied, note: nil, stamp: Deltas.stamp("li-dev", Self.t0 + 5))
             #expect(try await Self.push(client, f, "li", [created, attempt]).map(\.status) == [.accepted, .accepted])
             let path = try #require(attempt.fields.keys.first)
             var erase = callback
             try await Self.expectRefused(client, f, "li", [erase.write(path, nil, stamp: Deltas.stamp("li-dev", Self.t0 + 6))], "role-forbidden")
+            // An attempt dated an hour after it was recorded would decide the outcome until then.
+            var ahead = callback
+            let (_, future) = try CallbackRecord.logAttempt(
+                &ahead, at: recorded.addingTimeInterval(3600), channel: .visit, reached: true, satisfaction: .satisfied, note: nil,
+                stamp: Deltas.stamp("li-dev", Self.t0 + 7))
+            try await Self.expectRefused(client, f, "li", [future], "invalid-value")
         }
     }
 

@@ -52,8 +52,9 @@ struct FieldScenarioTests {
         }
         // The supervisor reviews with a note; the desk (Zhou) phones the resident while Li visits.
         try zhou.store.review(form: form, note: "已复核，灯具报修")
-        try zhou.store.logCallback(workOrder: order, channel: .phone, reached: true, satisfaction: .satisfied, note: "电话回访", at: Date().addingTimeInterval(-600))
-        try li.store.logCallback(workOrder: order, channel: .visit, reached: true, satisfaction: .unsatisfied, note: "仍有渗水", at: Date().addingTimeInterval(-300))
+        // Both follow the repair's completion (issue 13: an attempt may not predate it), minutes apart.
+        try zhou.store.logCallback(workOrder: order, channel: .phone, reached: true, satisfaction: .satisfied, note: "电话回访", at: Date().addingTimeInterval(60))
+        try li.store.logCallback(workOrder: order, channel: .visit, reached: true, satisfaction: .unsatisfied, note: "仍有渗水", at: Date().addingTimeInterval(300))
         await #expect(throws: ClientError.self) { _ = try await wang.engine.sync() }
         #expect(try wang.store.status().pendingEdits > 0, "nothing was dropped while the server was down")
 

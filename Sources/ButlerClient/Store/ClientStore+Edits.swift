@@ -218,6 +218,15 @@ extension ClientStore {
                 }
             }
             return try self.edit(db, id) { state, stamp, now in
+                // Honest times (issue 13): not before the repair was completed, not in the future.
+                if let at {
+                    if at.timeIntervalSince(now) > CallbackRecord.maxDatedAhead {
+                        throw ClientError(.invalidValue, "a callback attempt cannot be dated in the future (\(Timestamp.format(at)); now is \(Timestamp.format(now)))")
+                    }
+                    if let completed = try WorkOrder(order).completedAt, at < completed {
+                        throw ClientError(.invalidValue, "a callback attempt cannot predate the repair's completion (\(Timestamp.format(completed)))")
+                    }
+                }
                 let (attempt, delta) = try CallbackRecord.logAttempt(
                     &state, at: at ?? now, channel: channel, reached: reached, satisfaction: satisfaction, note: note, stamp: stamp)
                 return (delta, attempt)

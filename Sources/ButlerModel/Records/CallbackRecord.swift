@@ -45,6 +45,31 @@ public struct CallbackRecord: Hashable, Sendable {
     /// Failed attempts after which an unreachable resident's callback may be closed (003: 3–5).
     public static let unreachableAfter = 3
 
+    /// Verdicts this close to the latest one count as concurrent with it: device clocks drift, so
+    /// a few minutes' difference does not say which call came last, and `unsatisfied` then wins.
+    public static let tieWindow: TimeInterval = 10 * 60
+
+    /// How far after its recording an attempt may be dated: a little clock slack, never the future.
+    public static let maxDatedAhead: TimeInterval = 10 * 60
+
+    /// Refuses attempts in `delta` dated more than ``maxDatedAhead`` after they were recorded (the
+    /// hybrid-logical-clock time of their entry): a future-dated attempt would decide the outcome
+    /// until that date. The server runs it on every callback delta it receives.
+    public static func checkAttemptTimes(_ delta: RecordState) throws {
+        guard delta.type == .callback else { return }
+        for (path, register) in delta.fields where path.segments.first == "attempts" {
+            for entry in register.values {
+                guard let at = entry.value["at"]?.date else { continue }
+                let recorded = Date(timeIntervalSince1970: Double(entry.time.millis) / 1000)
+                if at.timeIntervalSince(recorded) > maxDatedAhead {
+                    throw ModelError(
+                        .invalidValue,
+                        "callback attempt \(path) is dated \(Timestamp.format(at)), after it was recorded (\(Timestamp.format(recorded))); an attempt cannot be dated in the future")
+                }
+            }
+        }
+    }
+
     public let id: RecordID
     public let zone: Zone
     public let subjectType: SubjectType?
@@ -95,11 +120,12 @@ public struct CallbackRecord: Hashable, Sendable {
     }
 
     /// The outcome by rule ``ResolutionRule/callbackByTime``: the latest reached attempt with a
-    /// verdict decides, by when it happened; if several share that instant, `unsatisfied` wins.
+    /// verdict decides, by when it happened; verdicts within ``tieWindow`` of it are concurrent
+    /// with it, and if any of them is `unsatisfied`, `unsatisfied` wins.
     public var outcome: Outcome {
         let verdicts = attempts.filter { $0.reached && $0.satisfaction != nil }
         if let latest = verdicts.last?.at {
-            let tied = verdicts.filter { $0.at == latest }
+            let tied = verdicts.filter { latest.timeIntervalSince($0.at) <= Self.tieWindow }
             return tied.contains { $0.satisfaction == .unsatisfied } ? .unsatisfied : .satisfied
         }
         return attempts.filter { !$0.reached }.count >= Self.unreachableAfter ? .unreachable : .pending
@@ -115,9 +141,9 @@ public struct CallbackRecord: Hashable, Sendable {
         case .satisfied, .unsatisfied:
             let decisive = attempts.filter { $0.reached && $0.satisfaction != nil }
             let latest = decisive.last!.at
-            let tied = decisive.filter { $0.at == latest }
+            let tied = decisive.filter { latest.timeIntervalSince($0.at) <= Self.tieWindow }
             let who = tied.map { "\($0.author) (\($0.channel.rawValue), \($0.satisfaction!.rawValue))" }.joined(separator: ", ")
-            let tie = tied.count > 1 ? "; attempts at the same instant disagree and unsatisfied wins the tie" : ""
+            let tie = tied.count > 1 ? "; attempts within \(Int(Self.tieWindow / 60)) minutes of each other count as concurrent and unsatisfied wins the tie" : ""
             return "Decided by the latest attempt that reached the resident, at \(Timestamp.format(latest)), by \(who)\(tie)."
         }
     }

@@ -98,7 +98,10 @@ struct SyncRoutes {
         guard device.zones.contains(delta.zone) else {
             return WireError(code: .zoneForbidden, message: "device \(device.name) may not write to zone \(delta.zone)")
         }
-        do { try FieldSchema.of(delta.type).validate(delta) } catch let error as ModelError {
+        do {
+            try FieldSchema.of(delta.type).validate(delta)
+            try CallbackRecord.checkAttemptTimes(delta)
+        } catch let error as ModelError {
             return WireError(code: error.code, message: error.message)
         } catch {
             return WireError(code: .invalidField, message: "\(error)")
