@@ -205,8 +205,11 @@ struct RuleTests {
     @Test("callback-by-time: unsatisfied wins a tie")
     func unsatisfiedWinsTie() throws {
         var record = try CallbackRecord.create(subject: Fixtures.id("wo-2"), subjectType: .workOrder, zone: Fixtures.zone, stamp: Fixtures.stamp(zhou, 1_000))
+        // Logged on two devices that had not seen each other's attempt (issue 13: one logged after
+        // seeing the other would simply come after it).
+        var other = record
         _ = try CallbackRecord.logAttempt(&record, at: Fixtures.at(60), channel: .phone, reached: true, satisfaction: .satisfied, note: nil, stamp: Fixtures.stamp(zhou, 2_000))
-        _ = try CallbackRecord.logAttempt(&record, at: Fixtures.at(60), channel: .visit, reached: true, satisfaction: .unsatisfied, note: nil, stamp: Fixtures.stamp(li, 2_000))
+        try record.merge(try CallbackRecord.logAttempt(&other, at: Fixtures.at(60), channel: .visit, reached: true, satisfaction: .unsatisfied, note: nil, stamp: Fixtures.stamp(li, 2_000)).delta)
         let view = try CallbackRecord(record)
         #expect(view.outcome == .unsatisfied)
         #expect(view.outcomeExplanation.contains("unsatisfied wins the tie"))
@@ -312,11 +315,24 @@ struct RuleTests {
     func tieWindow() throws {
         for (minutesApart, expected) in [(5.0, CallbackRecord.Outcome.unsatisfied), (20.0, .satisfied)] {
             var state = try Self.callback()
+            var desk = state  // the desk has not seen Li's visit
             _ = try CallbackRecord.logAttempt(&state, at: Fixtures.at(60), channel: .visit, reached: true, satisfaction: .unsatisfied, note: nil, stamp: Fixtures.stamp(Self.li, 2_000))
-            _ = try CallbackRecord.logAttempt(
-                &state, at: Fixtures.at(60 + minutesApart), channel: .phone, reached: true, satisfaction: .satisfied, note: nil, stamp: Fixtures.stamp(Self.desk, 2_100))
+            try state.merge(try CallbackRecord.logAttempt(
+                &desk, at: Fixtures.at(60 + minutesApart), channel: .phone, reached: true, satisfaction: .satisfied, note: nil, stamp: Fixtures.stamp(Self.desk, 2_100)).delta)
             #expect(try CallbackRecord(state).outcome == expected, "\(minutesApart) minutes apart")
         }
+    }
+
+    @Test("an attempt logged after its author saw another comes after it, whatever the clocks say")
+    func causalOrder() throws {
+        var state = try Self.callback()
+        // The desk phones at 11:00 by a correct clock; Li, whose handheld runs 40 minutes slow,
+        // visits after seeing the call: her attempt is dated 10:30 but comes after it.
+        _ = try CallbackRecord.logAttempt(&state, at: Fixtures.at(120), channel: .phone, reached: true, satisfaction: .satisfied, note: nil, stamp: Fixtures.stamp(Self.desk, 2_000))
+        _ = try CallbackRecord.logAttempt(&state, at: Fixtures.at(90), channel: .visit, reached: true, satisfaction: .unsatisfied, note: "还在滴水", stamp: Fixtures.stamp(Self.li, 2_100))
+        let record = try CallbackRecord(state)
+        #expect(record.attempts.map(\.channel) == [.phone, .visit])
+        #expect(record.outcome == .unsatisfied)
     }
 
     @Test("an attempt dated after its recording (beyond the slack) is invalid-value; one dated at or before it passes")

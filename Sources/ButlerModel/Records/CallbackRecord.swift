@@ -20,6 +20,12 @@ public struct CallbackRecord: Hashable, Sendable {
         public let satisfaction: Satisfaction?
         public let note: String?
         public let author: String
+        /// The attempts its author's device held when it was logged: it happened after them,
+        /// whatever the clocks say.
+        public var after: [String] = []
+
+        /// The attempt id without the `@dot` a rewritten attempt's versions carry.
+        var baseID: String { id.split(separator: "@").first.map(String.init) ?? id }
 
         public var jsonValue: JSONValue {
             [
@@ -48,6 +54,9 @@ public struct CallbackRecord: Hashable, Sendable {
     /// Verdicts this close to the latest one count as concurrent with it: device clocks drift, so
     /// a few minutes' difference does not say which call came last, and `unsatisfied` then wins.
     public static let tieWindow: TimeInterval = 10 * 60
+
+    /// The most attempts one attempt lists as seen (``Attempt/after``).
+    static let maxAfter = 64
 
     /// How far after its recording an attempt may be dated: a little clock slack, never the future.
     public static let maxDatedAhead: TimeInterval = 10 * 60
@@ -110,13 +119,44 @@ public struct CallbackRecord: Hashable, Sendable {
                     attempts.append(Attempt(
                         id: r.siblings.count == 1 ? s[1] : "\(s[1])@\(sibling.dot)", at: at, channel: channel, reached: reached,
                         satisfaction: v["satisfaction"]?.stringValue.flatMap(Satisfaction.init(rawValue:)),
-                        note: v["note"]?.stringValue, author: sibling.entry.author))
+                        note: v["note"]?.stringValue, author: sibling.entry.author,
+                        after: v["after"]?.arrayValue?.compactMap(\.stringValue) ?? []))
                 }
             }
         }
         subjectType = subject?["type"]?.stringValue.flatMap(SubjectType.init(rawValue:))
         self.subject = subject?["id"]?.stringValue
-        self.attempts = attempts.sorted { ($0.at, $0.id) < ($1.at, $1.id) }
+        self.attempts = Self.ordered(attempts)
+    }
+
+    /// Attempts by when they happened, `at` then id, except that an attempt comes after every
+    /// attempt its author had seen (``Attempt/after``): a slow clock cannot put a later call first.
+    static func ordered(_ attempts: [Attempt]) -> [Attempt] {
+        var placed: Set<String> = []
+        var remaining = attempts.sorted { ($0.at, $0.id) < ($1.at, $1.id) }
+        let present = Set(attempts.map(\.baseID))
+        var result: [Attempt] = []
+        while !remaining.isEmpty {
+            // The earliest attempt whose seen predecessors are all placed; one always exists, as
+            // `after` only names attempts that existed before (a forged cycle falls back to time).
+            let index = remaining.firstIndex { a in a.after.allSatisfy { placed.contains($0) || !present.contains($0) || $0 == a.baseID } } ?? 0
+            let next = remaining.remove(at: index)
+            result.append(next)
+            placed.insert(next.baseID)
+        }
+        return result
+    }
+
+    /// Every attempt `attempt` happened after, directly or through others.
+    func causalPast(of attempt: Attempt) -> Set<String> {
+        let byID = Dictionary(attempts.map { ($0.baseID, $0) }, uniquingKeysWith: { a, _ in a })
+        var seen: Set<String> = []
+        var queue = attempt.after
+        while let id = queue.popLast() {
+            guard seen.insert(id).inserted, let a = byID[id] else { continue }
+            queue += a.after
+        }
+        return seen
     }
 
     /// The outcome by rule ``ResolutionRule/callbackByTime``: the latest reached attempt with a
@@ -124,11 +164,18 @@ public struct CallbackRecord: Hashable, Sendable {
     /// with it, and if any of them is `unsatisfied`, `unsatisfied` wins.
     public var outcome: Outcome {
         let verdicts = attempts.filter { $0.reached && $0.satisfaction != nil }
-        if let latest = verdicts.last?.at {
-            let tied = verdicts.filter { latest.timeIntervalSince($0.at) <= Self.tieWindow }
+        if let last = verdicts.last {
+            let tied = tiedVerdicts(with: last, among: verdicts)
             return tied.contains { $0.satisfaction == .unsatisfied } ? .unsatisfied : .satisfied
         }
         return attempts.filter { !$0.reached }.count >= Self.unreachableAfter ? .unreachable : .pending
+    }
+
+    /// The verdicts concurrent with the deciding one: not in its causal past, and within
+    /// ``tieWindow`` of it by the clock.
+    func tiedVerdicts(with last: Attempt, among verdicts: [Attempt]) -> [Attempt] {
+        let past = causalPast(of: last)
+        return verdicts.filter { $0.id == last.id || (!past.contains($0.baseID) && abs(last.at.timeIntervalSince($0.at)) <= Self.tieWindow) }
     }
 
     /// Why the outcome is what it is, for people.
@@ -141,7 +188,7 @@ public struct CallbackRecord: Hashable, Sendable {
         case .satisfied, .unsatisfied:
             let decisive = attempts.filter { $0.reached && $0.satisfaction != nil }
             let latest = decisive.last!.at
-            let tied = decisive.filter { latest.timeIntervalSince($0.at) <= Self.tieWindow }
+            let tied = tiedVerdicts(with: decisive.last!, among: decisive)
             let who = tied.map { "\($0.author) (\($0.channel.rawValue), \($0.satisfaction!.rawValue))" }.joined(separator: ", ")
             let tie = tied.count > 1 ? "; attempts within \(Int(Self.tieWindow / 60)) minutes of each other count as concurrent and unsatisfied wins the tie" : ""
             return "Decided by the latest attempt that reached the resident, at \(Timestamp.format(latest)), by \(who)\(tie)."
@@ -166,6 +213,10 @@ public struct CallbackRecord: Hashable, Sendable {
         var value: [String: JSONValue] = ["at": at.wire, "channel": .string(channel.rawValue), "reached": .bool(reached)]
         if let satisfaction { value["satisfaction"] = .string(satisfaction.rawValue) }
         if let note { value["note"] = .string(note) }
+        // The attempts this device holds: this one happened after them (ordering by causality).
+        let seen = state.fields.keys.filter { $0.segments.count == 2 && $0.segments[0] == "attempts" && !state.siblings($0).isEmpty }
+            .map { String($0.segments[1]) }.sorted()
+        if !seen.isEmpty { value["after"] = .array(seen.suffix(maxAfter).map(JSONValue.string)) }
         try validateAttempt(.object(value))
         let id = state.nextDot(for: stamp.author.replica).description
         return (id, state.write(try FieldPath("attempts", id), .object(value), stamp: stamp))
@@ -194,7 +245,12 @@ public struct CallbackRecord: Hashable, Sendable {
         _ = try r.bool("reached")
         if let s = r.members["satisfaction"] { try Shape.oneOf(Satisfaction.allCases.map(\.rawValue))(s) }
         if let n = r.members["note"] { try Shape.checkText(n, 2000) }
-        for key in r.members.keys where !["at", "channel", "reached", "satisfaction", "note"].contains(key) {
+        if let after = r.members["after"] {
+            guard let ids = after.arrayValue, ids.count <= maxAfter, ids.allSatisfy({ (1...64).contains($0.stringValue?.count ?? 0) }) else {
+                throw ModelError(.invalidField, "attempt.after is a list of at most \(maxAfter) attempt ids")
+            }
+        }
+        for key in r.members.keys where !["at", "channel", "reached", "satisfaction", "note", "after"].contains(key) {
             throw ModelError(.invalidField, "attempt has unknown member \"\(key)\"")
         }
     }
