@@ -161,11 +161,27 @@ struct CLITests {
         #expect(again.status == 1 && again.stderr.contains("invalid-value") && again.stdout.isEmpty)
     }
 
+    @Test("butler template list|show work before init: the templates and the item keys form set takes; an unknown id is unknown-template")
+    func templates() async throws {
+        let scratch = Scratch("cli-templates")
+        func butler(_ args: [String]) async throws -> CommandResult { try await runCommand("butler", ["--home", scratch.path("h").path] + args) }
+        let list = try JSONParser.parse(try await butler(["template", "list", "--json"]).stdout)
+        let ids = list.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+        #expect(ids.contains("building-patrol") && ids == ids.sorted())
+        for key in ["id", "version", "title", "titleEn", "source", "items"] { #expect(list.arrayValue?.first?[key] != nil, "template list --json has \(key)") }
+        let show = try JSONParser.parse(try await butler(["template", "show", "building-patrol", "--json"]).stdout)
+        let keys = show["sections"]?.arrayValue?.flatMap { $0["items"]?.arrayValue ?? [] }.compactMap { $0["key"]?.stringValue } ?? []
+        #expect(keys.contains("stairwell-lights") && keys.contains("fire-door"))
+        let unknown = try await butler(["template", "show", "sauna"])
+        #expect(unknown.status == 1 && unknown.stderr.contains("unknown-template") && unknown.stdout.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: scratch.path("h").path), "reading templates creates no store")
+    }
+
     @Test("--help reads on every command", arguments: [
         [], ["init"], ["form"], ["form", "new"], ["form", "set"], ["form", "note"], ["form", "submit"], ["form", "show"], ["form", "list"],
         ["photo", "add"], ["photo", "detach"], ["workorder", "new"], ["workorder", "start"], ["workorder", "complete"], ["callback", "log"],
         ["callback", "show"], ["sync"], ["status"], ["conflicts"], ["form", "review"], ["form", "close"], ["form", "reopen"],
-        ["refused"], ["refused", "list"], ["refused", "discard"],
+        ["refused"], ["refused", "list"], ["refused", "discard"], ["template"], ["template", "list"], ["template", "show"],
     ])
     func help(_ command: [String]) async throws {
         let result = try await runCommand("butler", command + ["--help"])
