@@ -57,8 +57,7 @@ public struct InspectionForm: Hashable, Sendable {
         var status = FormStatus.initial
 
         for r in resolutions {
-            // Concurrent snapshots of a submission are united, not a conflict (SubmittedContent).
-            if r.path.rawValue != "submitted", let c = Conflict(record: state.id, resolution: r) { conflicts.append(c) }
+            if let c = Conflict(record: state.id, resolution: r) { conflicts.append(c) }
             let s = r.path.segments.map(String.init)
             switch (s.count, s.first) {
             case (1, "status"):

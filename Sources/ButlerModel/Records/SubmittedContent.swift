@@ -47,7 +47,7 @@ public struct SubmittedContent: Hashable, Sendable {
     /// The union of the snapshots of `round` in `state` (several when submissions were concurrent),
     /// or `nil` when there is none (a form submitted by an older client).
     static func union(in state: RecordState, round: Int) -> [FieldPath: Set<JSONValue>]? {
-        let snapshots = state.siblings("submitted").compactMap { try? SubmittedContent(json: $0.value) }.filter { $0.round == round }
+        let snapshots = (Resolver.resolve("submitted", in: state)?.chosen ?? []).compactMap { try? SubmittedContent(json: $0.value) }.filter { $0.round == round }
         guard !snapshots.isEmpty else { return nil }
         return snapshots.reduce(into: [:]) { all, s in all.merge(s.content) { $0.union($1) } }
     }

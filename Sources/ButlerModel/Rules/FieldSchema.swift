@@ -59,7 +59,7 @@ public struct FieldSchema: Sendable {
         Field(pattern: ["createdAt"], rule: .lastWriterWins, validate: Shape.time),
         Field(pattern: ["weather"], rule: .lastWriterWins, validate: Shape.text(64)),
         Field(pattern: ["status"], rule: .statusMonotone, validate: FormStatus.validate),
-        Field(pattern: ["submitted"], rule: .lastWriterWins, validate: SubmittedContent.validate),
+        Field(pattern: ["submitted"], rule: .unionOfSnapshots, validate: SubmittedContent.validate),
         Field(pattern: ["items", "*", "result"], rule: .defectWins, validate: Shape.oneOf(ChecklistResult.allCases.map(\.rawValue))),
         Field(pattern: ["items", "*", "notes", "*"], rule: .notesKeepAll, validate: Note.validate),
         Field(pattern: ["items", "*", "photos", "*"], rule: .addWins, validate: Shape.member),

@@ -31,7 +31,7 @@ extension RecordState {
     /// Cheap on the hot path: only registers with more than one value are resolved.
     public func conflictRules() -> [ResolutionRule] {
         fields.compactMap { path, register in
-            guard register.count > 1, path.rawValue != "submitted", let resolution = Resolver.resolve(path, in: self), resolution.isConflict else { return nil }
+            guard register.count > 1, let resolution = Resolver.resolve(path, in: self), resolution.isConflict else { return nil }
             return resolution.rule
         }
     }

@@ -19,6 +19,9 @@ public enum ResolutionRule: String, CaseIterable, Hashable, Sendable {
     case appendOnly = "append-only"
     /// Plain scalars: the last writer by hybrid logical clock, replica id breaking ties.
     case lastWriterWins = "lww-hlc"
+    /// A form's `submitted` snapshot: concurrent snapshots (two devices submitting one round) are
+    /// all kept and read together (``SubmittedContent``); never a conflict.
+    case unionOfSnapshots = "union-of-snapshots"
 }
 
 /// What a rule chose for one field.
@@ -35,7 +38,7 @@ public struct Resolution: Hashable, Sendable {
 
     /// Whether the field holds concurrent values that differ: a conflict to list and explain.
     public var isConflict: Bool {
-        guard siblings.count > 1 else { return false }
+        guard siblings.count > 1, rule != .unionOfSnapshots else { return false }
         if rule == .statusMonotone {
             // Two submissions of the same round differ only in what they had seen: no disagreement.
             let first = Resolver.monotoneKey(siblings[0].value)

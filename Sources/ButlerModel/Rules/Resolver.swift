@@ -16,7 +16,7 @@ public enum Resolver {
     /// The value `rule` shows for `siblings` (given in last-writer order).
     static func choose(_ rule: ResolutionRule, _ siblings: [Sibling]) -> [Sibling] {
         switch rule {
-        case .notesKeepAll:
+        case .notesKeepAll, .unionOfSnapshots:
             return siblings
         case .defectWins:
             let best = siblings.max { a, b in

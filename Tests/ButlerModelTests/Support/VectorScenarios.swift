@@ -362,7 +362,7 @@ enum VectorScenarios {
         return VectorScenario(
             name: "concurrent-submissions-unite-seen",
             description: "Two devices submit the same round concurrently: an edit one of them had seen is not late, whichever status wins by clock.",
-            covers: ["late-edit", "status-monotone"], inputs: [form(), wangResult, wangSubmit, liSubmit],
+            covers: ["late-edit", "status-monotone", "union-of-snapshots"], inputs: [form(), wangResult, wangSubmit, liSubmit],
             checks: [("/status", "submitted"), ("/items/hygiene/result", "ok"), ("/conflicts", [])])
     }
 
