@@ -349,4 +349,22 @@ struct RuleTests {
             &state, at: Fixtures.at(60 + 24 * 60), channel: .visit, reached: true, satisfaction: .satisfied, note: nil, stamp: Fixtures.stamp(Self.li, recordedMillis + 2)).delta
         #expect { try CallbackRecord.checkAttemptTimes(future) } throws: { ($0 as? ModelError)?.code == .invalidValue }
     }
+
+    @Test("a claim to follow an attempt recorded later than the claimant cannot be true and is ignored")
+    func impossibleAfter() throws {
+        var desk = try Self.callback()
+        let li = desk
+        let call = try CallbackRecord.logAttempt(&desk, at: Fixtures.at(120), channel: .phone, reached: true, satisfaction: .unsatisfied, note: nil, stamp: Fixtures.stamp(Self.desk, 2_000))
+        // Li never held the call (her clock is behind its recording) but claims to follow it, to make her verdict the last.
+        let attempt: JSONValue = [
+            "at": .string(Timestamp.format(Fixtures.at(90))), "channel": "visit", "reached": true, "satisfaction": "satisfied",
+            "after": [.string(call.id)],
+        ]
+        var forged = li
+        forged.write(try FieldPath("attempts", "li-handheld:9"), attempt, stamp: Fixtures.stamp(Self.li, 1_900))
+        try forged.merge(call.delta)
+        let record = try CallbackRecord(forged)
+        #expect(record.attempts.map(\.channel) == [.visit, .phone], "ordered by time: the claim is ignored")
+        #expect(record.outcome == .unsatisfied)
+    }
 }

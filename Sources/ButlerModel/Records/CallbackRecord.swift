@@ -23,6 +23,11 @@ public struct CallbackRecord: Hashable, Sendable {
         /// The attempts its author's device held when it was logged: it happened after them,
         /// whatever the clocks say.
         public var after: [String] = []
+        /// When it was recorded (its entry's hybrid-logical-clock time). A device's clock passes
+        /// every time it has seen, so an `after` naming an attempt recorded later than this one
+        /// cannot be true and is ignored: a device cannot jump its own verdict ahead by claiming
+        /// to have seen attempts it had not.
+        var recorded = HLCTimestamp(millis: 0)
 
         /// The attempt id without the `@dot` a rewritten attempt's versions carry.
         var baseID: String { id.split(separator: "@").first.map(String.init) ?? id }
@@ -120,7 +125,7 @@ public struct CallbackRecord: Hashable, Sendable {
                         id: r.siblings.count == 1 ? s[1] : "\(s[1])@\(sibling.dot)", at: at, channel: channel, reached: reached,
                         satisfaction: v["satisfaction"]?.stringValue.flatMap(Satisfaction.init(rawValue:)),
                         note: v["note"]?.stringValue, author: sibling.entry.author,
-                        after: v["after"]?.arrayValue?.compactMap(\.stringValue) ?? []))
+                        after: v["after"]?.arrayValue?.compactMap(\.stringValue) ?? [], recorded: sibling.entry.time))
                 }
             }
         }
@@ -131,7 +136,8 @@ public struct CallbackRecord: Hashable, Sendable {
 
     /// Attempts by when they happened, `at` then id, except that an attempt comes after every
     /// attempt its author had seen (``Attempt/after``): a slow clock cannot put a later call first.
-    static func ordered(_ attempts: [Attempt]) -> [Attempt] {
+    static func ordered(_ claimed: [Attempt]) -> [Attempt] {
+        let attempts = credible(claimed)
         var placed: Set<String> = []
         var remaining = attempts.sorted { ($0.at, $0.id) < ($1.at, $1.id) }
         let present = Set(attempts.map(\.baseID))
@@ -145,6 +151,17 @@ public struct CallbackRecord: Hashable, Sendable {
             placed.insert(next.baseID)
         }
         return result
+    }
+
+    /// The attempts with only the `after` claims that can be true: naming an attempt recorded
+    /// before this one.
+    static func credible(_ attempts: [Attempt]) -> [Attempt] {
+        let recorded = Dictionary(attempts.map { ($0.baseID, $0.recorded) }, uniquingKeysWith: { a, b in max(a, b) })
+        return attempts.map { attempt in
+            var attempt = attempt
+            attempt.after = attempt.after.filter { id in recorded[id].map { $0 < attempt.recorded } ?? true }
+            return attempt
+        }
     }
 
     /// Every attempt `attempt` happened after, directly or through others.
