@@ -95,14 +95,17 @@ struct Device: AsyncParsableCommand {
                 Examples:
                   butler-server device add --data ./butler-data --name li-handheld --role butler --zones east-3
                   butler-server device add --data ./butler-data --name zhou-tablet --role supervisor --zones east-3,east-4
+                  butler-server device add --data ./butler-data --name chen-laptop --role manager --zones east-3,east-4
+
+                A manager (项目经理) may do what a supervisor does, and approves (closes) complaints.
                 """)
         @OptionGroup var data: DataOptions
         @Option(help: "A unique device name.") var name: String
-        @Option(help: "butler or supervisor.") var role: String
+        @Option(help: "butler, supervisor or manager.") var role: String
         @Option(help: ArgumentHelp("Comma-separated zones the device works in.", valueName: "z1[,z2]")) var zones: String
 
         func run() async throws {
-            guard let role = DeviceRole(rawValue: role) else { throw ValidationError("--role must be butler or supervisor") }
+            guard let role = DeviceRole(rawValue: role) else { throw ValidationError("--role must be butler, supervisor or manager") }
             let zones = try zones.split(separator: ",").map { try Zone(String($0).trimmingCharacters(in: .whitespaces)) }
             let name = name
             let token = try await ButlerServer.withStorage(try data.configuration()) { storage, _ in

@@ -27,7 +27,7 @@ struct Butler: AsyncParsableCommand {
             Log lines go to stderr from the level BUTLER_LOG_LEVEL names up (default warning).
             """,
         subcommands: [
-            Init.self, FormCommand.self, PhotoCommand.self, WorkOrderCommand.self, CallbackCommand.self, Sync.self, Status.self,
+            Init.self, FormCommand.self, PhotoCommand.self, WorkOrderCommand.self, CallbackCommand.self, ComplaintCommand.self, Sync.self, Status.self,
             Conflicts.self, RefusedCommand.self, TemplateCommand.self, Demo.self,
         ])
 

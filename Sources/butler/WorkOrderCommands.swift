@@ -64,7 +64,7 @@ struct CallbackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "callback",
         abstract: "Callbacks to residents after a repair (回访记录).",
-        subcommands: [Log.self, Show.self])
+        subcommands: [Log.self, Show.self, Close.self])
 
     struct Log: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -81,22 +81,33 @@ struct CallbackCommand: AsyncParsableCommand {
                 """)
         @OptionGroup var home: HomeOptions
         @Argument(help: "The work order id.") var workorder: String
-        @Option(help: "phone, visit, sms or email.") var channel: String
-        @Option(help: "yes or no.") var reached: String
-        @Option(help: "satisfied or unsatisfied (only when reached).") var satisfaction: String?
-        @Option(help: "A note.") var note: String?
-        @Option(help: "When it happened (ISO 8601; default now).") var at: String?
+        @OptionGroup var attempt: AttemptOptions
 
         func run() async throws {
-            guard let channel = CallbackChannel(rawValue: channel) else { throw ValidationError("--channel must be phone, visit, sms or email") }
-            guard reached == "yes" || reached == "no" else { throw ValidationError("--reached must be yes or no") }
-            let satisfaction = try satisfaction.map { text -> Satisfaction in
-                guard let s = Satisfaction(rawValue: text) else { throw ValidationError("--satisfaction must be satisfied or unsatisfied") }
-                return s
-            }
+            let a = try attempt.parsed()
             try home.open().logCallback(
-                workOrder: CLI.recordID(workorder), channel: channel, reached: reached == "yes", satisfaction: satisfaction, note: note,
-                at: CLI.parseDate(at))
+                workOrder: CLI.recordID(workorder), channel: a.channel, reached: a.reached, satisfaction: a.satisfaction, note: attempt.note,
+                at: a.at)
+        }
+    }
+
+    struct Close: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Close a work order's callback as unreachable after 3 attempts that did not reach the resident (003).",
+            discussion: """
+                A later attempt that reaches the resident still decides the outcome: a verdict outranks the closing.
+
+                Example:
+                  butler callback close $WO --unreachable --note "三次电话无人接听，已留言"
+                """)
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The work order id.") var workorder: String
+        @Flag(help: "The resident could not be reached (required: the one reason a callback is closed without a verdict).") var unreachable = false
+        @Option(help: "A note.") var note: String?
+
+        func run() async throws {
+            guard unreachable else { throw ValidationError("say why: --unreachable (a callback closes without a verdict only when the resident cannot be reached)") }
+            try home.open().closeCallbackUnreachable(workOrder: CLI.recordID(workorder), note: note)
         }
     }
 

@@ -66,12 +66,12 @@ struct DeadlineTests {
         var state = try Complaint.create(
             id: Fixtures.id("cp-1"), zone: Fixtures.zone, place: "7号楼", level: .minor, description: "楼上漏水",
             reportedAt: Fixtures.morning, stamp: Fixtures.stamp(desk, 1_000))
-        try Complaint.recordFix(&state, at: Fixtures.at(600), stamp: Fixtures.stamp(desk, 2_000))
-        try Complaint.recordResult(&state, .unresolved, stamp: Fixtures.stamp(desk, 3_000))
+        _ = try Complaint.recordFix(&state, at: Fixtures.at(600), note: nil, stamp: Fixtures.stamp(desk, 2_000))
+        _ = try Complaint.logCallback(&state, at: Fixtures.at(650), channel: .phone, reached: true, satisfaction: .unsatisfied, note: nil, stamp: Fixtures.stamp(desk, 3_000))
         #expect(try Complaint(state).effectiveLevel == .minor)
-        _ = try Complaint.openRound(&state, at: Fixtures.at(700), stamp: Fixtures.stamp(desk, 4_000))
-        try Complaint.recordFix(&state, at: Fixtures.at(900), stamp: Fixtures.stamp(desk, 5_000))
-        try Complaint.recordResult(&state, .unresolved, stamp: Fixtures.stamp(desk, 6_000))
+        #expect(try Complaint(state).rounds.count == 2)
+        _ = try Complaint.recordFix(&state, at: Fixtures.at(900), note: nil, stamp: Fixtures.stamp(desk, 5_000))
+        _ = try Complaint.logCallback(&state, at: Fixtures.at(950), channel: .visit, reached: true, satisfaction: .unsatisfied, note: nil, stamp: Fixtures.stamp(desk, 6_000))
         let complaint = try Complaint(state)
         #expect(complaint.isEscalated)
         #expect(complaint.effectiveLevel == .major)
@@ -85,7 +85,7 @@ struct DeadlineTests {
         var state = try Complaint.create(
             id: Fixtures.id("cp-\(level.rawValue)"), zone: Fixtures.zone, place: "p", level: level, description: "d",
             reportedAt: Fixtures.morning, stamp: Fixtures.stamp(desk, 1_000))
-        try Complaint.recordFix(&state, at: Fixtures.at(60), stamp: Fixtures.stamp(desk, 2_000))
+        _ = try Complaint.recordFix(&state, at: Fixtures.at(60), note: nil, stamp: Fixtures.stamp(desk, 2_000))
         #expect(Deadlines.callbackDue(for: try Complaint(state)) == Fixtures.at(60).addingTimeInterval(days * 86_400))
     }
 

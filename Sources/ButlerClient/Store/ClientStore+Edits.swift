@@ -135,13 +135,16 @@ extension ClientStore {
     /// the butler has moved on. The role is the one the server gave at the last sync; a device
     /// that has never synced does not know it yet, and is refused too.
     static func requireSupervisor(_ db: Database, to action: String) throws {
-        switch try identity(db).device?.role {
-        case .supervisor:
-            return
-        case .butler:
-            throw ClientError(.roleForbidden, "only a supervisor may \(action); this handheld is registered as a butler's")
-        case nil:
-            throw ClientError(.roleForbidden, "only a supervisor may \(action), and this handheld does not know its role yet: run `butler sync` once first")
+        try requireRole(db, to: action, allowed: [.supervisor, .manager], who: "a supervisor")
+    }
+
+    /// Refuses at once an edit the server accepts only from `allowed` roles (see ``requireSupervisor(_:to:)``).
+    static func requireRole(_ db: Database, to action: String, allowed: Set<DeviceRole>, who: String) throws {
+        guard let role = try identity(db).device?.role else {
+            throw ClientError(.roleForbidden, "only \(who) may \(action), and this handheld does not know its role yet: run `butler sync` once first")
+        }
+        guard allowed.contains(role) else {
+            throw ClientError(.roleForbidden, "only \(who) may \(action); this device is registered as a \(role.rawValue)'s")
         }
     }
 
@@ -220,9 +223,7 @@ extension ClientStore {
             return try self.edit(db, id) { state, stamp, now in
                 // Honest times (issue 13): not before the repair was completed, not in the future.
                 if let at {
-                    if at.timeIntervalSince(now) > CallbackRecord.maxDatedAhead {
-                        throw ClientError(.invalidValue, "a callback attempt cannot be dated in the future (\(Timestamp.format(at)); now is \(Timestamp.format(now)))")
-                    }
+                    try Self.checkNotFuture(at, now: now, what: "a callback attempt")
                     if let completed = try WorkOrder(order).completedAt, at < completed {
                         throw ClientError(.invalidValue, "a callback attempt cannot predate the repair's completion (\(Timestamp.format(completed)))")
                     }

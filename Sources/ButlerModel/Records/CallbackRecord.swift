@@ -23,6 +23,8 @@ public struct CallbackRecord: Hashable, Sendable {
         /// The attempts its author's device held when it was logged: it happened after them,
         /// whatever the clocks say.
         public var after: [String] = []
+        /// The complaint handling round it calls back on (complaint callbacks only; 1 when absent).
+        public var round: Int?
         /// When it was recorded (its entry's hybrid-logical-clock time). A device's clock passes
         /// every time it has seen, so an `after` naming an attempt recorded later than this one
         /// cannot be true and is ignored: a device cannot jump its own verdict ahead by claiming
@@ -33,11 +35,13 @@ public struct CallbackRecord: Hashable, Sendable {
         var baseID: String { id.split(separator: "@").first.map(String.init) ?? id }
 
         public var jsonValue: JSONValue {
-            [
+            var o: [String: JSONValue] = [
                 "id": .string(id), "at": at.wire, "channel": .string(channel.rawValue), "reached": .bool(reached),
                 "satisfaction": satisfaction.map { .string($0.rawValue) } ?? .null, "note": note.map(JSONValue.string) ?? .null,
                 "author": .string(author),
             ]
+            if let round { o["round"] = .int(Int64(round)) }
+            return .object(o)
         }
     }
 
@@ -51,6 +55,22 @@ public struct CallbackRecord: Hashable, Sendable {
         case unsatisfied
         /// Never reached after ``CallbackRecord/unreachableAfter`` attempts: may be closed (003).
         case unreachable
+        /// Closed as unreachable by a person after repeated failed attempts (003).
+        case closedUnreachable = "closed-unreachable"
+
+        /// Whether nothing more is expected: a verdict, or closed as unreachable.
+        public var isSettled: Bool { self == .satisfied || self == .unsatisfied || self == .closedUnreachable }
+    }
+
+    /// Why a callback was closed without a verdict.
+    public struct Closing: Hashable, Sendable {
+        public let at: Date
+        public let note: String?
+        public let author: String
+
+        public var jsonValue: JSONValue {
+            ["at": at.wire, "reason": "unreachable", "note": note.map(JSONValue.string) ?? .null, "author": .string(author)]
+        }
     }
 
     /// Failed attempts after which an unreachable resident's callback may be closed (003: 3–5).
@@ -66,19 +86,23 @@ public struct CallbackRecord: Hashable, Sendable {
     /// How far after its recording an attempt may be dated: a little clock slack, never the future.
     public static let maxDatedAhead: TimeInterval = 10 * 60
 
-    /// Refuses attempts in `delta` dated more than ``maxDatedAhead`` after they were recorded (the
+    /// The append-only entries whose `at` says when something happened in the field, by record type:
+    /// callback attempts, and a complaint's fixes and callbacks.
+    static let timedEntries: [RecordType: Set<String>] = [.callback: ["attempts"], .complaint: ["fixes", "callbacks"]]
+
+    /// Refuses entries in `delta` dated more than ``maxDatedAhead`` after they were recorded (the
     /// hybrid-logical-clock time of their entry): a future-dated attempt would decide the outcome
-    /// until that date. The server runs it on every callback delta it receives.
+    /// until that date. The server runs it on every delta it receives.
     public static func checkAttemptTimes(_ delta: RecordState) throws {
-        guard delta.type == .callback else { return }
-        for (path, register) in delta.fields where path.segments.first == "attempts" {
+        guard let prefixes = timedEntries[delta.type] else { return }
+        for (path, register) in delta.fields where prefixes.contains(path.segments.first.map(String.init) ?? "") {
             for entry in register.values {
                 guard let at = entry.value["at"]?.date else { continue }
                 let recorded = Date(timeIntervalSince1970: Double(entry.time.millis) / 1000)
                 if at.timeIntervalSince(recorded) > maxDatedAhead {
                     throw ModelError(
                         .invalidValue,
-                        "callback attempt \(path) is dated \(Timestamp.format(at)), after it was recorded (\(Timestamp.format(recorded))); an attempt cannot be dated in the future")
+                        "\(path) is dated \(Timestamp.format(at)), after it was recorded (\(Timestamp.format(recorded))); nothing done in the field can be dated in the future")
                 }
             }
         }
@@ -90,6 +114,8 @@ public struct CallbackRecord: Hashable, Sendable {
     public let subject: String?
     /// Attempts ordered by when they happened (ties by id).
     public let attempts: [Attempt]
+    /// Set when a person closed the callback as unreachable (003).
+    public let closing: Closing?
 
     /// The callback records among `records`, by the id of the repair or complaint they follow up.
     public static func bySubject(_ records: [RecordState]) -> [String: CallbackRecord] {
@@ -109,29 +135,42 @@ public struct CallbackRecord: Hashable, Sendable {
         guard state.type == .callback else { throw ModelError(.unknownRecord, "\(state.id) is a \(state.type.rawValue), not a callback record") }
         id = state.id
         zone = state.zone
-        var attempts: [Attempt] = []
         var subject: JSONValue?
+        var closing: Closing?
         for r in Resolver.resolveAll(state) {
             let s = r.path.segments.map(String.init)
             if s == ["subject"] { subject = r.value }
-            // Attempts are written once; should a hostile replica rewrite one concurrently, every version is kept.
-            if s.count == 2, s[0] == "attempts" {
-                for sibling in r.siblings {
-                    let v = sibling.value
-                    guard let at = v["at"]?.date, let channel = v["channel"]?.stringValue.flatMap(CallbackChannel.init(rawValue:)),
-                        let reached = v["reached"]?.boolValue
-                    else { continue }
-                    attempts.append(Attempt(
-                        id: r.siblings.count == 1 ? s[1] : "\(s[1])@\(sibling.dot)", at: at, channel: channel, reached: reached,
-                        satisfaction: v["satisfaction"]?.stringValue.flatMap(Satisfaction.init(rawValue:)),
-                        note: v["note"]?.stringValue, author: sibling.entry.author,
-                        after: v["after"]?.arrayValue?.compactMap(\.stringValue) ?? [], recorded: sibling.entry.time))
-                }
+            if s == ["closed"], let v = r.value, let at = v["at"]?.date, let sibling = r.chosen.first {
+                closing = Closing(at: at, note: v["note"]?.stringValue, author: sibling.entry.author)
             }
         }
         subjectType = subject?["type"]?.stringValue.flatMap(SubjectType.init(rawValue:))
         self.subject = subject?["id"]?.stringValue
-        self.attempts = Self.ordered(attempts)
+        self.closing = closing
+        self.attempts = Self.ordered(Self.attempts(in: state, under: "attempts"))
+    }
+
+    /// The attempts written under `key/<id>` in `state`, unordered.
+    static func attempts(in state: RecordState, under key: String) -> [Attempt] {
+        var attempts: [Attempt] = []
+        for r in Resolver.resolveAll(state) {
+            let s = r.path.segments.map(String.init)
+            // Attempts are written once; should a hostile replica rewrite one concurrently, every version is kept.
+            guard s.count == 2, s[0] == key else { continue }
+            for sibling in r.siblings {
+                let v = sibling.value
+                guard let at = v["at"]?.date, let channel = v["channel"]?.stringValue.flatMap(CallbackChannel.init(rawValue:)),
+                    let reached = v["reached"]?.boolValue
+                else { continue }
+                attempts.append(Attempt(
+                    id: r.siblings.count == 1 ? s[1] : "\(s[1])@\(sibling.dot)", at: at, channel: channel, reached: reached,
+                    satisfaction: v["satisfaction"]?.stringValue.flatMap(Satisfaction.init(rawValue:)),
+                    note: v["note"]?.stringValue, author: sibling.entry.author,
+                    after: v["after"]?.arrayValue?.compactMap(\.stringValue) ?? [], round: v["round"]?.intValue.map { Int($0) },
+                    recorded: sibling.entry.time))
+            }
+        }
+        return attempts
     }
 
     /// Attempts by when they happened, `at` then id, except that an attempt comes after every
@@ -185,6 +224,7 @@ public struct CallbackRecord: Hashable, Sendable {
             let tied = tiedVerdicts(with: last, among: verdicts)
             return tied.contains { $0.satisfaction == .unsatisfied } ? .unsatisfied : .satisfied
         }
+        if closing != nil { return .closedUnreachable }
         return attempts.filter { !$0.reached }.count >= Self.unreachableAfter ? .unreachable : .pending
     }
 
@@ -200,6 +240,8 @@ public struct CallbackRecord: Hashable, Sendable {
         switch outcome {
         case .pending:
             return attempts.isEmpty ? "No callback attempt yet." : "\(attempts.count) attempt(s), none reached the resident with a verdict yet."
+        case .closedUnreachable:
+            return "Closed as unreachable by \(closing?.author ?? "?") at \(closing.map { Timestamp.format($0.at) } ?? "?") after \(attempts.filter { !$0.reached }.count) attempts that did not reach the resident."
         case .unreachable:
             return "The resident was not reached in \(attempts.filter { !$0.reached }.count) attempts; the callback may be closed as unreachable."
         case .satisfied, .unsatisfied:
@@ -224,19 +266,57 @@ public struct CallbackRecord: Hashable, Sendable {
         stamp: EditStamp
     ) throws -> (id: String, delta: RecordState) {
         guard state.type == .callback else { throw ModelError(.unknownRecord, "\(state.id) is not a callback record") }
+        return try appendAttempt(&state, under: "attempts", at: at, channel: channel, reached: reached, satisfaction: satisfaction, note: note, round: nil, stamp: stamp)
+    }
+
+    /// Writes one attempt at `key/<new id>`: shared by callback records and complaints.
+    static func appendAttempt(
+        _ state: inout RecordState, under key: String, at: Date, channel: CallbackChannel, reached: Bool, satisfaction: Satisfaction?,
+        note: String?, round: Int?, stamp: EditStamp
+    ) throws -> (id: String, delta: RecordState) {
         if satisfaction != nil && !reached {
             throw ModelError(.invalidValue, "a satisfaction can only be recorded when the resident was reached")
         }
         var value: [String: JSONValue] = ["at": at.wire, "channel": .string(channel.rawValue), "reached": .bool(reached)]
         if let satisfaction { value["satisfaction"] = .string(satisfaction.rawValue) }
         if let note { value["note"] = .string(note) }
+        if let round { value["round"] = .int(Int64(round)) }
         // The attempts this device holds: this one happened after them (ordering by causality).
-        let seen = state.fields.keys.filter { $0.segments.count == 2 && $0.segments[0] == "attempts" && !state.siblings($0).isEmpty }
+        let seen = state.fields.keys.filter { $0.segments.count == 2 && $0.segments[0] == key && !state.siblings($0).isEmpty }
             .map { String($0.segments[1]) }.sorted()
         if !seen.isEmpty { value["after"] = .array(seen.suffix(maxAfter).map(JSONValue.string)) }
         try validateAttempt(.object(value))
         let id = state.nextDot(for: stamp.author.replica).description
-        return (id, state.write(try FieldPath("attempts", id), .object(value), stamp: stamp))
+        return (id, state.write(try FieldPath(key, id), .object(value), stamp: stamp))
+    }
+
+    /// Closes the callback as unreachable (003): only once ``unreachableAfter`` attempts failed to
+    /// reach the resident and none reached them with a verdict. An attempt that later reaches the
+    /// resident still decides the outcome: a verdict outranks a closing.
+    public static func closeUnreachable(_ state: inout RecordState, at: Date, note: String?, stamp: EditStamp) throws -> RecordState {
+        let record = try CallbackRecord(state)
+        guard record.outcome == .unreachable else {
+            let failed = record.attempts.filter { !$0.reached }.count
+            throw ModelError(
+                .invalidTransition,
+                record.outcome == .closedUnreachable ? "the callback is already closed as unreachable"
+                    : record.outcome.isSettled ? "the resident was reached (\(record.outcome.rawValue)); the callback is not unreachable"
+                    : "a callback may be closed as unreachable only after \(unreachableAfter) attempts that did not reach the resident (\(failed) so far)")
+        }
+        var value: [String: JSONValue] = ["at": at.wire, "reason": "unreachable"]
+        if let note { value["note"] = .string(note) }
+        try validateClosing(.object(value))
+        return state.write("closed", .object(value), stamp: stamp)
+    }
+
+    static let validateClosing: @Sendable (JSONValue) throws -> Void = { value in
+        let r = try JSONObjectReader(value, path: "closed")
+        try Shape.time(try r.value("at"))
+        try Shape.oneOf(["unreachable"])(try r.value("reason"))
+        if let n = r.members["note"] { try Shape.checkText(n, 2000) }
+        for key in r.members.keys where !["at", "reason", "note"].contains(key) {
+            throw ModelError(.invalidField, "closed has unknown member \"\(key)\"")
+        }
     }
 
     public var jsonValue: JSONValue {
@@ -245,6 +325,7 @@ public struct CallbackRecord: Hashable, Sendable {
             "subject": subject.map(JSONValue.string) ?? .null, "subjectType": subjectType.map { .string($0.rawValue) } ?? .null,
             "attempts": .array(attempts.map(\.jsonValue)), "outcome": .string(outcome.rawValue),
             "outcomeRule": .string(ResolutionRule.callbackByTime.rawValue), "explanation": .string(outcomeExplanation),
+            "closed": closing?.jsonValue ?? .null,
         ]
     }
 
@@ -262,12 +343,13 @@ public struct CallbackRecord: Hashable, Sendable {
         _ = try r.bool("reached")
         if let s = r.members["satisfaction"] { try Shape.oneOf(Satisfaction.allCases.map(\.rawValue))(s) }
         if let n = r.members["note"] { try Shape.checkText(n, 2000) }
+        if let round = r.members["round"] { try Shape.integer(1...Int64(Complaint.maxRounds))(round) }
         if let after = r.members["after"] {
             guard let ids = after.arrayValue, ids.count <= maxAfter, ids.allSatisfy({ (1...64).contains($0.stringValue?.count ?? 0) }) else {
                 throw ModelError(.invalidField, "attempt.after is a list of at most \(maxAfter) attempt ids")
             }
         }
-        for key in r.members.keys where !["at", "channel", "reached", "satisfaction", "note", "after"].contains(key) {
+        for key in r.members.keys where !["at", "channel", "reached", "satisfaction", "note", "after", "round"].contains(key) {
             throw ModelError(.invalidField, "attempt has unknown member \"\(key)\"")
         }
     }

@@ -87,7 +87,7 @@ public struct Conflict: Hashable, Sendable {
             return "Concurrent statuses \(list): statuses only move forward, so the furthest, \(winner), stands."
         case .lastWriterWins, .appendOnly, .addWins:
             return "Concurrent values \(list): the last writer by hybrid logical clock (replica id breaking ties), \(winner), stands."
-        case .lateEdit, .callbackByTime, .unionOfSnapshots:
+        case .lateEdit, .callbackByTime, .unionOfSnapshots, .unresolvedWins:
             return "Concurrent values \(list); \(winner) is shown."
         }
     }

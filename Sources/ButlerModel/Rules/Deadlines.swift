@@ -83,7 +83,7 @@ public struct Escalation: Hashable, Sendable {
         let callbacks = CallbackRecord.bySubject(records)
         func callbackSettled(_ subject: RecordID) -> Bool {
             guard let cb = callbacks[subject.rawValue] else { return false }
-            return cb.outcome != .pending
+            return cb.outcome.isSettled
         }
         var found: [Escalation] = []
         for state in records {
@@ -114,7 +114,9 @@ public struct Escalation: Hashable, Sendable {
                         kind: .complaintFixOverdue, record: complaint.id, zone: complaint.zone, since: due,
                         detail: "A \(complaint.effectiveLevel?.rawValue ?? "") complaint not fixed by \(Timestamp.format(due))."))
                 }
-                if let due = Deadlines.callbackDue(for: complaint), now > due, complaint.rounds.last?.result == nil, !callbackSettled(complaint.id) {
+                if let due = Deadlines.callbackDue(for: complaint), now > due, let round = complaint.currentRound, round.result == nil,
+                    !round.isUnreachable, !callbackSettled(complaint.id)
+                {
                     found.append(Escalation(
                         kind: .callbackOverdue, record: complaint.id, zone: complaint.zone, since: due,
                         detail: "Callback after the complaint's fix was due \(Timestamp.format(due))."))

@@ -99,12 +99,18 @@ public struct FieldSchema: Sendable {
         Field(pattern: ["description"], rule: .lastWriterWins, validate: Shape.text(2000)),
         Field(pattern: ["reportedAt"], rule: .lastWriterWins, validate: Shape.time),
         Field(pattern: ["closedAt"], rule: .lastWriterWins, validate: Shape.time),
+        Field(pattern: ["resident"], rule: .lastWriterWins, validate: Shape.identifier),
+        // Read only: rounds as written before they were derived from fixes and callbacks.
         Field(pattern: ["rounds", "*"], rule: .lastWriterWins, validate: Complaint.validateRound),
+        Field(pattern: ["fixes", "*"], rule: .appendOnly, validate: Complaint.validateFix),
+        Field(pattern: ["callbacks", "*"], rule: .appendOnly, validate: CallbackRecord.validateAttempt),
+        Field(pattern: ["approval"], rule: .lastWriterWins, validate: Complaint.validateApproval),
     ])
 
     static let callback = FieldSchema(type: .callback, fields: [
         Field(pattern: ["subject"], rule: .lastWriterWins, validate: CallbackRecord.validateSubject),
         Field(pattern: ["attempts", "*"], rule: .appendOnly, validate: CallbackRecord.validateAttempt),
+        Field(pattern: ["closed"], rule: .lastWriterWins, validate: CallbackRecord.validateClosing),
     ])
 }
 

@@ -15,7 +15,10 @@ public enum ResolutionRule: String, CaseIterable, Hashable, Sendable {
     case lateEdit = "late-edit"
     /// Callback outcome: from the attempts ordered by when they happened; `unsatisfied` wins a tie.
     case callbackByTime = "callback-by-time"
-    /// Append-only entries (callback attempts, complaint rounds): each is written once; never conflicts.
+    /// Complaint round verdict: any reached, unsatisfied callback of the round makes it
+    /// `unresolved`, whatever a concurrent (or later-clocked) satisfied one says.
+    case unresolvedWins = "unresolved-wins"
+    /// Append-only entries (callback attempts, a complaint's fixes and callbacks): each is written once; never conflicts.
     case appendOnly = "append-only"
     /// Plain scalars: the last writer by hybrid logical clock, replica id breaking ties.
     case lastWriterWins = "lww-hlc"

@@ -32,7 +32,7 @@ public enum Resolver {
                 return ka != kb ? ka < kb : Sibling.lastWriterPrecedes(a, b)
             }
             return best.map { [$0] } ?? []
-        case .addWins, .appendOnly, .lastWriterWins, .lateEdit, .callbackByTime:
+        case .addWins, .appendOnly, .lastWriterWins, .lateEdit, .callbackByTime, .unresolvedWins:
             return siblings.last.map { [$0] } ?? []
         }
     }

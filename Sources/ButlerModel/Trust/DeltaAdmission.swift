@@ -198,7 +198,14 @@ public enum DeltaAdmission {
     /// - The removals are judged by each field's merge rule in ``FieldSchema``: an add-wins value
     ///   (an evidence photo attached to an item or a record) is detached only by whoever attached it
     ///   or by a supervisor; an append-only value (a callback attempt) is never removed by a butler.
+    /// - A complaint's approval (and the `closedAt` written with it) is the project manager's
+    ///   (`manager` devices): nobody else may write or remove it.
     public static func forbiddenEffect(added: [Value], removed: [Value], type: RecordType, pusher: Pusher) -> String? {
+        if type == .complaint, pusher.role != .manager,
+            let value = (added + removed).first(where: { complaintApprovalPaths.contains($0.path.rawValue) })
+        {
+            return "only the project manager approves (closes) a complaint (\(value.path))"
+        }
         guard pusher.role == .butler else { return nil }
         if type == .inspectionForm {
             for value in added {
@@ -262,6 +269,9 @@ public enum DeltaAdmission {
         }
         return nil
     }
+
+    /// A complaint's approval, and the `closedAt` written with it for older readers.
+    static let complaintApprovalPaths: Set<String> = ["approval", "closedAt"]
 
     static func isReviewedOrClosed(_ entry: FieldEntry) -> Bool {
         guard let state = entry.value["state"]?.stringValue else { return false }

@@ -4,6 +4,11 @@ public enum DeviceRole: String, CaseIterable, Hashable, Sendable {
     case butler
     /// 客服主管: reads and writes records of the zones assigned to it, and reviews.
     case supervisor
+    /// 项目经理: what a supervisor may do, and approves (closes) complaints.
+    case manager
+
+    /// Whether it may review, reopen and verify: a supervisor or a project manager.
+    public var supervises: Bool { self != .butler }
 }
 
 /// `GET /v1/devices/me`: who the token belongs to.
@@ -26,7 +31,7 @@ public struct DeviceInfo: Hashable, Sendable {
         let r = try JSONObjectReader(json, path: "device")
         name = try r.string("name")
         guard let role = DeviceRole(rawValue: try r.string("role")) else {
-            throw ModelError(.invalidJSON, "device.role must be butler or supervisor")
+            throw ModelError(.invalidJSON, "device.role must be butler, supervisor or manager")
         }
         self.role = role
         zones = try r.array("zones").map { zone in

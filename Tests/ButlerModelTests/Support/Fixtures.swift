@@ -146,11 +146,16 @@ enum RandomEdits {
             delta = rng.chance(0.5) ? try? WorkOrder.start(&state, at: now, stamp: stamp) : try? WorkOrder.complete(&state, at: now, stamp: stamp)
         case .complaint:
             switch Int.random(in: 0..<4, using: &rng) {
-            case 0: delta = try? Complaint.recordFix(&state, at: now, stamp: stamp)
-            case 1: delta = try? Complaint.recordResult(&state, rng.pick(Complaint.RoundResult.allCases), stamp: stamp)
-            case 2: delta = try? Complaint.openRound(&state, at: now, stamp: stamp).delta
-            default: delta = try? Complaint.close(&state, at: now, stamp: stamp)
+            case 0: delta = try? Complaint.recordFix(&state, at: now, note: nil, stamp: stamp).delta
+            case 1, 2:
+                let reached = rng.chance(0.7)
+                delta = try? Complaint.logCallback(
+                    &state, at: now, channel: rng.pick(CallbackChannel.allCases), reached: reached,
+                    satisfaction: reached ? rng.pick(Satisfaction.allCases) : nil, note: nil, stamp: stamp).delta
+            default: delta = try? Complaint.approve(&state, at: now, note: nil, stamp: stamp)
             }
+        case .callback where rng.chance(0.1):
+            delta = try? CallbackRecord.closeUnreachable(&state, at: now, note: nil, stamp: stamp)
         case .callback:
             let reached = rng.chance(0.6)
             delta = try? CallbackRecord.logAttempt(

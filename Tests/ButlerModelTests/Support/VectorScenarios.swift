@@ -41,6 +41,9 @@ enum VectorScenarios {
             sameDotDifferentValues(), threeReplicaMix(),
             // Issue 13: what a round submitted stays visible beside a late value.
             lateEditKeepsSubmitted(), lateRemovalFlagged(), concurrentSubmissionsUniteSeen(),
+            // Issue 13: complaint rounds derived from fixes and callbacks; callbacks closed as unreachable.
+            complaintConcurrentFixes(), complaintApprovalRacedByUnsatisfied(), complaintApproved(), complaintLegacyRounds(),
+            callbackClosedUnreachable(), callbackVerdictOutranksClosing(),
         ]
     }
 
@@ -475,29 +478,90 @@ enum VectorScenarios {
 
     // MARK: complaints
 
+    static func complaintBase(_ id: String, level: ComplaintLevel = .minor) throws -> RecordState {
+        try Complaint.create(id: Fixtures.id(id), zone: Fixtures.zone, place: "7号楼 502", level: level, description: "楼上漏水", reportedAt: at(0), stamp: s(desk, 1_000))
+    }
+
     static func complaintEscalates() throws -> VectorScenario {
-        var a = try Complaint.create(id: Fixtures.id("cp-v1"), zone: Fixtures.zone, place: "7号楼 502", level: .minor, description: "楼上漏水", reportedAt: at(0), stamp: s(desk, 1_000))
+        var a = try complaintBase("cp-v1")
         let create = a
-        let f1 = try Complaint.recordFix(&a, at: at(600), stamp: s(li, 2_000))
-        let r1 = try Complaint.recordResult(&a, .unresolved, stamp: s(desk, 3_000))
-        let o2 = try Complaint.openRound(&a, at: at(700), stamp: s(desk, 4_000)).delta
-        let f2 = try Complaint.recordFix(&a, at: at(900), stamp: s(li, 5_000))
-        let r2 = try Complaint.recordResult(&a, .unresolved, stamp: s(desk, 6_000))
+        let f1 = try Complaint.recordFix(&a, at: at(600), note: nil, stamp: s(li, 2_000)).delta
+        let c1 = try Complaint.logCallback(&a, at: at(700), channel: .phone, reached: true, satisfaction: .unsatisfied, note: "仍在渗水", stamp: s(desk, 3_000)).delta
+        let f2 = try Complaint.recordFix(&a, at: at(900), note: "更换止水阀", stamp: s(li, 5_000)).delta
+        let c2 = try Complaint.logCallback(&a, at: at(1000), channel: .visit, reached: true, satisfaction: .unsatisfied, note: nil, stamp: s(desk, 6_000)).delta
         return VectorScenario(
-            name: "complaint-escalates-after-two-rounds", description: "The same problem unresolved after two rounds: the complaint is now major.",
-            covers: ["derived"], inputs: [create, f1, r1, o2, f2, r2],
-            checks: [("/level", "minor"), ("/effectiveLevel", "major"), ("/escalated", true)])
+            name: "complaint-escalates-after-two-rounds",
+            description: "Fixed, called back unsatisfied, fixed again, unsatisfied again: two unresolved rounds derived from the callbacks; the complaint is now major and a third round is open.",
+            covers: ["derived", "unresolved-wins"], inputs: [create, f1, c1, f2, c2],
+            checks: [
+                ("/level", "minor"), ("/effectiveLevel", "major"), ("/escalated", true), ("/unresolvedRounds", 2), ("/rounds/1/openedAt", "2026-11-23T12:40:00.000Z"),
+                ("/rounds/2/number", 3), ("/rounds/2/result", .null), ("/status", "open"),
+            ])
     }
 
     static func complaintConcurrentRoundResult() throws -> VectorScenario {
-        var a = try Complaint.create(id: Fixtures.id("cp-v2"), zone: Fixtures.zone, place: "2号楼", level: .important, description: "电梯异响", reportedAt: at(0), stamp: s(desk, 1_000))
-        try Complaint.recordFix(&a, at: at(300), stamp: s(li, 2_000))
+        var a = try complaintBase("cp-v2", level: .important)
+        _ = try Complaint.recordFix(&a, at: at(300), note: nil, stamp: s(li, 2_000))
         var b = a
-        let r1 = try Complaint.recordResult(&a, .resolved, stamp: s(desk, 3_000))
-        let r2 = try Complaint.recordResult(&b, .unresolved, stamp: s(li, 3_500))
+        let r1 = try Complaint.logCallback(&a, at: at(600), channel: .visit, reached: true, satisfaction: .satisfied, note: nil, stamp: s(desk, 9_000)).delta
+        let r2 = try Complaint.logCallback(&b, at: at(360), channel: .phone, reached: true, satisfaction: .unsatisfied, note: "电梯仍有异响", stamp: s(li, 3_500)).delta
         return VectorScenario(
-            name: "complaint-concurrent-round-result", description: "Concurrent verdicts on a round: lww-hlc decides and the conflict is listed for review.",
-            covers: ["lww-hlc", "concurrent"], inputs: [a, r1, r2], checks: [("/rounds/0/result", "unresolved"), ("/conflicts/0/rule", "lww-hlc")])
+            name: "complaint-concurrent-round-result",
+            description: "Two callbacks on round 1 that did not see each other disagree, the satisfied one hours later by the clock: unresolved wins, and round 2 opens.",
+            covers: ["unresolved-wins", "concurrent"], inputs: [a, r1, r2],
+            checks: [("/rounds/0/result", "unresolved"), ("/rounds/1/number", 2), ("/status", "open"), ("/conflicts", [])])
+    }
+
+    static func complaintConcurrentFixes() throws -> VectorScenario {
+        var a = try complaintBase("cp-v3"), b = a
+        let f1 = try Complaint.recordFix(&a, at: at(240), note: "疏通下水", stamp: s(li, 2_000)).delta
+        let f2 = try Complaint.recordFix(&b, at: at(200), note: "更换软管", stamp: s(wang, 2_100)).delta
+        return VectorScenario(
+            name: "complaint-concurrent-fixes",
+            description: "Two butlers record a fix of round 1 offline: both fixes are kept, the round was fixed at the earlier one, and there is no conflict.",
+            covers: ["append-only", "concurrent"], inputs: [a, f1, f2],
+            checks: [("/rounds/0/fixedAt", "2026-11-23T04:20:00.000Z"), ("/fixes/0/note", "更换软管"), ("/fixes/1/note", "疏通下水"), ("/status", "fixed"), ("/conflicts", [])])
+    }
+
+    static func complaintApprovalRacedByUnsatisfied() throws -> VectorScenario {
+        var a = try complaintBase("cp-v4")
+        _ = try Complaint.recordFix(&a, at: at(60), note: nil, stamp: s(li, 2_000))
+        _ = try Complaint.logCallback(&a, at: at(120), channel: .phone, reached: true, satisfaction: .satisfied, note: nil, stamp: s(desk, 3_000))
+        var b = a
+        let approval = try Complaint.approve(&a, at: at(200), note: "同意结案", stamp: s(zhou, 4_000))
+        let late = try Complaint.logCallback(&b, at: at(150), channel: .visit, reached: true, satisfaction: .unsatisfied, note: "家属不满意", stamp: s(li, 3_800)).delta
+        return VectorScenario(
+            name: "complaint-approval-raced-by-unsatisfied",
+            description: "The project manager approves round 1 while a butler, offline, logs an unsatisfied visit on it: the round is unresolved, round 2 opens, the stale approval closes nothing.",
+            covers: ["unresolved-wins", "concurrent", "derived"], inputs: [a, approval, late],
+            checks: [("/status", "open"), ("/closedAt", .null), ("/rounds/0/result", "unresolved"), ("/approval/round", 1), ("/awaitingApproval", false)])
+    }
+
+    static func complaintApproved() throws -> VectorScenario {
+        var a = try complaintBase("cp-v5")
+        let create = a
+        let f = try Complaint.recordFix(&a, at: at(60), note: nil, stamp: s(li, 2_000)).delta
+        let c = try Complaint.logCallback(&a, at: at(120), channel: .phone, reached: true, satisfaction: .satisfied, note: "住户满意", stamp: s(desk, 3_000)).delta
+        let approval = try Complaint.approve(&a, at: at(200), note: nil, stamp: s(zhou, 4_000))
+        return VectorScenario(
+            name: "complaint-approved",
+            description: "Fixed, called back satisfied, approved by the project manager: closed at the approval.",
+            covers: ["derived"], inputs: [create, f, c, approval],
+            checks: [("/status", "closed"), ("/closedAt", "2026-11-23T04:20:00.000Z"), ("/rounds/0/result", "resolved"), ("/escalated", false)])
+    }
+
+    static func complaintLegacyRounds() throws -> VectorScenario {
+        // Written before rounds were derived: `rounds/<id>` registers with a typed result.
+        var a = try complaintBase("cp-v6")
+        var b = a
+        let r1 = a.write(try FieldPath("rounds", "front-desk:9"), ["openedAt": .string(Timestamp.format(at(0))), "fixedAt": .string(Timestamp.format(at(60))), "result": "unresolved"], stamp: s(desk, 2_000))
+        let r2 = a.write(try FieldPath("rounds", "front-desk:10"), ["openedAt": .string(Timestamp.format(at(100)))], stamp: s(desk, 3_000))
+        let resolved = b.write(try FieldPath("rounds", "front-desk:9"), ["openedAt": .string(Timestamp.format(at(0))), "fixedAt": .string(Timestamp.format(at(60))), "result": "resolved"], stamp: s(li, 2_500))
+        return VectorScenario(
+            name: "complaint-legacy-rounds",
+            description: "Rounds typed by hand, as written before they were derived: still read in opening order; a concurrent resolved does not hide unresolved.",
+            covers: ["derived", "unresolved-wins"], inputs: [a, r1, r2, resolved],
+            checks: [("/rounds/0/result", "unresolved"), ("/rounds/1/id", "front-desk:10"), ("/rounds/1/openedAt", "2026-11-23T02:40:00.000Z"), ("/unresolvedRounds", 1)])
     }
 
     // MARK: callbacks
@@ -552,6 +616,33 @@ enum VectorScenarios {
         return VectorScenario(
             name: "callback-opened-on-two-devices", description: "The desk and the butler both open the callback record of one repair: one record (its id derives from the subject).",
             covers: ["join", "concurrent"], inputs: [a, b, d], checks: [("/subject", "wo-v5"), ("/outcome", "satisfied")])
+    }
+
+    static func callbackClosedUnreachable() throws -> VectorScenario {
+        let base = try callbackBase("wo-v6")
+        var a = base
+        let attempts = try [60.0, 180, 300].enumerated().map { i, m in
+            try CallbackRecord.logAttempt(&a, at: at(m), channel: .phone, reached: false, satisfaction: nil, note: nil, stamp: s(desk, 2_000 + Int64(i) * 100)).delta
+        }
+        let close = try CallbackRecord.closeUnreachable(&a, at: at(400), note: "三次无人接听", stamp: s(desk, 3_000))
+        return VectorScenario(
+            name: "callback-closed-unreachable",
+            description: "Three attempts that did not reach the resident, then closed as unreachable by a person (003).",
+            covers: ["callback-by-time"], inputs: [base] + attempts + [close], checks: [("/outcome", "closed-unreachable"), ("/closed/reason", "unreachable")])
+    }
+
+    static func callbackVerdictOutranksClosing() throws -> VectorScenario {
+        var a = try callbackBase("wo-v7")
+        for (i, m) in [60.0, 180, 300].enumerated() {
+            _ = try CallbackRecord.logAttempt(&a, at: at(m), channel: .phone, reached: false, satisfaction: nil, note: nil, stamp: s(desk, 2_000 + Int64(i) * 100))
+        }
+        var b = a
+        let close = try CallbackRecord.closeUnreachable(&a, at: at(400), note: nil, stamp: s(desk, 3_000))
+        let reached = try CallbackRecord.logAttempt(&b, at: at(390), channel: .visit, reached: true, satisfaction: .unsatisfied, note: "上门见到住户", stamp: s(li, 3_100)).delta
+        return VectorScenario(
+            name: "callback-verdict-outranks-closing",
+            description: "The desk closes a callback as unreachable while a butler, offline, reaches the resident on a visit: the verdict decides.",
+            covers: ["callback-by-time", "concurrent"], inputs: [a, close, reached], checks: [("/outcome", "unsatisfied")])
     }
 
     // MARK: edge cases for implementers
