@@ -182,6 +182,8 @@ struct CLITests {
         ["photo", "add"], ["photo", "detach"], ["workorder", "new"], ["workorder", "start"], ["workorder", "complete"], ["callback", "log"],
         ["callback", "show"], ["sync"], ["status"], ["conflicts"], ["form", "review"], ["form", "close"], ["form", "reopen"],
         ["refused"], ["refused", "list"], ["refused", "discard"], ["template"], ["template", "list"], ["template", "show"],
+        ["callback", "close"], ["complaint"], ["complaint", "new"], ["complaint", "fix"], ["complaint", "callback"], ["complaint", "approve"],
+        ["complaint", "show"], ["complaint", "list"],
     ])
     func help(_ command: [String]) async throws {
         let result = try await runCommand("butler", command + ["--help"])
