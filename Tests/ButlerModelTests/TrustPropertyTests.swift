@@ -71,7 +71,7 @@ struct TrustPropertyTests {
                 for (dot, value) in register {
                     let isProtected =
                         (stored.type == .inspectionForm && (s.first == "review" || (p.rawValue == "status" && (resolved?.state ?? .draft) >= .reviewed && (try? FormStatus(json: value.value)) == resolved)
-                            || (s.count == 4 && s[2] == "photos")))
+                            || (s.count == 4 && s[2] == "photos") || (s.count == 5 && s[0] == "notices" && s[2] == "photos")))
                         || (stored.type == .photo && s.first == "attachments") || (stored.type == .callback && s.first == "attempts")
                     if isProtected { dots.insert(dot) }
                 }

@@ -146,7 +146,7 @@ extension ClientStore {
     }
 
     /// Raises a rectification notice for a defect; returns the notice id.
-    public func addNotice(form: RecordID, item: String, party: ResponsibleParty, description: String, deadline: Date) throws -> String {
+    public func addNotice(form: RecordID, item: String, party: ResponsibleParty, description: String?, deadline: Date) throws -> String {
         try edit(form) { state, stamp, now in
             let (id, delta) = try InspectionForm.addNotice(
                 &state, item: item, party: party, description: description, deadline: deadline, template: template(of: state), at: now,
