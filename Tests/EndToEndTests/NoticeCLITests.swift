@@ -129,6 +129,16 @@ struct NoticeCLITests {
         await cluster.stop()
     }
 
+    @Test("--help reads on every notice command, with an example; the hidden --now stays out of it", arguments: [
+        ["notice"], ["notice", "new"], ["notice", "resolve"], ["notice", "verify"], ["notice", "show"], ["notice", "list"], ["photo", "add"], ["photo", "detach"],
+    ])
+    func help(_ command: [String]) async throws {
+        let result = try await runCommand("butler", command + ["--help"])
+        #expect(result.status == 0 && result.stdout.contains("USAGE"))
+        #expect(result.stdout.contains("butler notice") || result.stdout.contains("--notice"), "an example or the option")
+        #expect(!result.stdout.contains("--now"))
+    }
+
     /// The records a handheld holds, read through its store.
     static func records(_ home: URL) throws -> [RecordState] {
         try ClientStore.open(home: home).allRecords()

@@ -155,9 +155,13 @@ extension ClientStore {
         }
     }
 
-    /// Moves a rectification notice forward.
+    /// Moves a rectification notice forward; `verified` only on a supervisor's device (as the
+    /// server rules), see ``resolveNotice(_:note:)`` and ``verifyNotice(_:note:)``.
     public func setNoticeStatus(form: RecordID, notice: String, to status: NoticeStatus) throws {
-        try edit(form) { state, stamp, _ in (try InspectionForm.setNoticeStatus(&state, notice: notice, to: status, stamp: stamp), ()) }
+        try write { db in
+            if status == .verified { try Self.requireSupervisor(db, to: "verify a rectification") }
+            try self.edit(db, form) { state, stamp, _ in (try InspectionForm.setNoticeStatus(&state, notice: notice, to: status, stamp: stamp), ()) }
+        }
     }
 
     /// The resolved view of a form.
