@@ -152,7 +152,8 @@ struct FormCommand: AsyncParsableCommand {
             for note in view.notes { print("  note — \(note.author): \(note.text)") }
             for note in view.reviewNotes { print("  review — \(note.author): \(note.text)") }
             for notice in view.notices {
-                print("  rectification \(notice.id) → \(notice.party?.rawValue ?? "?") by \(notice.deadline.map(Timestamp.format) ?? "?"): \(notice.status.rawValue)")
+                let evidence = notice.photos.isEmpty ? "" : "  (\(notice.photos.count) photo(s))"
+                print("  rectification \(notice.id) → \(notice.party?.rawValue ?? "?") by \(notice.deadline.map(Timestamp.format) ?? "?"): \(notice.status.rawValue)\(evidence)")
             }
             for conflict in view.conflicts { print("  conflict \(conflict.field) [\(conflict.rule.rawValue)]: \(conflict.explanation)") }
         }
@@ -193,46 +194,93 @@ struct PhotoCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Attach a photo to a form (or one of its items); prints the photo's sha256 alone on stdout.",
+            abstract: "Attach a photo to a form (or one of its items), or to a rectification notice; prints the photo's sha256 alone on stdout.",
             discussion: """
                 The file is copied into the handheld's photo store under its SHA-256; the same picture added twice \
                 is stored once. It uploads on the next `butler sync`, resuming where a cut-off upload stopped.
 
-                Example:
+                With --notice the photo is evidence for a rectification notice (the form id is then not needed): \
+                --stage before (the default) shows the defect, --stage after the rectification. Evidence can be \
+                added whatever the form's status, since a notice is followed up after the form is submitted.
+
+                Examples:
                   butler photo add $FORM IMG_0412.jpg --item stairwell-lights --caption "3F 走廊"
+                  butler photo add IMG_0533.jpg --notice $N --stage after
                 """)
         @OptionGroup var home: HomeOptions
-        @Argument(help: "The form id.") var form: String
-        @Argument(help: "The photo file.") var file: String
+        @Argument(help: "The form id (not needed with --notice).") var form: String?
+        @Argument(help: "The photo file.") var file: String?
         @Option(help: "The checklist item it shows.") var item: String?
         @Option(help: "A caption.") var caption: String?
+        @Option(help: "The rectification notice it is evidence for (<form id>/<notice id>).") var notice: String?
+        @Option(help: "With --notice: before (the defect; the default) or after (the rectification).") var stage: String?
 
         func run() async throws {
+            guard let notice else {
+                guard stage == nil else { throw ValidationError("--stage goes with --notice") }
+                guard let form, let file else { throw ValidationError("give the form id and the photo file: butler photo add FORM FILE") }
+                let sha = try home.open().attachPhoto(
+                    form: CLI.recordID(form), file: URL(fileURLWithPath: file), item: item, caption: caption)
+                print(sha)
+                return
+            }
+            guard item == nil else { throw ValidationError("--item and --notice do not go together: a notice's photos belong to the notice") }
+            let (reference, file) = try PhotoCommand.noticeTarget(notice, form: form, other: self.file)
             let sha = try home.open().attachPhoto(
-                form: CLI.recordID(form), file: URL(fileURLWithPath: file), item: item, caption: caption)
+                notice: reference, file: URL(fileURLWithPath: file), stage: try PhotoCommand.stage(stage) ?? .before, caption: caption)
             print(sha)
         }
     }
 
     struct Detach: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Detach a photo from a form (or from one of its items).",
+            abstract: "Detach a photo from a form (or from one of its items), or from a rectification notice.",
             discussion: """
                 Without --item the photo leaves every item that shows it. The photo itself stays in the handheld's \
                 store and on the server. If a colleague attaches the same photo while you detach it, offline, the \
                 photo stays: evidence is never dropped by a race. A butler detaches only the photos this handheld \
                 attached; a supervisor detaches any (the server refuses the rest, see `butler refused list`).
+                With --notice the photo leaves the notice's evidence (only --stage's, or both stages).
 
-                Example:
+                Examples:
                   butler photo detach $FORM 60b8bad3c9cd6d0ce79f33c04a174a92746a1011625325df17d44fce0f9f8baf --item stairwell-lights
+                  butler photo detach 60b8bad3c9cd6d0ce79f33c04a174a92746a1011625325df17d44fce0f9f8baf --notice $N --stage before
                 """)
         @OptionGroup var home: HomeOptions
-        @Argument(help: "The form id.") var form: String
-        @Argument(help: "The photo's sha256 (as `butler photo add` printed it).") var sha256: String
+        @Argument(help: "The form id (not needed with --notice).") var form: String?
+        @Argument(help: "The photo's sha256 (as `butler photo add` printed it).") var sha256: String?
         @Option(help: "Only from this checklist item.") var item: String?
+        @Option(help: "From this rectification notice's evidence (<form id>/<notice id>).") var notice: String?
+        @Option(help: "With --notice: only from this stage (before or after).") var stage: String?
 
         func run() async throws {
-            try home.open().detachPhoto(form: CLI.recordID(form), sha256: sha256, item: item)
+            guard let notice else {
+                guard stage == nil else { throw ValidationError("--stage goes with --notice") }
+                guard let form, let sha256 else { throw ValidationError("give the form id and the photo's sha256: butler photo detach FORM SHA256") }
+                try home.open().detachPhoto(form: CLI.recordID(form), sha256: sha256, item: item)
+                return
+            }
+            guard item == nil else { throw ValidationError("--item and --notice do not go together") }
+            let (reference, sha256) = try PhotoCommand.noticeTarget(notice, form: form, other: self.sha256)
+            try home.open().detachPhoto(notice: reference, sha256: sha256, stage: try PhotoCommand.stage(stage))
         }
+    }
+
+    /// With `--notice`: the notice reference and the one other positional argument. A form id
+    /// given too must be the notice's (then `--notice` may be the bare notice id).
+    static func noticeTarget(_ notice: String, form: String?, other: String?) throws -> (reference: String, argument: String) {
+        guard let form else { throw ValidationError("give the photo after the command: butler photo add|detach FILE-OR-SHA --notice NOTICE") }
+        guard let other else { return (notice, form) }
+        if notice.contains("/") {
+            guard notice.hasPrefix(form + "/") else { throw ValidationError("notice \(notice) is not on form \(form)") }
+            return (notice, other)
+        }
+        return ("\(form)/\(notice)", other)
+    }
+
+    static func stage(_ text: String?) throws -> RectificationNotice.Stage? {
+        guard let text else { return nil }
+        guard let stage = RectificationNotice.Stage(rawValue: text) else { throw ValidationError("--stage must be before or after") }
+        return stage
     }
 }

@@ -112,6 +112,25 @@ enum RefusalScenarios {
         let more = (1...(RecordLimits.maxCloudDots / 2)).map { try! Dot(li.replica, liTop + UInt64(RecordLimits.maxCloudDots + 10 + $0 * 2)) }
         add("record-too-large", "li's own dots, spaced so none compacts: the delta decodes, but the merged context would exceed the limit every reader enforces.",
             liDevice, firstHalf, try forged(drafted, context: CausalContext(cloud: Set(more))), .recordTooLarge)
+
+        // Issue 13: rectification notices (001 §4.3.1.1). Li raises one from the defect, with a before photo.
+        var noticed = drafted
+        let raised = try InspectionForm.addNotice(
+            &noticed, item: "fire-door", party: .engineering, description: "修复闭门器", deadline: Fixtures.at(24 * 60), at: Fixtures.at(6),
+            stamp: Fixtures.stamp(li, 2_700))
+        try InspectionForm.attachNoticePhoto(&noticed, notice: raised.id, stage: .before, sha256: Fixtures.sha("door"), stamp: Fixtures.stamp(li, 2_800))
+        var liVerifies = noticed
+        add("role-forbidden-notice-verified-by-butler", "li verifies the rectification of its own notice: only a supervisor verifies.", liDevice, noticed,
+            try InspectionForm.progressNotice(&liVerifies, notice: raised.id, to: .verified, note: nil, at: Fixtures.at(60), stamp: Fixtures.stamp(li, 2_900)),
+            .roleForbidden)
+        var zhouVerifies = noticed
+        add("accepted-notice-verified-by-supervisor", "zhou verifies the rectification on site.", zhouDevice, noticed,
+            try InspectionForm.progressNotice(&zhouVerifies, notice: raised.id, to: .verified, note: "复核合格", at: Fixtures.at(60), stamp: Fixtures.stamp(zhou, 2_900)),
+            nil)
+        var wangDetaches = noticed
+        add("role-forbidden-detach-others-notice-evidence", "wang detaches the before photo li attached to its notice.", wangDevice, noticed,
+            try InspectionForm.detachNoticePhoto(&wangDetaches, notice: raised.id, stage: .before, sha256: Fixtures.sha("door"), stamp: Fixtures.stamp(wang, 2_900)),
+            .roleForbidden)
         return scenarios
     }
 }

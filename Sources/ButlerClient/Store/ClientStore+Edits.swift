@@ -149,7 +149,7 @@ extension ClientStore {
     }
 
     /// Raises a rectification notice for a defect; returns the notice id.
-    public func addNotice(form: RecordID, item: String, party: ResponsibleParty, description: String, deadline: Date) throws -> String {
+    public func addNotice(form: RecordID, item: String, party: ResponsibleParty, description: String?, deadline: Date) throws -> String {
         try edit(form) { state, stamp, now in
             let (id, delta) = try InspectionForm.addNotice(
                 &state, item: item, party: party, description: description, deadline: deadline, template: template(of: state), at: now,
@@ -158,9 +158,13 @@ extension ClientStore {
         }
     }
 
-    /// Moves a rectification notice forward.
+    /// Moves a rectification notice forward; `verified` only on a supervisor's device (as the
+    /// server rules), see ``resolveNotice(_:note:)`` and ``verifyNotice(_:note:)``.
     public func setNoticeStatus(form: RecordID, notice: String, to status: NoticeStatus) throws {
-        try edit(form) { state, stamp, _ in (try InspectionForm.setNoticeStatus(&state, notice: notice, to: status, stamp: stamp), ()) }
+        try write { db in
+            if status == .verified { try Self.requireSupervisor(db, to: "verify a rectification") }
+            try self.edit(db, form) { state, stamp, _ in (try InspectionForm.setNoticeStatus(&state, notice: notice, to: status, stamp: stamp), ()) }
+        }
     }
 
     /// The resolved view of a form.

@@ -31,6 +31,13 @@ extension ClientStore {
         }
     }
 
+    /// Notes an imported blob for upload (a blob known missing becomes local again).
+    static func registerBlob(_ db: Database, sha256: String, size: Int64, mediaType: String) throws {
+        try db.execute(
+            sql: "INSERT INTO blobs (sha256, size, media_type, state) VALUES (?, ?, ?, 'local') ON CONFLICT(sha256) DO UPDATE SET size = excluded.size, media_type = excluded.media_type, state = CASE WHEN blobs.state = 'missing' THEN 'local' ELSE blobs.state END",
+            arguments: [sha256, size, mediaType])
+    }
+
     /// Attaches a photo to a form (to one checklist item, or to the whole form): imports the blob,
     /// records the photo's metadata and attachment, and attaches it to the item, in one
     /// transaction. Returns the photo's SHA-256.
@@ -52,9 +59,7 @@ extension ClientStore {
         let mediaType = Self.mediaType(of: file)
         let takenAt = (try? FileManager.default.attributesOfItem(atPath: file.path)[.modificationDate] as? Date) ?? clock.now()
         try write { db in
-            try db.execute(
-                sql: "INSERT INTO blobs (sha256, size, media_type, state) VALUES (?, ?, ?, 'local') ON CONFLICT(sha256) DO UPDATE SET size = excluded.size, media_type = excluded.media_type, state = CASE WHEN blobs.state = 'missing' THEN 'local' ELSE blobs.state END",
-                arguments: [sha, size, mediaType])
+            try Self.registerBlob(db, sha256: sha, size: size, mediaType: mediaType)
             if let item {
                 try self.edit(db, form) { state, stamp, _ in
                     (try InspectionForm.attachPhoto(&state, item: item, sha256: sha, template: self.template(of: state), stamp: stamp), ())

@@ -98,19 +98,34 @@ extension InspectionForm {
     }
 
     /// Raises a rectification notice for a defect; returns the notice id with the delta.
+    ///
+    /// 001 §4.3.1.1: a notice is raised from a defect the form records on `item` (refused with
+    /// ``ModelError/Code/invalidValue`` otherwise), to a responsible party, with a deadline after
+    /// `at` (a deadline already past is refused the same way). `description` is optional.
     public static func addNotice(
-        _ state: inout RecordState, item: String, party: ResponsibleParty, description: String, deadline: Date,
+        _ state: inout RecordState, item: String, party: ResponsibleParty, description: String?, deadline: Date,
         template: FormTemplate? = nil, at: Date, stamp: EditStamp
     ) throws -> (id: String, delta: RecordState) {
         try requireEditable(state, item: item, template: template)
-        try Shape.checkText(.string(description), 2000)
+        if let description { try Shape.checkText(.string(description), 2000) }
+        let result = Resolver.resolve(try FieldPath("items", item, "result"), in: state)?.value?.stringValue
+        guard result == ChecklistResult.defect.rawValue else {
+            throw ModelError(
+                .invalidValue,
+                "item \(item) of \(state.id) is \(result.map { "recorded \($0)" } ?? "not recorded"), not a defect: a rectification notice is raised from a defect (record it with --result defect first)")
+        }
+        guard deadline > at else {
+            throw ModelError(.invalidValue, "the deadline \(Timestamp.format(deadline)) has already passed (now \(Timestamp.format(at))); give a later one")
+        }
         let id = noteID(state, stamp)
         var copy = state
         var delta = RecordState(id: state.id, type: state.type, zone: state.zone)
         let base = try FieldPath("notices", id)
         try delta.merge(copy.write(try base.appending("item"), .string(item), stamp: stamp))
         try delta.merge(copy.write(try base.appending("party"), .string(party.rawValue), stamp: stamp))
-        try delta.merge(copy.write(try base.appending("description"), .string(description), stamp: stamp))
+        if let description {
+            try delta.merge(copy.write(try base.appending("description"), .string(description), stamp: stamp))
+        }
         try delta.merge(copy.write(try base.appending("deadline"), deadline.wire, stamp: stamp))
         try delta.merge(copy.write(try base.appending("issuedAt"), at.wire, stamp: stamp))
         try delta.merge(copy.write(try base.appending("status"), .string(NoticeStatus.open.rawValue), stamp: stamp))

@@ -5,7 +5,8 @@ import Foundation
 /// Field layout (see `Protocol/SYNC.md` §"Records"): `template`, `place`, `butler`, `createdAt`,
 /// `weather`, `status`; per checklist item `items/<key>/result`, `items/<key>/notes/<id>`,
 /// `items/<key>/photos/<sha256>`; form notes `notes/<id>`; supervisor notes `review/notes/<id>`;
-/// rectification notices `notices/<id>/{item,party,description,deadline,issuedAt,status}`.
+/// rectification notices `notices/<id>/{item,party,description,deadline,issuedAt,status}`, their
+/// evidence `notices/<id>/photos/<before|after>/<sha256>` and notes `notices/<id>/notes/<note id>`.
 public struct InspectionForm: Hashable, Sendable {
     /// One checklist item's resolved state.
     public struct Item: Hashable, Sendable {
@@ -53,6 +54,8 @@ public struct InspectionForm: Hashable, Sendable {
         var notes: [Note] = []
         var reviewNotes: [Note] = []
         var notices: [String: [String: JSONValue]] = [:]
+        var noticePhotos: [String: [RectificationNotice.Evidence]] = [:]
+        var noticeNotes: [String: [Note]] = [:]
         var conflicts: [Conflict] = []
         var status = FormStatus.initial
 
@@ -76,6 +79,12 @@ public struct InspectionForm: Hashable, Sendable {
                 reviewNotes += r.chosen.map { Note(id: s[2], sibling: $0) }
             case (3, "notices"):
                 notices[s[1], default: [:]][s[2]] = r.value
+            case (5, "notices") where s[2] == "photos":
+                if let stage = RectificationNotice.Stage(rawValue: s[3]) {
+                    noticePhotos[s[1], default: []].append(RectificationNotice.Evidence(sha256: s[4], stage: stage))
+                }
+            case (4, "notices") where s[2] == "notes":
+                noticeNotes[s[1], default: []] += r.chosen.map { Note(id: s[3], sibling: $0) }
             default:
                 continue
             }
@@ -101,7 +110,9 @@ public struct InspectionForm: Hashable, Sendable {
             return RectificationNotice(
                 id: key, item: f["item"]?.stringValue, party: f["party"]?.stringValue.flatMap(ResponsibleParty.init(rawValue:)),
                 description: f["description"]?.stringValue, deadline: f["deadline"]?.date, issuedAt: f["issuedAt"]?.date,
-                status: f["status"]?.stringValue.flatMap(NoticeStatus.init(rawValue:)) ?? .open)
+                status: f["status"]?.stringValue.flatMap(NoticeStatus.init(rawValue:)) ?? .open,
+                photos: (noticePhotos[key] ?? []).sorted(),
+                notes: (noticeNotes[key] ?? []).sorted { ($0.at ?? .distantPast, $0.id) < ($1.at ?? .distantPast, $1.id) })
         }
         self.conflicts = conflicts.sorted { ($0.field, $0.rule.rawValue) < ($1.field, $1.rule.rawValue) }
     }

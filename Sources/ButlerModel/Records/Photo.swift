@@ -4,12 +4,25 @@ import Foundation
 ///
 /// The record id is derived from the zone and the hash, so the same picture imported on two
 /// devices becomes one record whose fields merge; attachments are an add-wins set
-/// (`attachments/<record>/<item or "form">`), so a concurrent detach never drops an attachment
-/// someone else made.
+/// (`attachments/<record>/<item or "form">`, and `attachments/<form>/notices/<notice>/<stage>` for
+/// a rectification notice's evidence), so a concurrent detach never drops an attachment someone
+/// else made.
 public struct Photo: Hashable, Sendable {
     public struct Attachment: Hashable, Sendable {
         public let record: String
         public let item: String?
+        /// The rectification notice of `record` the photo is evidence for, and at which stage.
+        public var notice: String? = nil
+        public var stage: RectificationNotice.Stage? = nil
+
+        var jsonValue: JSONValue {
+            var o: [String: JSONValue] = ["record": .string(record), "item": item.map(JSONValue.string) ?? .null]
+            if let notice, let stage {
+                o["notice"] = .string(notice)
+                o["stage"] = .string(stage.rawValue)
+            }
+            return .object(o)
+        }
     }
 
     public let id: RecordID
@@ -47,6 +60,9 @@ public struct Photo: Hashable, Sendable {
             if s.count == 3, s[0] == "attachments" {
                 attachments.append(Attachment(record: s[1], item: s[2] == Photo.wholeRecord ? nil : s[2]))
             }
+            if s.count == 5, s[0] == "attachments", s[2] == "notices", let stage = RectificationNotice.Stage(rawValue: s[4]) {
+                attachments.append(Attachment(record: s[1], item: nil, notice: s[3], stage: stage))
+            }
         }
         sha256 = scalars["sha256"]?.stringValue
         bytes = scalars["bytes"]?.intValue
@@ -66,6 +82,30 @@ public struct Photo: Hashable, Sendable {
         _ state: inout RecordState, sha256: String, bytes: Int64, mediaType: String, takenAt: Date, caption: String?,
         attachTo record: RecordID, item: String?, stamp: EditStamp
     ) throws -> RecordState {
+        try self.record(
+            &state, sha256: sha256, bytes: bytes, mediaType: mediaType, takenAt: takenAt, caption: caption,
+            attachment: try FieldPath("attachments", record.rawValue, item ?? wholeRecord), stamp: stamp)
+    }
+
+    /// Records (or re-records) a photo's metadata and attaches it as `stage` evidence to
+    /// rectification notice `notice` of form `form`; returns the delta.
+    public static func record(
+        _ state: inout RecordState, sha256: String, bytes: Int64, mediaType: String, takenAt: Date, caption: String?,
+        attachTo form: RecordID, notice: String, stage: RectificationNotice.Stage, stamp: EditStamp
+    ) throws -> RecordState {
+        try record(
+            &state, sha256: sha256, bytes: bytes, mediaType: mediaType, takenAt: takenAt, caption: caption,
+            attachment: try noticeAttachment(form: form, notice: notice, stage: stage), stamp: stamp)
+    }
+
+    static func noticeAttachment(form: RecordID, notice: String, stage: RectificationNotice.Stage) throws -> FieldPath {
+        try FieldPath("attachments", form.rawValue, "notices", notice, stage.rawValue)
+    }
+
+    private static func record(
+        _ state: inout RecordState, sha256: String, bytes: Int64, mediaType: String, takenAt: Date, caption: String?,
+        attachment: FieldPath, stamp: EditStamp
+    ) throws -> RecordState {
         guard state.type == .photo, state.id == (try recordID(sha256: sha256, zone: state.zone)) else {
             throw ModelError(.invalidValue, "photo record \(state.id) does not match hash \(sha256)")
         }
@@ -84,7 +124,7 @@ public struct Photo: Hashable, Sendable {
             try delta.merge(copy.write("caption", .string(caption), stamp: stamp))
         }
         // A new dot on every attach, as on the form: a concurrent detach cannot drop it.
-        try delta.merge(copy.write(try FieldPath("attachments", record.rawValue, item ?? wholeRecord), true, stamp: stamp))
+        try delta.merge(copy.write(attachment, true, stamp: stamp))
         try FieldSchema.photo.validate(delta)
         state = copy
         return delta
@@ -98,10 +138,19 @@ public struct Photo: Hashable, Sendable {
         return state.write(try FieldPath("attachments", record.rawValue, item ?? wholeRecord), nil, stamp: stamp)
     }
 
+    /// Removes the photo's attachment as `stage` evidence to notice `notice` of `form`, as this
+    /// replica has seen it; returns the delta, empty when there is none.
+    public static func detach(
+        _ state: inout RecordState, from form: RecordID, notice: String, stage: RectificationNotice.Stage, stamp: EditStamp
+    ) throws -> RecordState {
+        guard state.type == .photo else { throw ModelError(.invalidValue, "\(state.id) is not a photo record") }
+        return state.write(try noticeAttachment(form: form, notice: notice, stage: stage), nil, stamp: stamp)
+    }
+
     public var jsonValue: JSONValue {
         var o: [String: JSONValue] = [
             "id": .string(id.rawValue), "zone": .string(zone.rawValue),
-            "attachments": .array(attachments.map { ["record": .string($0.record), "item": $0.item.map(JSONValue.string) ?? .null] }),
+            "attachments": .array(attachments.map(\.jsonValue)),
             "conflicts": .array(conflicts.map(\.jsonValue)),
         ]
         o["sha256"] = sha256.map(JSONValue.string) ?? .null

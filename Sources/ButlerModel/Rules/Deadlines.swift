@@ -70,12 +70,20 @@ public struct Escalation: Hashable, Sendable {
     /// Since when it applies (the missed deadline).
     public let since: Date?
     public let detail: String
+    /// For an overdue rectification notice: the notice (``RectificationNotice/Reference``) and
+    /// its evidence photos, the grounds for fining the party. `nil` for the other kinds.
+    public var notice: RectificationNotice.Reference? = nil
+    public var evidence: [RectificationNotice.Evidence]? = nil
 
+    /// `notice` and `evidence` appear only for the escalations that have them.
     public var jsonValue: JSONValue {
-        [
+        var o: [String: JSONValue] = [
             "kind": .string(kind.rawValue), "record": .string(record.rawValue), "zone": .string(zone.rawValue),
             "since": since?.wire ?? .null, "detail": .string(detail),
         ]
+        if let notice { o["notice"] = .string(notice.description) }
+        if let evidence { o["evidence"] = .array(evidence.map(\.jsonValue)) }
+        return .object(o)
     }
 
     /// Every escalation the records hold at `now`, ordered by kind then record.
@@ -126,7 +134,8 @@ public struct Escalation: Hashable, Sendable {
                 for notice in form.notices where notice.isOverdue(now: now) {
                     found.append(Escalation(
                         kind: .rectificationOverdue, record: form.id, zone: form.zone, since: notice.deadline,
-                        detail: "Rectification notice \(notice.id) to \(notice.party?.rawValue ?? "?") for \(notice.item ?? "?") was due \(notice.deadline.map(Timestamp.format) ?? "?")."))
+                        detail: "Rectification notice \(notice.id) to \(notice.party?.rawValue ?? "?") for \(notice.item ?? "?") was due \(notice.deadline.map(Timestamp.format) ?? "?").",
+                        notice: RectificationNotice.Reference(form: form.id, notice: notice.id), evidence: notice.photos))
                 }
             case .photo, .callback:
                 continue

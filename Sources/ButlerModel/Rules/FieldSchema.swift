@@ -71,6 +71,9 @@ public struct FieldSchema: Sendable {
         Field(pattern: ["notices", "*", "deadline"], rule: .lastWriterWins, validate: Shape.time),
         Field(pattern: ["notices", "*", "issuedAt"], rule: .lastWriterWins, validate: Shape.time),
         Field(pattern: ["notices", "*", "status"], rule: .statusMonotone, validate: Shape.oneOf(NoticeStatus.allCases.map(\.rawValue))),
+        Field(pattern: ["notices", "*", "photos", "before", "*"], rule: .addWins, validate: Shape.member),
+        Field(pattern: ["notices", "*", "photos", "after", "*"], rule: .addWins, validate: Shape.member),
+        Field(pattern: ["notices", "*", "notes", "*"], rule: .notesKeepAll, validate: Note.validate),
     ])
 
     static let photo = FieldSchema(type: .photo, fields: [
@@ -81,6 +84,8 @@ public struct FieldSchema: Sendable {
         Field(pattern: ["takenBy"], rule: .lastWriterWins, validate: Shape.text(64)),
         Field(pattern: ["caption"], rule: .lastWriterWins, validate: Shape.text(500)),
         Field(pattern: ["attachments", "*", "*"], rule: .addWins, validate: Shape.member),
+        Field(pattern: ["attachments", "*", "notices", "*", "before"], rule: .addWins, validate: Shape.member),
+        Field(pattern: ["attachments", "*", "notices", "*", "after"], rule: .addWins, validate: Shape.member),
     ])
 
     static let workOrder = FieldSchema(type: .workOrder, fields: [

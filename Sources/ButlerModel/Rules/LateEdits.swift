@@ -11,8 +11,8 @@ enum LateEdits {
     static func isContent(_ path: FieldPath) -> Bool {
         let first = path.segments.first
         if first == "status" || first == "review" || first == "submitted" { return false }
-        // Rectification progress is tracked after submission by design.
-        if first == "notices", path.segments.last == "status" { return false }
+        // Rectification progress (status, evidence photos, notes) is tracked after submission by design.
+        if first == "notices", path.segments.count > 2, ["status", "photos", "notes"].contains(path.segments[2]) { return false }
         return true
     }
 

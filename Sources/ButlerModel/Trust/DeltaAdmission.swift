@@ -31,7 +31,7 @@ public struct Pusher: Hashable, Sendable {
 /// | a counter of the pusher's own replica | at most ``maxCounterJump`` beyond what the record holds | `counter-jump` |
 /// | the causal context | covers only dots the record holds, plus the pusher's own | `unknown-dots` |
 /// | a status's `seen` vector | no counter beyond what the merged record has seen | `unknown-dots` |
-/// | the effect (values added *and* removed, and the resolved form status) | allowed for the pusher's role (see ``forbiddenEffect(added:removed:type:pusher:)``, ``forbiddenStatusChange(from:to:added:pusher:)``, ``forbiddenErasure(_:by:pusher:)``) | `role-forbidden` |
+/// | the effect (values added *and* removed, and the resolved form and notice statuses) | allowed for the pusher's role (see ``forbiddenEffect(added:removed:type:pusher:)``, ``forbiddenStatusChange(from:to:added:pusher:)``, ``forbiddenErasure(_:by:pusher:)``, ``forbiddenNoticeChange(from:to:added:pusher:)``) | `role-forbidden` |
 /// | the merged record | within ``RecordLimits`` | `record-too-large` |
 ///
 /// A refusal leaves the stored record untouched; it is decided from the delta and the stored
@@ -71,6 +71,7 @@ public enum DeltaAdmission {
         if let reason = forbiddenEffect(added: added, removed: removed, type: delta.type, pusher: pusher)
             ?? forbiddenStatusChange(from: base, to: merged, added: added, pusher: pusher)
             ?? forbiddenErasure(removed, by: delta, pusher: pusher)
+            ?? forbiddenNoticeChange(from: base, to: merged, added: added, pusher: pusher)
         {
             throw ModelError(.roleForbidden, reason)
         }

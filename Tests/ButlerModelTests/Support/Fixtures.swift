@@ -118,7 +118,7 @@ enum RandomEdits {
         switch state.type {
         case .inspectionForm:
             let item = rng.pick(items)
-            switch Int.random(in: 0..<12, using: &rng) {
+            switch Int.random(in: 0..<14, using: &rng) {
             case 0, 1, 2: delta = try? InspectionForm.setResult(&state, item: item, result: rng.pick(ChecklistResult.allCases), at: now, stamp: stamp)
             case 3: delta = try? InspectionForm.addNote(&state, item: rng.chance(0.7) ? item : nil, text: "note \(counter)", at: now, stamp: stamp)
             case 4: delta = try? InspectionForm.attachPhoto(&state, item: item, sha256: rng.pick(photos), stamp: stamp)
@@ -135,9 +135,32 @@ enum RandomEdits {
             case 8: delta = rng.chance(0.6) ? try? InspectionForm.reopen(&state, stamp: stamp) : try? InspectionForm.close(&state, stamp: stamp)
             case 9: delta = try? InspectionForm.setField(&state, rng.chance(0.5) ? "weather" : "place", to: "v\(counter)", stamp: stamp)
             case 10:
-                delta = try? InspectionForm.addNotice(
-                    &state, item: item, party: rng.pick(ResponsibleParty.allCases), description: "整改", deadline: now.addingTimeInterval(86_400),
-                    at: now, stamp: stamp).delta
+                // A notice is raised from a defect (001 §4.3.1.1): record it, then raise the notice, in one delta.
+                var copy = state
+                if var d = try? InspectionForm.setResult(&copy, item: item, result: .defect, at: now, stamp: stamp),
+                    let notice = try? InspectionForm.addNotice(
+                        &copy, item: item, party: rng.pick(ResponsibleParty.allCases), description: "整改", deadline: now.addingTimeInterval(86_400),
+                        at: now, stamp: stamp),
+                    (try? d.merge(notice.delta)) != nil
+                {
+                    state = copy
+                    delta = d
+                } else {
+                    delta = nil
+                }
+            case 12:
+                // Evidence on a notice, at any form status.
+                let notices = (try? InspectionForm(state).notices) ?? []
+                delta = notices.isEmpty ? nil : try? InspectionForm.attachNoticePhoto(
+                    &state, notice: rng.pick(notices).id, stage: rng.pick(RectificationNotice.Stage.allCases), sha256: rng.pick(photos), stamp: stamp)
+            case 13:
+                // Detach a notice's evidence photo this replica sees, when there is one.
+                let attached = state.fields.keys.filter { $0.segments.count == 5 && $0.segments[0] == "notices" && !state.siblings($0).isEmpty }.sorted()
+                if let path = attached.isEmpty ? nil : rng.pick(attached), let stage = RectificationNotice.Stage(rawValue: String(path.segments[3])) {
+                    delta = try? InspectionForm.detachNoticePhoto(&state, notice: String(path.segments[1]), stage: stage, sha256: String(path.segments[4]), stamp: stamp)
+                } else {
+                    delta = nil
+                }
             default:
                 let notices = (try? InspectionForm(state).notices) ?? []
                 delta = notices.isEmpty ? nil : try? InspectionForm.setNoticeStatus(&state, notice: rng.pick(notices).id, to: rng.pick([.rectified, .verified]), stamp: stamp)

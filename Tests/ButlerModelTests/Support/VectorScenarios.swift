@@ -44,6 +44,8 @@ enum VectorScenarios {
             // Issue 13: complaint rounds derived from fixes and callbacks; callbacks closed as unreachable.
             complaintConcurrentFixes(), complaintApprovalRacedByUnsatisfied(), complaintApproved(), complaintLegacyRounds(),
             callbackClosedUnreachable(), callbackVerdictOutranksClosing(),
+            // Issue 13: a rectification notice's evidence is an add-wins set, followed up after submission.
+            noticeEvidenceAddWins(),
         ]
     }
 
@@ -406,6 +408,8 @@ enum VectorScenarios {
 
     static func noticeStatusMonotone() throws -> VectorScenario {
         var a = form()
+        // A notice is raised from a defect (001 §4.3.1.1).
+        try InspectionForm.setResult(&a, item: "hygiene", result: .defect, at: at(1), stamp: s(li, 1_900))
         let notice = try InspectionForm.addNotice(
             &a, item: "hygiene", party: .cleaning, description: "楼道垃圾未清", deadline: at(24 * 60), at: at(2), stamp: s(li, 2_000))
         var b = a
@@ -418,11 +422,37 @@ enum VectorScenarios {
 
     static func noticeByTwoDevices() throws -> VectorScenario {
         var a = form(), b = form()
+        let defect1 = try InspectionForm.setResult(&a, item: "hygiene", result: .defect, at: at(1), stamp: s(li, 1_900))
+        let defect2 = try InspectionForm.setResult(&b, item: "roof-railings", result: .defect, at: at(1), stamp: s(wang, 1_900))
         let n1 = try InspectionForm.addNotice(&a, item: "hygiene", party: .cleaning, description: "清理杂物", deadline: at(1440), at: at(1), stamp: s(li, 2_000))
         let n2 = try InspectionForm.addNotice(&b, item: "roof-railings", party: .engineering, description: "护栏松动", deadline: at(2880), at: at(1), stamp: s(wang, 2_000))
         return VectorScenario(
-            name: "notices-from-two-devices", description: "Two devices raise different rectification notices: both exist.",
-            covers: ["join"], inputs: [form(), n1.delta, n2.delta], checks: [("/notices/0/party", "cleaning"), ("/notices/1/party", "engineering")])
+            name: "notices-from-two-devices", description: "Two devices raise different rectification notices from their defects: both exist.",
+            covers: ["join"], inputs: [form(), defect1, n1.delta, defect2, n2.delta],
+            checks: [("/notices/0/party", "cleaning"), ("/notices/1/party", "engineering")])
+    }
+
+    static func noticeEvidenceAddWins() throws -> VectorScenario {
+        var a = form()
+        try InspectionForm.setResult(&a, item: "hygiene", result: .defect, at: at(1), stamp: s(li, 1_900))
+        let notice = try InspectionForm.addNotice(
+            &a, item: "hygiene", party: .cleaning, description: "楼道垃圾未清", deadline: at(24 * 60), at: at(2), stamp: s(li, 2_000))
+        try InspectionForm.attachNoticePhoto(&a, notice: notice.id, stage: .before, sha256: photoA, stamp: s(li, 2_100))
+        try InspectionForm.submit(&a, stamp: s(li, 2_200))
+        let base = a
+        var b = a
+        // Li takes the before photo off while Wang, offline, attaches it again and adds the after photo.
+        let detach = try InspectionForm.detachNoticePhoto(&a, notice: notice.id, stage: .before, sha256: photoA, stamp: s(li, 3_000))
+        let reattach = try InspectionForm.attachNoticePhoto(&b, notice: notice.id, stage: .before, sha256: photoA, stamp: s(wang, 2_900))
+        let after = try InspectionForm.attachNoticePhoto(&b, notice: notice.id, stage: .after, sha256: photoB, stamp: s(wang, 3_100))
+        return VectorScenario(
+            name: "notice-evidence-add-wins",
+            description: "A notice's before photo detached on one device while another attaches it again, after the form was submitted: the photo stays, nothing is a late edit.",
+            covers: ["add-wins", "remove", "concurrent"], inputs: [base, detach, reattach, after],
+            checks: [
+                ("/notices/0/photos/0/sha256", .string(photoA)), ("/notices/0/photos/0/stage", "before"),
+                ("/notices/0/photos/1/sha256", .string(photoB)), ("/notices/0/photos/1/stage", "after"), ("/conflicts", []),
+            ])
     }
 
     // MARK: photo records
