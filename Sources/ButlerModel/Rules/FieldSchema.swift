@@ -49,6 +49,7 @@ public struct FieldSchema: Sendable {
         case .workOrder: workOrder
         case .complaint: complaint
         case .callback: callback
+        case .rainDay: rainDay
         }
     }
 
@@ -105,6 +106,10 @@ public struct FieldSchema: Sendable {
     static let callback = FieldSchema(type: .callback, fields: [
         Field(pattern: ["subject"], rule: .lastWriterWins, validate: CallbackRecord.validateSubject),
         Field(pattern: ["attempts", "*"], rule: .appendOnly, validate: CallbackRecord.validateAttempt),
+    ])
+
+    static let rainDay = FieldSchema(type: .rainDay, fields: [
+        Field(pattern: ["reports", "*"], rule: .notesKeepAll, validate: RainDay.validateReport),
     ])
 }
 
