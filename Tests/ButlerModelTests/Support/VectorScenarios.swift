@@ -47,7 +47,7 @@ enum VectorScenarios {
     }
 
     static func rainDayTwoDevices() throws -> VectorScenario {
-        let id = try RainDay.recordID(zone: Fixtures.zone, day: EstateCalendar.Day("2026-11-24"))
+        let id = try RainDay.recordID(zone: Fixtures.zone, day: EstateCalendar.Day("2026-11-23"))
         var a = RecordState(id: id, type: .rainDay, zone: Fixtures.zone)
         var b = a
         let d1 = try RainDay.report(&a, note: "午后大雨", at: at(600), stamp: s(li, 2_000))
@@ -57,7 +57,7 @@ enum VectorScenarios {
         return VectorScenario(
             name: "rain-day-two-devices", description: "Two devices record rain on the same day in one zone: one record (its id derives from zone and day), both reports kept; a withdrawal removes only the report its writer saw.",
             covers: ["notes-keep-all", "concurrent", "join"], inputs: [d2, d1, d3],
-            checks: [("/day", "2026-11-24"), ("/rain", true), ("/reports/0/by", "王管家")])
+            checks: [("/day", "2026-11-23"), ("/rain", true), ("/reports/0/by", "王管家")])
     }
 
     // MARK: causality
