@@ -177,7 +177,7 @@ struct RainDayTests {
         #expect { try FieldSchema.of(.rainDay).validate(extra) } throws: { ($0 as? ModelError)?.code == .invalidField }
         let stray = try RecordState(
             id: good.id, type: .rainDay, zone: east3, context: good.context,
-            fields: [try FieldPath("day"): [Dot(li.replica, 1): FieldEntry(value: "2026-11-23", time: HLCTimestamp(millis: 1_000), author: "li")]])
+            fields: [FieldPath("day"): [Dot(li.replica, 1): FieldEntry(value: "2026-11-23", time: HLCTimestamp(millis: 1_000), author: "li")]])
         #expect { try FieldSchema.of(.rainDay).validate(stray) } throws: { ($0 as? ModelError)?.code == .invalidField }
 
         // Recorded 2026-11-23T01:00Z (09:00 at +08:00): rain on the 23rd is fine, on the 25th has not fallen yet.

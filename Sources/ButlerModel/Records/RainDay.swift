@@ -83,6 +83,7 @@ public struct RainDay: Hashable, Sendable {
     }
 
     /// Records that it rained in `state`'s zone on its day; returns the delta (one new report).
+    @discardableResult
     public static func report(_ state: inout RecordState, note: String?, at: Date, stamp: EditStamp) throws -> RecordState {
         _ = try RainDay(state)
         var value: [String: JSONValue] = ["at": at.wire]
@@ -95,6 +96,7 @@ public struct RainDay: Hashable, Sendable {
     /// Withdraws the reports this replica sees that were written by one of `replicas` (every
     /// report it sees when `nil`, as a supervisor may); returns the delta, empty when there is none.
     /// A report written concurrently elsewhere survives and keeps the day rainy.
+    @discardableResult
     public static func withdraw(_ state: inout RecordState, replicas: Set<ReplicaID>?, stamp: EditStamp) throws -> RecordState {
         _ = try RainDay(state)
         var delta = RecordState(id: state.id, type: .rainDay, zone: state.zone)
