@@ -48,14 +48,22 @@ struct Serve: AsyncParsableCommand {
             Prints `butler-server listening on http://HOST:PORT` once it accepts connections (with --port 0 \
             the port the system chose).
 
+            The estate's time zone (default +08:00) counts deadlines in local days, such as a leak repair's \
+            callback after the first rainy day; it is served to every handheld at sync.
+
             Examples:
               butler-server serve
               butler-server serve --data /var/lib/butler --host 0.0.0.0 --port 8080
+              butler-server serve --estate-utc-offset +07:00
             """)
 
     @OptionGroup var data: DataOptions
     @Option(help: ArgumentHelp("Address to listen on (env BUTLER_HOST).", valueName: "host")) var host: String?
     @Option(help: ArgumentHelp("Port to listen on, 0 for any (env BUTLER_PORT).", valueName: "port")) var port: Int?
+    @Option(
+        name: .customLong("estate-utc-offset"),
+        help: ArgumentHelp("The estate's time zone, like +08:00; west of UTC as --estate-utc-offset=-05:00 (env BUTLER_ESTATE_UTC_OFFSET; default +08:00).", valueName: "±hh:mm"))
+    var estateUTCOffset: String?
 
     func run() async throws {
         var config = try data.configuration()
@@ -63,6 +71,12 @@ struct Serve: AsyncParsableCommand {
         if let port {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
             config.port = port
+        }
+        if let estateUTCOffset {
+            guard let seconds = try? EstateCalendar.parseUTCOffset(estateUTCOffset) else {
+                throw ValidationError("--estate-utc-offset must be written like +08:00 or -05:30 (within ±14:00), got \"\(estateUTCOffset)\"")
+            }
+            config.calendar = EstateCalendar(utcOffsetSeconds: seconds, rainDays: config.calendar.rainDays)
         }
         let logLevel = config.logLevel
         LoggingSystem.bootstrap { label in

@@ -114,7 +114,14 @@ struct CallbackCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show a work order's callback attempts, outcome and due time.",
-            discussion: "Example:\n  butler callback show $WO --json")
+            discussion: """
+                A completed leak repair's callback is due at the end of the first rain day recorded for its zone after \
+                the day of completion (estate local time; `butler rain add`); until then it shows "waiting for rain" \
+                (JSON: "due": null, "waitingFor": "rain").
+
+                Example:
+                  butler callback show $WO --json
+                """)
         @OptionGroup var home: HomeOptions
         @Argument(help: "The work order id.") var workorder: String
         @Flag(help: "Print JSON.") var json = false
@@ -124,18 +131,22 @@ struct CallbackCommand: AsyncParsableCommand {
             let id = try CLI.recordID(workorder)
             let order = try store.workOrder(id)
             let record = try store.callbacks(workOrder: id)
-            let due = Deadlines.callbackDue(for: order, calendar: EstateCalendar())
+            let calendar = try store.estateCalendar()
+            let due = Deadlines.callbackDue(for: order, calendar: calendar)
+            let waitsForRain = Deadlines.waitsForRain(order, calendar: calendar)
             let outcome = record?.outcome ?? .pending
             if json {
-                CLI.print([
+                var o: [String: JSONValue] = [
                     "workorder": .string(id.rawValue), "attempts": .array(record?.attempts.map(\.jsonValue) ?? []),
                     "outcome": .string(outcome.rawValue), "due": due.map { .string(Timestamp.format($0)) } ?? .null,
                     "explanation": .string(record?.outcomeExplanation ?? "No callback attempt yet."),
-                ])
+                ]
+                if waitsForRain { o["waitingFor"] = "rain" }
+                CLI.print(.object(o))
                 return
             }
             print("\(id)  \(order.category?.rawValue ?? "?")  \(order.place ?? "")  \(order.status.rawValue)")
-            print("callback due \(due.map(Timestamp.format) ?? "-")  outcome \(outcome.rawValue)")
+            print("callback due \(waitsForRain ? "waiting for rain" : due.map(Timestamp.format) ?? "-")  outcome \(outcome.rawValue)")
             for a in record?.attempts ?? [] {
                 print("  \(Timestamp.format(a.at))  \(a.channel.rawValue)  \(a.reached ? "reached" : "not reached")  \(a.satisfaction?.rawValue ?? "")  \(a.author)  \(a.note ?? "")")
             }

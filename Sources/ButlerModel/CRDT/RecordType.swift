@@ -10,4 +10,6 @@ public enum RecordType: String, CaseIterable, Hashable, Sendable {
     case complaint
     /// 回访记录: the callbacks to a resident after a repair or complaint.
     case callback
+    /// 下雨天: a day it rained in a zone; leak callbacks wait for one.
+    case rainDay = "rain-day"
 }

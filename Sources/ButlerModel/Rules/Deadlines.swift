@@ -12,7 +12,8 @@ public enum Deadlines {
     /// repair is not completed yet, or (for a leak) no rain has been recorded since.
     ///
     /// - `urgent-utility`, `neighbour`, `dangerous`: 24 hours after completion;
-    /// - `leak` (under warranty): by the end of the first recorded rainy day after the day of completion;
+    /// - `leak` (under warranty): by the end of the first rainy day recorded for the order's zone
+    ///   after the day of completion, in the estate's local time;
     /// - `general`, `major`: 2 days after completion.
     public static func callbackDue(for order: WorkOrder, calendar: EstateCalendar) -> Date? {
         guard let done = order.completedAt, let category = order.category else { return nil }
@@ -22,7 +23,7 @@ public enum Deadlines {
         case .general, .major:
             return done.addingTimeInterval(2 * 86_400)
         case .leak:
-            guard let rain = calendar.firstRainDay(after: done) else { return nil }
+            guard let rain = calendar.firstRainDay(after: done, in: order.zone) else { return nil }
             return calendar.start(of: Day(ordinal: rain.ordinal + 1))
         }
     }
@@ -44,6 +45,13 @@ public enum Deadlines {
     /// When a repair not yet started must be escalated: 2 days after it was reported.
     public static func startDeadline(for order: WorkOrder) -> Date? {
         order.reportedAt.map { $0.addingTimeInterval(repairStartLimit) }
+    }
+
+    /// Whether the callback after `order` waits for rain: a completed leak repair with no rain
+    /// day recorded for its zone since the day of completion (its due time is then unknown).
+    public static func waitsForRain(_ order: WorkOrder, calendar: EstateCalendar) -> Bool {
+        guard order.category == .leak, let done = order.completedAt else { return false }
+        return calendar.firstRainDay(after: done, in: order.zone) == nil
     }
 
     private typealias Day = EstateCalendar.Day
@@ -137,7 +145,7 @@ public struct Escalation: Hashable, Sendable {
                         detail: "Rectification notice \(notice.id) to \(notice.party?.rawValue ?? "?") for \(notice.item ?? "?") was due \(notice.deadline.map(Timestamp.format) ?? "?").",
                         notice: RectificationNotice.Reference(form: form.id, notice: notice.id), evidence: notice.photos))
                 }
-            case .photo, .callback:
+            case .photo, .callback, .rainDay:
                 continue
             }
         }

@@ -49,6 +49,7 @@ public struct FieldSchema: Sendable {
         case .workOrder: workOrder
         case .complaint: complaint
         case .callback: callback
+        case .rainDay: rainDay
         }
     }
 
@@ -116,6 +117,10 @@ public struct FieldSchema: Sendable {
         Field(pattern: ["subject"], rule: .lastWriterWins, validate: CallbackRecord.validateSubject),
         Field(pattern: ["attempts", "*"], rule: .appendOnly, validate: CallbackRecord.validateAttempt),
         Field(pattern: ["closed"], rule: .lastWriterWins, validate: CallbackRecord.validateClosing),
+    ])
+
+    static let rainDay = FieldSchema(type: .rainDay, fields: [
+        Field(pattern: ["reports", "*"], rule: .notesKeepAll, validate: RainDay.validateReport),
     ])
 }
 

@@ -10,6 +10,7 @@ extension RecordState {
         case .workOrder: try WorkOrder(self).jsonValue
         case .complaint: try Complaint(self).jsonValue
         case .callback: try CallbackRecord(self).jsonValue
+        case .rainDay: try RainDay(self).jsonValue
         }
     }
 
@@ -20,7 +21,7 @@ extension RecordState {
         case .photo: try Photo(self).conflicts
         case .workOrder: try WorkOrder(self).conflicts
         case .complaint: try Complaint(self).conflicts
-        case .callback: []
+        case .callback, .rainDay: []
         }
     }
 }

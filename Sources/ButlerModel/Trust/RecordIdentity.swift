@@ -1,5 +1,5 @@
 /// The rules that bind a record id to its type: ids derived from what a record is about (a photo's
-/// zone and hash, a callback's subject) name their type, so nobody can take such an id first under
+/// zone and hash, a callback's subject, a rain day's zone and date) name their type, so nobody can take such an id first under
 /// another type and make the real record unmergeable for ever.
 public enum RecordIdentity {
     /// The prefix of a photo record id: `photo:<zone>:<sha256>`.
@@ -22,9 +22,13 @@ public enum RecordIdentity {
             guard raw.hasPrefix(callbackPrefix), raw.utf8.count > callbackPrefix.utf8.count else {
                 throw ModelError(.recordMismatch, "a callback record's id must be cb:<subject id>, not \(raw)")
             }
+        case .rainDay:
+            guard RainDay.day(inID: id, zone: zone) != nil else {
+                throw ModelError(.recordMismatch, "a rain day's id must be rain:\(zone):<yyyy-MM-dd>, not \(raw)")
+            }
         case .inspectionForm, .workOrder, .complaint:
-            if raw.hasPrefix(photoPrefix) || raw.hasPrefix(callbackPrefix) {
-                throw ModelError(.recordMismatch, "the id \(raw) is reserved for a \(raw.hasPrefix(photoPrefix) ? "photo" : "callback") record, not a \(type.rawValue)")
+            if let reserved = [(photoPrefix, "photo"), (callbackPrefix, "callback"), (RainDay.idPrefix, "rain-day")].first(where: { raw.hasPrefix($0.0) }) {
+                throw ModelError(.recordMismatch, "the id \(raw) is reserved for a \(reserved.1) record, not a \(type.rawValue)")
             }
         }
     }

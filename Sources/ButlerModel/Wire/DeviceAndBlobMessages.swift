@@ -11,20 +11,26 @@ public enum DeviceRole: String, CaseIterable, Hashable, Sendable {
     public var supervises: Bool { self != .butler }
 }
 
-/// `GET /v1/devices/me`: who the token belongs to.
+/// `GET /v1/devices/me`: who the token belongs to, and the estate settings its deadlines use.
 public struct DeviceInfo: Hashable, Sendable {
     public let name: String
     public let role: DeviceRole
     public let zones: [Zone]
+    /// The estate's time zone, seconds east of UTC (`"estate": {"utcOffset": "+08:00"}`); `nil`
+    /// from a server that does not send it, which means the default, +08:00.
+    public let estateUTCOffsetSeconds: Int?
 
-    public init(name: String, role: DeviceRole, zones: [Zone]) {
+    public init(name: String, role: DeviceRole, zones: [Zone], estateUTCOffsetSeconds: Int? = nil) {
         self.name = name
         self.role = role
         self.zones = zones
+        self.estateUTCOffsetSeconds = estateUTCOffsetSeconds
     }
 
     public var jsonValue: JSONValue {
-        ["name": .string(name), "role": .string(role.rawValue), "zones": .array(zones.map { .string($0.rawValue) })]
+        var o: [String: JSONValue] = ["name": .string(name), "role": .string(role.rawValue), "zones": .array(zones.map { .string($0.rawValue) })]
+        if let estateUTCOffsetSeconds { o["estate"] = ["utcOffset": .string(EstateCalendar.formatUTCOffset(estateUTCOffsetSeconds))] }
+        return .object(o)
     }
 
     public init(json: JSONValue) throws {
@@ -37,6 +43,16 @@ public struct DeviceInfo: Hashable, Sendable {
         zones = try r.array("zones").map { zone in
             guard let z = zone.stringValue else { throw ModelError(.invalidJSON, "device.zones must hold strings") }
             return try Zone(z)
+        }
+        if let estate = r.members["estate"], estate != .null {
+            let e = try JSONObjectReader(estate, path: "device.estate")
+            do {
+                estateUTCOffsetSeconds = try e.optionalString("utcOffset").map(EstateCalendar.parseUTCOffset)
+            } catch let error as ModelError where error.code == .invalidValue {
+                throw ModelError(.invalidJSON, "device.estate.utcOffset: \(error.message)")
+            }
+        } else {
+            estateUTCOffsetSeconds = nil
         }
     }
 }

@@ -11,7 +11,10 @@ struct SyncRoutes {
 
     func register(on group: RouterGroup<DeviceRequestContext>) {
         group.get("devices/me") { _, context in
-            Response.json(context.device.info.jsonValue)
+            let device = context.device
+            return Response.json(
+                DeviceInfo(name: device.name, role: device.role, zones: device.zones, estateUTCOffsetSeconds: configuration.calendar.utcOffsetSeconds)
+                    .jsonValue)
         }
         group.post("devices/me/replicas") { _, context in try await issueReplica(context) }
         group.post("push") { request, context in try await push(request, context) }
@@ -101,6 +104,7 @@ struct SyncRoutes {
         do {
             try FieldSchema.of(delta.type).validate(delta)
             try CallbackRecord.checkAttemptTimes(delta)
+            try RainDay.checkReportTimes(delta)
         } catch let error as ModelError {
             return WireError(code: error.code, message: error.message)
         } catch {

@@ -15,25 +15,30 @@ struct ViewRoutes {
         }
         group.get("views/escalations") { _, context in
             let records = try await storage.records(zones: context.device.zones)
-            let escalations = Escalation.evaluate(records, now: configuration.clock.now(), calendar: configuration.calendar)
+            let escalations = Escalation.evaluate(records, now: configuration.clock.now(), calendar: configuration.calendar.withRain(from: records))
             return Response.json(["escalations": .array(escalations.map(\.jsonValue))])
         }
         group.get("views/callbacks") { _, context in
             let records = try await storage.records(zones: context.device.zones)
-            return Response.json(["callbacks": .array(Self.callbacks(records, now: configuration.clock.now(), calendar: configuration.calendar))])
+            let calendar = configuration.calendar.withRain(from: records)
+            return Response.json(["callbacks": .array(Self.callbacks(records, now: configuration.clock.now(), calendar: calendar))])
         }
     }
 
-    /// Every completed repair and fixed complaint with its callback due time and outcome.
+    /// Every completed repair and fixed complaint with its callback due time and outcome; a leak
+    /// repair with no rain recorded in its zone since says `"waitingFor": "rain"` (and `"due": null`).
+    /// `calendar` must hold the rain days of the records' zones (``EstateCalendar/withRain(from:)``).
     static func callbacks(_ records: [RecordState], now: Date, calendar: EstateCalendar) -> [JSONValue] {
         let outcomes = CallbackRecord.bySubject(records)
         var rows: [JSONValue] = []
         for state in records {
             let due: Date?
+            var waitingFor: JSONValue?
             switch state.type {
             case .workOrder:
                 guard let order = try? WorkOrder(state), order.completedAt != nil else { continue }
                 due = Deadlines.callbackDue(for: order, calendar: calendar)
+                if Deadlines.waitsForRain(order, calendar: calendar) { waitingFor = "rain" }
             case .complaint:
                 guard let complaint = try? Complaint(state), complaint.fixedAt != nil else { continue }
                 due = Deadlines.callbackDue(for: complaint)
@@ -41,11 +46,13 @@ struct ViewRoutes {
                 continue
             }
             let outcome = outcomes[state.id.rawValue]?.outcome ?? .pending
-            rows.append([
+            var row: [String: JSONValue] = [
                 "subject": .string(state.id.rawValue), "subjectType": .string(state.type.rawValue), "zone": .string(state.zone.rawValue),
                 "due": due.map { .string(Timestamp.format($0)) } ?? .null, "outcome": .string(outcome.rawValue),
                 "overdue": .bool(outcome == .pending && due.map { now > $0 } == true),
-            ])
+            ]
+            if let waitingFor { row["waitingFor"] = waitingFor }
+            rows.append(.object(row))
         }
         return rows
     }

@@ -40,7 +40,9 @@ public struct ServerConfiguration: Sendable {
     /// A pull page ends after the state that reaches this many bytes (it always holds one), so a
     /// zone of large records is served in bounded pages.
     public var maxPullPageBytes: Int = 8 << 20
-    /// The estate calendar (time zone, rain days) the deadline views use.
+    /// The estate calendar the deadline views use: its time zone (env `BUTLER_ESTATE_UTC_OFFSET`,
+    /// e.g. `+08:00`, the default) is served to devices in `GET /v1/devices/me`; the views add the
+    /// rain days recorded in the zones' `rain-day` records.
     public var calendar = EstateCalendar()
     /// How much the server logs (to stderr). Env `BUTLER_LOG_LEVEL`, the one variable every
     /// executable reads (the older `LOG_LEVEL` is still honoured when it is not set).
@@ -56,7 +58,7 @@ public struct ServerConfiguration: Sendable {
     public var blobDirectory: URL { blobsOverride ?? dataDirectory.appendingPathComponent("blobs", isDirectory: true) }
 
     /// The defaults overridden by `BUTLER_HOST`, `BUTLER_PORT`, `BUTLER_DATA`, `BUTLER_DATABASE_URL`, `BUTLER_BLOBS`,
-    /// `BUTLER_LOG_LEVEL` and the blob quota variables where set; a value the server cannot use
+    /// `BUTLER_LOG_LEVEL`, `BUTLER_ESTATE_UTC_OFFSET` and the blob quota variables where set; a value the server cannot use
     /// throws ``ConfigurationError`` naming the variable.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
         var config = ServerConfiguration()
@@ -81,6 +83,13 @@ public struct ServerConfiguration: Sendable {
         if let text = environment["BUTLER_UNREFERENCED_BLOB_TTL_HOURS"], !text.isEmpty {
             guard let value = Double(text), value > 0 else { throw ConfigurationError("BUTLER_UNREFERENCED_BLOB_TTL_HOURS must be a positive number of hours, got \"\(text)\"") }
             config.unreferencedBlobTTL = value * 3600
+        }
+        if let text = environment["BUTLER_ESTATE_UTC_OFFSET"], !text.isEmpty {
+            do {
+                config.calendar = EstateCalendar(utcOffsetSeconds: try EstateCalendar.parseUTCOffset(text), rainDays: config.calendar.rainDays)
+            } catch let error as ModelError {
+                throw ConfigurationError("BUTLER_ESTATE_UTC_OFFSET: \(error.message)")
+            }
         }
         do {
             if let name = try LogLevelSetting.levelName(in: environment, acceptingLegacy: true) { config.logLevel = Logger.Level(rawValue: name) ?? .info }

@@ -74,7 +74,7 @@ enum RandomEdits {
         if known.isEmpty || rng.chance(0.08) {
             counter += 1
             let zone = Fixtures.zone
-            switch Int.random(in: 0..<5, using: &rng) {
+            switch Int.random(in: 0..<6, using: &rng) {
             case 0:
                 let delta = try! InspectionForm.create(
                     id: RecordID("form-\(counter)"), zone: zone, template: Fixtures.template, place: "楼梯间 \(counter)", at: now, stamp: stamp)
@@ -101,6 +101,14 @@ enum RandomEdits {
                     &state, sha256: sha, bytes: 1_000, mediaType: "image/jpeg", takenAt: now, caption: rng.chance(0.5) ? "证据 \(counter)" : nil,
                     attachTo: RecordID("form-\(Int.random(in: 1...3, using: &rng))"), item: rng.pick(items), stamp: stamp)
                 try! replica.receive(delta)
+                return delta
+            case 4:
+                // Several devices record rain on the same day: one record per zone and day.
+                let day = EstateCalendar.Day(ordinal: EstateCalendar().day(of: Fixtures.morning).ordinal - Int64.random(in: 0...2, using: &rng))
+                let id = try! RainDay.recordID(zone: zone, day: day)
+                var state = replica.records[id] ?? RecordState(id: id, type: .rainDay, zone: zone)
+                let delta = try! RainDay.report(&state, note: rng.chance(0.3) ? "大雨" : nil, at: now, stamp: stamp)
+                replica.records[id] = state
                 return delta
             default:
                 // Several devices open the callback record of the same subject: same id, merged. A
@@ -185,6 +193,11 @@ enum RandomEdits {
                 &state, at: Date(timeIntervalSince1970: Double(Fixtures.morning.timeIntervalSince1970) + Double(Int.random(in: 0...5, using: &rng) * 3600)),
                 channel: rng.pick(CallbackChannel.allCases), reached: reached,
                 satisfaction: reached ? rng.pick(Satisfaction.allCases) : nil, note: nil, stamp: stamp).delta
+        case .rainDay:
+            // Another report, or a withdrawal of this replica's own reports (a mistake).
+            delta = rng.chance(0.6)
+                ? try? RainDay.report(&state, note: nil, at: now, stamp: stamp)
+                : try? RainDay.withdraw(&state, replicas: [stamp.author.replica], stamp: stamp)
         case .photo:
             delta = nil
         }

@@ -46,7 +46,23 @@ enum VectorScenarios {
             callbackClosedUnreachable(), callbackVerdictOutranksClosing(),
             // Issue 13: a rectification notice's evidence is an add-wins set, followed up after submission.
             noticeEvidenceAddWins(),
+            // Issue 13: rain days.
+            rainDayTwoDevices(),
         ]
+    }
+
+    static func rainDayTwoDevices() throws -> VectorScenario {
+        let id = try RainDay.recordID(zone: Fixtures.zone, day: EstateCalendar.Day("2026-11-23"))
+        var a = RecordState(id: id, type: .rainDay, zone: Fixtures.zone)
+        var b = a
+        let d1 = try RainDay.report(&a, note: "午后大雨", at: at(600), stamp: s(li, 2_000))
+        let d2 = try RainDay.report(&b, note: nil, at: at(610), stamp: s(wang, 2_100))
+        // Li withdraws her report, not having seen Wang's: his stands, the day stays rainy.
+        let d3 = try RainDay.withdraw(&a, replicas: [li.replica], stamp: s(li, 3_000))
+        return VectorScenario(
+            name: "rain-day-two-devices", description: "Two devices record rain on the same day in one zone: one record (its id derives from zone and day), both reports kept; a withdrawal removes only the report its writer saw.",
+            covers: ["notes-keep-all", "concurrent", "join"], inputs: [d2, d1, d3],
+            checks: [("/day", "2026-11-23"), ("/rain", true), ("/reports/0/by", "王管家")])
     }
 
     // MARK: causality
