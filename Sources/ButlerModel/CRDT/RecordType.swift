@@ -10,4 +10,6 @@ public enum RecordType: String, CaseIterable, Hashable, Sendable {
     case complaint
     /// 回访记录: the callbacks to a resident after a repair or complaint.
     case callback
+    /// 客户档案: a household's profile and the visits to it (客户沟通记录).
+    case resident
 }

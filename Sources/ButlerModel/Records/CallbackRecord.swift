@@ -68,20 +68,11 @@ public struct CallbackRecord: Hashable, Sendable {
 
     /// Refuses attempts in `delta` dated more than ``maxDatedAhead`` after they were recorded (the
     /// hybrid-logical-clock time of their entry): a future-dated attempt would decide the outcome
-    /// until that date. The server runs it on every callback delta it receives.
+    /// until that date. The mechanism is the schema's (``FieldSchema/checkDatedValues(_:)``, which
+    /// the server runs on every delta it receives), shared with residents' visits.
     public static func checkAttemptTimes(_ delta: RecordState) throws {
         guard delta.type == .callback else { return }
-        for (path, register) in delta.fields where path.segments.first == "attempts" {
-            for entry in register.values {
-                guard let at = entry.value["at"]?.date else { continue }
-                let recorded = Date(timeIntervalSince1970: Double(entry.time.millis) / 1000)
-                if at.timeIntervalSince(recorded) > maxDatedAhead {
-                    throw ModelError(
-                        .invalidValue,
-                        "callback attempt \(path) is dated \(Timestamp.format(at)), after it was recorded (\(Timestamp.format(recorded))); an attempt cannot be dated in the future")
-                }
-            }
-        }
+        try FieldSchema.callback.checkDatedValues(delta)  // attempts/* carry maxDatedAhead
     }
 
     public let id: RecordID

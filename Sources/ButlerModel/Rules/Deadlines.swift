@@ -126,7 +126,7 @@ public struct Escalation: Hashable, Sendable {
                         kind: .rectificationOverdue, record: form.id, zone: form.zone, since: notice.deadline,
                         detail: "Rectification notice \(notice.id) to \(notice.party?.rawValue ?? "?") for \(notice.item ?? "?") was due \(notice.deadline.map(Timestamp.format) ?? "?")."))
                 }
-            case .photo, .callback:
+            case .photo, .callback, .resident:
                 continue
             }
         }

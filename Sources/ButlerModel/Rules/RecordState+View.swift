@@ -10,6 +10,7 @@ extension RecordState {
         case .workOrder: try WorkOrder(self).jsonValue
         case .complaint: try Complaint(self).jsonValue
         case .callback: try CallbackRecord(self).jsonValue
+        case .resident: try Resident(self).jsonValue
         }
     }
 
@@ -21,6 +22,7 @@ extension RecordState {
         case .workOrder: try WorkOrder(self).conflicts
         case .complaint: try Complaint(self).conflicts
         case .callback: []
+        case .resident: try Resident(self).conflicts
         }
     }
 }

@@ -22,7 +22,7 @@ public enum RecordIdentity {
             guard raw.hasPrefix(callbackPrefix), raw.utf8.count > callbackPrefix.utf8.count else {
                 throw ModelError(.recordMismatch, "a callback record's id must be cb:<subject id>, not \(raw)")
             }
-        case .inspectionForm, .workOrder, .complaint:
+        case .inspectionForm, .workOrder, .complaint, .resident:
             if raw.hasPrefix(photoPrefix) || raw.hasPrefix(callbackPrefix) {
                 throw ModelError(.recordMismatch, "the id \(raw) is reserved for a \(raw.hasPrefix(photoPrefix) ? "photo" : "callback") record, not a \(type.rawValue)")
             }

@@ -74,7 +74,7 @@ enum RandomEdits {
         if known.isEmpty || rng.chance(0.08) {
             counter += 1
             let zone = Fixtures.zone
-            switch Int.random(in: 0..<5, using: &rng) {
+            switch Int.random(in: 0..<6, using: &rng) {
             case 0:
                 let delta = try! InspectionForm.create(
                     id: RecordID("form-\(counter)"), zone: zone, template: Fixtures.template, place: "楼梯间 \(counter)", at: now, stamp: stamp)
@@ -100,6 +100,12 @@ enum RandomEdits {
                 let delta = try! Photo.record(
                     &state, sha256: sha, bytes: 1_000, mediaType: "image/jpeg", takenAt: now, caption: rng.chance(0.5) ? "证据 \(counter)" : nil,
                     attachTo: RecordID("form-\(Int.random(in: 1...3, using: &rng))"), item: rng.pick(items), stamp: stamp)
+                try! replica.receive(delta)
+                return delta
+            case 4:
+                let delta = try! Resident.create(
+                    id: RecordID("res-\(counter)"), zone: zone, profile: Resident.Profile(household: "5号楼 \(300 + counter)", occupied: rng.chance(0.8)),
+                    note: nil, at: now, stamp: stamp)
                 try! replica.receive(delta)
                 return delta
             default:
@@ -159,6 +165,18 @@ enum RandomEdits {
                 satisfaction: reached ? rng.pick(Satisfaction.allCases) : nil, note: nil, stamp: stamp).delta
         case .photo:
             delta = nil
+        case .resident:
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0:
+                delta = try? Resident.update(
+                    &state, profile: Resident.Profile(phone: "1380013800\(counter % 10)", occupied: rng.chance(0.8)), note: nil, at: now, stamp: stamp)
+            case 1: delta = try? Resident.update(&state, profile: Resident.Profile(), note: "走访 \(counter)", at: now, stamp: stamp)
+            default:
+                // Visits from every device, dated when they happened (at most when logged).
+                delta = try? Resident.logVisit(
+                    &state, at: now.addingTimeInterval(-Double(Int.random(in: 0...72, using: &rng) * 3600)), channel: rng.pick(Resident.Channel.allCases),
+                    note: nil, stamp: stamp).delta
+            }
         }
         if delta != nil { replica.records[state.id] = state }
         return delta
