@@ -147,6 +147,13 @@ struct VisitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "visit",
         abstract: "Visits to residents (客户沟通记录), logged offline from any device.",
+        discussion: """
+            Each month a zone's butlers consult at least 10% of its occupied households, and every one of them \
+            within six months (001 §4.4.4); `butler coverage` counts the visits logged here.
+
+            Example:
+              butler visit log $R --channel phone --note "征询停车意见"
+            """,
         subcommands: [Log.self])
 
     struct Log: AsyncParsableCommand {

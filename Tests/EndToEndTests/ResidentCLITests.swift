@@ -118,12 +118,13 @@ struct ResidentCLITests {
         for name in try FileManager.default.contentsOfDirectory(atPath: wangHome) where name.hasPrefix(ClientStore.databaseFileName) {
             onDisk.append(try Data(contentsOf: URL(fileURLWithPath: wangHome).appendingPathComponent(name)))
         }
+        #expect(wangStderr.contains("butler.client.store") && wangStderr.contains("store.encrypted=true"), "the trace log was captured")
         for phone in ["13800138000", "13911112222", "13700001111"] {
             #expect(onDisk.range(of: Data(phone.utf8)) == nil, "\(phone) in clear in the encrypted store")
             #expect(!wangStderr.contains(phone), "\(phone) logged")
         }
         // Every new command has an example in its help.
-        for command in [["resident", "add"], ["resident", "set"], ["resident", "show"], ["resident", "list"], ["visit", "log"], ["coverage"]] {
+        for command in [["resident"], ["visit"], ["resident", "add"], ["resident", "set"], ["resident", "show"], ["resident", "list"], ["visit", "log"], ["coverage"]] {
             let help = try await li(command + ["--help"])
             #expect(help.stdout.contains("butler \(command.joined(separator: " "))") && help.stdout.lowercased().contains("example"), "\(command) --help")
         }
