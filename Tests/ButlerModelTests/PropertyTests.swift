@@ -82,8 +82,8 @@ struct PropertyTests {
                 }
             }
             // The resolved views agree too (they are functions of the state, so this guards determinism).
-            for (id, state) in reference where state.type == .inspectionForm {
-                let views = sims.compactMap { $0.records[id] }.map { try! InspectionForm($0).jsonValue.canonicalString }
+            for (id, state) in reference where state.type == .inspectionForm || state.type == .resident {
+                let views = sims.compactMap { $0.records[id] }.map { try! $0.resolvedView().canonicalString }
                 #expect(Set(views).count == 1, "same view of \(id), seed=\(seed)")
             }
         }

@@ -12,4 +12,6 @@ public enum RecordType: String, CaseIterable, Hashable, Sendable {
     case callback
     /// 下雨天: a day it rained in a zone; leak callbacks wait for one.
     case rainDay = "rain-day"
+    /// 客户档案: a household's profile and the visits to it (客户沟通记录).
+    case resident
 }

@@ -86,26 +86,13 @@ public struct CallbackRecord: Hashable, Sendable {
     /// How far after its recording an attempt may be dated: a little clock slack, never the future.
     public static let maxDatedAhead: TimeInterval = 10 * 60
 
-    /// The append-only entries whose `at` says when something happened in the field, by record type:
-    /// callback attempts, and a complaint's fixes and callbacks.
-    static let timedEntries: [RecordType: Set<String>] = [.callback: ["attempts"], .complaint: ["fixes", "callbacks"]]
 
     /// Refuses entries in `delta` dated more than ``maxDatedAhead`` after they were recorded (the
     /// hybrid-logical-clock time of their entry): a future-dated attempt would decide the outcome
-    /// until that date. The server runs it on every delta it receives.
+    /// until that date. The mechanism is the schema's (``FieldSchema/checkDatedValues(_:)``, which
+    /// the server runs on every delta it receives), shared with residents' visits.
     public static func checkAttemptTimes(_ delta: RecordState) throws {
-        guard let prefixes = timedEntries[delta.type] else { return }
-        for (path, register) in delta.fields where prefixes.contains(path.segments.first.map(String.init) ?? "") {
-            for entry in register.values {
-                guard let at = entry.value["at"]?.date else { continue }
-                let recorded = Date(timeIntervalSince1970: Double(entry.time.millis) / 1000)
-                if at.timeIntervalSince(recorded) > maxDatedAhead {
-                    throw ModelError(
-                        .invalidValue,
-                        "\(path) is dated \(Timestamp.format(at)), after it was recorded (\(Timestamp.format(recorded))); nothing done in the field can be dated in the future")
-                }
-            }
-        }
+        try FieldSchema.of(delta.type).checkDatedValues(delta)  // attempts/*, fixes/*, callbacks/*, visits/* carry maxDatedAhead
     }
 
     public let id: RecordID

@@ -145,7 +145,7 @@ public struct Escalation: Hashable, Sendable {
                         detail: "Rectification notice \(notice.id) to \(notice.party?.rawValue ?? "?") for \(notice.item ?? "?") was due \(notice.deadline.map(Timestamp.format) ?? "?").",
                         notice: RectificationNotice.Reference(form: form.id, notice: notice.id), evidence: notice.photos))
                 }
-            case .photo, .callback, .rainDay:
+            case .photo, .callback, .rainDay, .resident:
                 continue
             }
         }

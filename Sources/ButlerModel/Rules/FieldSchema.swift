@@ -10,6 +10,17 @@ public struct FieldSchema: Sendable {
         public let pattern: [String]
         public let rule: ResolutionRule
         public let validate: @Sendable (JSONValue) throws -> Void
+        /// For an entry whose value claims when it happened (its `at` member): how far after its
+        /// recording (the entry's hybrid-logical-clock time) that may be. `nil`: no such claim.
+        /// See ``FieldSchema/checkDatedValues(_:)``.
+        public let maxDatedAhead: TimeInterval?
+
+        init(pattern: [String], rule: ResolutionRule, validate: @escaping @Sendable (JSONValue) throws -> Void, maxDatedAhead: TimeInterval? = nil) {
+            self.pattern = pattern
+            self.rule = rule
+            self.validate = validate
+            self.maxDatedAhead = maxDatedAhead
+        }
     }
 
     public let type: RecordType
@@ -50,6 +61,7 @@ public struct FieldSchema: Sendable {
         case .complaint: complaint
         case .callback: callback
         case .rainDay: rainDay
+        case .resident: resident
         }
     }
 
@@ -108,19 +120,31 @@ public struct FieldSchema: Sendable {
         Field(pattern: ["resident"], rule: .lastWriterWins, validate: Shape.identifier),
         // Read only: rounds as written before they were derived from fixes and callbacks.
         Field(pattern: ["rounds", "*"], rule: .lastWriterWins, validate: Complaint.validateRound),
-        Field(pattern: ["fixes", "*"], rule: .appendOnly, validate: Complaint.validateFix),
-        Field(pattern: ["callbacks", "*"], rule: .appendOnly, validate: CallbackRecord.validateAttempt),
+        Field(pattern: ["fixes", "*"], rule: .appendOnly, validate: Complaint.validateFix, maxDatedAhead: CallbackRecord.maxDatedAhead),
+        Field(pattern: ["callbacks", "*"], rule: .appendOnly, validate: CallbackRecord.validateAttempt, maxDatedAhead: CallbackRecord.maxDatedAhead),
         Field(pattern: ["approval"], rule: .lastWriterWins, validate: Complaint.validateApproval),
     ])
 
     static let callback = FieldSchema(type: .callback, fields: [
         Field(pattern: ["subject"], rule: .lastWriterWins, validate: CallbackRecord.validateSubject),
-        Field(pattern: ["attempts", "*"], rule: .appendOnly, validate: CallbackRecord.validateAttempt),
+        Field(pattern: ["attempts", "*"], rule: .appendOnly, validate: CallbackRecord.validateAttempt, maxDatedAhead: CallbackRecord.maxDatedAhead),
         Field(pattern: ["closed"], rule: .lastWriterWins, validate: CallbackRecord.validateClosing),
     ])
 
     static let rainDay = FieldSchema(type: .rainDay, fields: [
         Field(pattern: ["reports", "*"], rule: .notesKeepAll, validate: RainDay.validateReport),
+    ])
+
+    static let resident = FieldSchema(type: .resident, fields: [
+        Field(pattern: ["household"], rule: .lastWriterWins, validate: Resident.validateHousehold),
+        Field(pattern: ["name"], rule: .lastWriterWins, validate: Shape.text(64)),
+        Field(pattern: ["phone"], rule: .lastWriterWins, validate: Resident.validatePhone),
+        Field(pattern: ["occupation"], rule: .lastWriterWins, validate: Shape.text(100)),
+        Field(pattern: ["pets"], rule: .lastWriterWins, validate: Shape.text(200)),
+        Field(pattern: ["needs"], rule: .lastWriterWins, validate: Shape.text(2000)),
+        Field(pattern: ["occupied"], rule: .lastWriterWins, validate: Resident.validateOccupied),
+        Field(pattern: ["notes", "*"], rule: .notesKeepAll, validate: Note.validate),
+        Field(pattern: ["visits", "*"], rule: .appendOnly, validate: Resident.validateVisit, maxDatedAhead: Resident.maxDatedAhead),
     ])
 }
 

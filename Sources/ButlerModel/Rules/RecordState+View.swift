@@ -11,6 +11,7 @@ extension RecordState {
         case .complaint: try Complaint(self).jsonValue
         case .callback: try CallbackRecord(self).jsonValue
         case .rainDay: try RainDay(self).jsonValue
+        case .resident: try Resident(self).jsonValue
         }
     }
 
@@ -22,6 +23,7 @@ extension RecordState {
         case .workOrder: try WorkOrder(self).conflicts
         case .complaint: try Complaint(self).conflicts
         case .callback, .rainDay: []
+        case .resident: try Resident(self).conflicts
         }
     }
 }

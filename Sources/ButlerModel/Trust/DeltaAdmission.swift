@@ -198,7 +198,10 @@ public enum DeltaAdmission {
     ///   closed status (the resolved status is judged by ``forbiddenStatusChange(from:to:added:pusher:)``).
     /// - The removals are judged by each field's merge rule in ``FieldSchema``: an add-wins value
     ///   (an evidence photo attached to an item or a record) is detached only by whoever attached it
-    ///   or by a supervisor; an append-only value (a callback attempt) is never removed by a butler.
+    ///   or by a supervisor; an append-only value (a callback attempt, a resident's visit, a
+    ///   complaint's fix or callback) is never removed, whatever the pusher's role: no client removes
+    ///   or rewrites one, so a delta that does is a rogue device's, and an entry once accepted must
+    ///   never be lost.
     /// - A complaint's approval (and the `closedAt` written with it) is the project manager's
     ///   (`manager` devices): nobody else may write or remove it.
     public static func forbiddenEffect(added: [Value], removed: [Value], type: RecordType, pusher: Pusher) -> String? {
@@ -206,6 +209,10 @@ public enum DeltaAdmission {
             let value = (added + removed).first(where: { complaintApprovalPaths.contains($0.path.rawValue) })
         {
             return "only the project manager approves (closes) a complaint (\(value.path))"
+        }
+        let schema = FieldSchema.of(type)
+        for value in removed where schema.field(for: value.path)?.rule == .appendOnly {
+            return "\(value.path) is append-only: it cannot be removed"
         }
         guard pusher.role == .butler else { return nil }
         if type == .inspectionForm {
@@ -217,15 +224,12 @@ public enum DeltaAdmission {
                 return "a butler's edit may not remove a supervisor's review note"
             }
         }
-        let schema = FieldSchema.of(type)
         for value in removed {
             switch schema.field(for: value.path)?.rule {
             case .addWins? where !pusher.replicas.contains(value.dot.replica) && !added.contains(where: { $0.path == value.path }):
                 // A re-attach writes over the attaches it saw and keeps the evidence; only a
                 // removal with nothing in its place is a detach.
                 return "only the butler who attached an evidence photo, or a supervisor, may detach it (\(value.path))"
-            case .appendOnly?:
-                return "\(value.path) is append-only: it cannot be removed"
             default:
                 continue
             }

@@ -26,7 +26,7 @@ public enum RecordIdentity {
             guard RainDay.day(inID: id, zone: zone) != nil else {
                 throw ModelError(.recordMismatch, "a rain day's id must be rain:\(zone):<yyyy-MM-dd>, not \(raw)")
             }
-        case .inspectionForm, .workOrder, .complaint:
+        case .inspectionForm, .workOrder, .complaint, .resident:
             if let reserved = [(photoPrefix, "photo"), (callbackPrefix, "callback"), (RainDay.idPrefix, "rain-day")].first(where: { raw.hasPrefix($0.0) }) {
                 throw ModelError(.recordMismatch, "the id \(raw) is reserved for a \(reserved.1) record, not a \(type.rawValue)")
             }

@@ -102,8 +102,10 @@ struct SyncRoutes {
             return WireError(code: .zoneForbidden, message: "device \(device.name) may not write to zone \(delta.zone)")
         }
         do {
-            try FieldSchema.of(delta.type).validate(delta)
-            try CallbackRecord.checkAttemptTimes(delta)
+            let schema = FieldSchema.of(delta.type)
+            try schema.validate(delta)
+            // Claimed times (callback attempts, visits): never dated after they were recorded.
+            try schema.checkDatedValues(delta)
             try RainDay.checkReportTimes(delta)
         } catch let error as ModelError {
             return WireError(code: error.code, message: error.message)

@@ -74,8 +74,9 @@ enum RandomEdits {
         if known.isEmpty || rng.chance(0.08) {
             counter += 1
             let zone = Fixtures.zone
-            switch Int.random(in: 0..<6, using: &rng) {
-            case 0:
+            // Forms, the main record, are created three times as often as each other type.
+            switch Int.random(in: 0..<9, using: &rng) {
+            case 0, 7, 8:
                 let delta = try! InspectionForm.create(
                     id: RecordID("form-\(counter)"), zone: zone, template: Fixtures.template, place: "楼梯间 \(counter)", at: now, stamp: stamp)
                 try! replica.receive(delta)
@@ -109,6 +110,12 @@ enum RandomEdits {
                 var state = replica.records[id] ?? RecordState(id: id, type: .rainDay, zone: zone)
                 let delta = try! RainDay.report(&state, note: rng.chance(0.3) ? "大雨" : nil, at: now, stamp: stamp)
                 replica.records[id] = state
+                return delta
+            case 5:
+                let delta = try! Resident.create(
+                    id: RecordID("res-\(counter)"), zone: zone, profile: Resident.Profile(household: "5号楼 \(300 + counter)", occupied: rng.chance(0.8)),
+                    note: nil, at: now, stamp: stamp)
+                try! replica.receive(delta)
                 return delta
             default:
                 // Several devices open the callback record of the same subject: same id, merged. A
@@ -200,6 +207,18 @@ enum RandomEdits {
                 : try? RainDay.withdraw(&state, replicas: [stamp.author.replica], stamp: stamp)
         case .photo:
             delta = nil
+        case .resident:
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0:
+                delta = try? Resident.update(
+                    &state, profile: Resident.Profile(phone: "1380013800\(counter % 10)", occupied: rng.chance(0.8)), note: nil, at: now, stamp: stamp)
+            case 1: delta = try? Resident.update(&state, profile: Resident.Profile(), note: "走访 \(counter)", at: now, stamp: stamp)
+            default:
+                // Visits from every device, dated when they happened (at most when logged).
+                delta = try? Resident.logVisit(
+                    &state, at: now.addingTimeInterval(-Double(Int.random(in: 0...72, using: &rng) * 3600)), channel: rng.pick(Resident.Channel.allCases),
+                    note: nil, stamp: stamp).delta
+            }
         }
         if delta != nil { replica.records[state.id] = state }
         return delta

@@ -48,6 +48,8 @@ enum VectorScenarios {
             noticeEvidenceAddWins(),
             // Issue 13: rain days.
             rainDayTwoDevices(),
+            // Issue 13: residents' visits from several devices.
+            residentVisitsFromTwoDevices(),
         ]
     }
 
@@ -689,6 +691,25 @@ enum VectorScenarios {
             name: "callback-verdict-outranks-closing",
             description: "The desk closes a callback as unreachable while a butler, offline, reaches the resident on a visit: the verdict decides.",
             covers: ["callback-by-time", "concurrent"], inputs: [a, close, reached], checks: [("/outcome", "unsatisfied")])
+    }
+
+    static func residentVisitsFromTwoDevices() throws -> VectorScenario {
+        let base = try Resident.create(
+            id: Fixtures.id("res-v1"), zone: Fixtures.zone, profile: Resident.Profile(household: "5号楼 301", name: "王女士"), note: nil,
+            at: at(0), stamp: s(li, 1_000))
+        var a = base, b = base
+        // Offline at once: Li visits, Wang phones and updates the needs; both visits stay.
+        let d1 = try Resident.logVisit(&a, at: at(30), channel: .visit, note: "反映地库照明不足", stamp: s(li, Int64(at(31).timeIntervalSince1970 * 1000))).delta
+        let d2 = try Resident.logVisit(&b, at: at(20), channel: .phone, note: nil, stamp: s(wang, Int64(at(40).timeIntervalSince1970 * 1000))).delta
+        let d3 = try Resident.update(&b, profile: Resident.Profile(needs: "希望增设快递柜"), note: nil, at: at(41), stamp: s(wang, Int64(at(41).timeIntervalSince1970 * 1000)))
+        return VectorScenario(
+            name: "resident-visits-from-two-devices",
+            description: "Two devices log a visit to one household at once (append-only, keyed by dot): both are kept, ordered by when they happened, and nothing conflicts.",
+            covers: ["append-only", "concurrent", "reordered"], inputs: [d2, d1, base, d3],
+            checks: [
+                ("/visits/0/channel", "phone"), ("/visits/0/author", "王管家"), ("/visits/1/note", "反映地库照明不足"), ("/needs", "希望增设快递柜"),
+                ("/conflicts", []),
+            ])
     }
 
     // MARK: edge cases for implementers
