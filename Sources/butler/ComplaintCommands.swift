@@ -108,7 +108,7 @@ struct ComplaintCommand: AsyncParsableCommand {
         func run() async throws {
             let store = try home.open()
             let complaint = try store.complaint(CLI.recordID(id))
-            let calendar = EstateCalendar()
+            let calendar = try store.estateCalendar()
             if json {
                 CLI.print(ComplaintCommand.view(complaint, calendar: calendar))
                 return
@@ -145,8 +145,9 @@ struct ComplaintCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let calendar = EstateCalendar()
-            let complaints = try home.open().complaints(zone: zone.map(CLI.zone)).filter { c in
+            let store = try home.open()
+            let calendar = try store.estateCalendar()
+            let complaints = try store.complaints(zone: zone.map(CLI.zone)).filter { c in
                 (!open || c.status != .closed) && (!escalated || c.unresolvedRounds >= 2)
             }.sorted { ($0.status == .closed ? 1 : 0, $0.reportedAt ?? .distantPast) < ($1.status == .closed ? 1 : 0, $1.reportedAt ?? .distantPast) }
             if json {

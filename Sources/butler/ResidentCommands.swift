@@ -101,7 +101,7 @@ struct ResidentCommand: AsyncParsableCommand {
                 CLI.print(resident.jsonValue)
                 return
             }
-            let calendar = store.visitCalendar()
+            let calendar = try store.estateCalendar()
             print("\(resident.id)  \(resident.zone)  \(resident.household ?? "?")  \(resident.occupied ? "occupied" : "vacant")")
             for (label, value) in [
                 ("name", resident.name), ("phone", resident.phone), ("occupation", resident.occupation), ("pets", resident.pets),
@@ -133,7 +133,7 @@ struct ResidentCommand: AsyncParsableCommand {
                 CLI.print(.array(residents.map(\.jsonValue)))
                 return
             }
-            let calendar = store.visitCalendar()
+            let calendar = try store.estateCalendar()
             for r in residents {
                 let last = r.visits.last.map { calendar.day(of: $0.at).description } ?? "never visited"
                 print("\(r.id)\t\(r.zone)\t\(r.household ?? "?")\t\(r.occupied ? "occupied" : "vacant")\t\(last)")
@@ -218,6 +218,7 @@ struct CoverageCommand: AsyncParsableCommand {
             return
         }
         print("\(coverage.month) (six months from \(coverage.windowStart))")
+        let calendar = try store.estateCalendar()
         for z in coverage.zones {
             let monthly = z.monthlyTargetMet ? "met" : "below target"
             let whole = z.sixMonthTargetMet ? "met" : "below target"
@@ -225,7 +226,7 @@ struct CoverageCommand: AsyncParsableCommand {
             print("  this month: \(z.visitedThisMonth) visited (target \(z.monthlyTarget), \(monthly))")
             print("  six months: \(z.visitedSixMonths) visited (target \(z.sixMonthTarget), \(whole))")
             for h in z.notVisited {
-                let last = h.lastVisit.map { "last visit \(store.visitCalendar().day(of: $0))" } ?? "never visited"
+                let last = h.lastVisit.map { "last visit \(calendar.day(of: $0))" } ?? "never visited"
                 print("    not visited: \(h.household)  \(h.residents.map(\.rawValue).joined(separator: ","))  \(last)")
             }
         }

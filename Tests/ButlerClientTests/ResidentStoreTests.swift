@@ -82,7 +82,7 @@ struct ResidentStoreTests {
         // 2026-11-30 17:00 UTC is already 1 December in the estate.
         let now = Timestamp.parse("2026-11-30T17:00:00.000Z")!
         let store = try makeStore(.memory, in: dir.url, clock: FixedWallClock(now))
-        #expect(store.currentMonth().description == "2026-12")
+        #expect(try store.currentMonth().description == "2026-12")
         let a = try store.addResident(zone: zone, profile: Resident.Profile(household: "5号楼 301"))
         _ = try store.addResident(zone: zone, profile: Resident.Profile(household: "5号楼 302", occupied: false))
         try store.logVisit(resident: a, channel: .visit, note: nil)

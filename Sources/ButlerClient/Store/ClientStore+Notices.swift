@@ -9,20 +9,12 @@ import GRDB
 /// ``raiseNotice(form:item:party:description:deadline:)`` returns); a bare notice id is accepted
 /// too when exactly one form on this device has it.
 extension ClientStore {
-    /// The calendar a notice's `--due` day is read in (its end is the deadline).
-    ///
-    /// The one place notices take their calendar from: switch it to the estate's setting once the
-    /// store keeps one (`estateCalendar()`).
-    public func noticeCalendar() throws -> EstateCalendar {
-        EstateCalendar()
-    }
-
     /// The deadline `text` names: a day `yyyy-MM-dd` (the end of that day in the estate's time
     /// zone) or a full ISO 8601 time.
     ///
     /// - Throws: ``ClientError`` `invalid-value` for anything else.
     public func noticeDeadline(_ text: String) throws -> Date {
-        let calendar = try noticeCalendar()
+        let calendar = try estateCalendar()
         return try ClientError.mapping { try RectificationNotice.deadline(text, calendar: calendar) }
     }
 

@@ -7,15 +7,9 @@ import GRDB
 /// Profiles hold personal data (phone, household, needs): like every record they are sealed at
 /// rest when the device has a key, and nothing here logs their values.
 extension ClientStore {
-    /// The estate calendar that visit days and months are counted in. The one place residents and
-    /// coverage take it from: the estate's configured calendar replaces it here when the store has one.
-    public func visitCalendar() -> EstateCalendar {
-        EstateCalendar()
-    }
-
     /// The current month in the estate's local time.
-    public func currentMonth() -> EstateMonth {
-        EstateMonth(containing: visitCalendar().day(of: clock.now()))
+    public func currentMonth() throws -> EstateMonth {
+        EstateMonth(containing: try estateCalendar().day(of: clock.now()))
     }
 
     /// Creates a resident's profile; returns its id. `profile.household` is required; an unset
@@ -78,7 +72,7 @@ extension ClientStore {
         } else if let assigned = try identity().device?.zones {
             zones.formUnion(assigned)
         }
-        return VisitCoverage(residents: residents, month: month ?? currentMonth(), calendar: visitCalendar(), zones: zones)
+        return VisitCoverage(residents: residents, month: try month ?? currentMonth(), calendar: try estateCalendar(), zones: zones)
     }
 }
 
