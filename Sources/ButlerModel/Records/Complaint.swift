@@ -297,25 +297,21 @@ public struct Complaint: Hashable, Sendable {
         }
     }
 
-    static let validateFix: @Sendable (JSONValue) throws -> Void = { value in
-        let r = try JSONObjectReader(value, path: "fix")
-        try Shape.integer(1...Int64(maxRounds))(try r.value("round"))
-        try Shape.time(try r.value("at"))
-        if let n = r.members["note"] { try Shape.checkText(n, 2000) }
-        for key in r.members.keys where !["round", "at", "note"].contains(key) {
-            throw ModelError(.invalidField, "fix has unknown member \"\(key)\"")
+    /// A fix and an approval have one shape: `{"round","at","note"?}`.
+    static func roundStamp(_ name: String) -> @Sendable (JSONValue) throws -> Void {
+        { value in
+            let r = try JSONObjectReader(value, path: name)
+            try Shape.integer(1...Int64(maxRounds))(try r.value("round"))
+            try Shape.time(try r.value("at"))
+            if let n = r.members["note"] { try Shape.checkText(n, 2000) }
+            for key in r.members.keys where !["round", "at", "note"].contains(key) {
+                throw ModelError(.invalidField, "\(name) has unknown member \"\(key)\"")
+            }
         }
     }
 
-    static let validateApproval: @Sendable (JSONValue) throws -> Void = { value in
-        let r = try JSONObjectReader(value, path: "approval")
-        try Shape.integer(1...Int64(maxRounds))(try r.value("round"))
-        try Shape.time(try r.value("at"))
-        if let n = r.members["note"] { try Shape.checkText(n, 2000) }
-        for key in r.members.keys where !["round", "at", "note"].contains(key) {
-            throw ModelError(.invalidField, "approval has unknown member \"\(key)\"")
-        }
-    }
+    static let validateFix = roundStamp("fix")
+    static let validateApproval = roundStamp("approval")
 
     public var jsonValue: JSONValue {
         var o: [String: JSONValue] = [
