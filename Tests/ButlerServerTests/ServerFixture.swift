@@ -35,6 +35,7 @@ struct ServerFixture: Sendable {
             fixture.tokens["wang"] = try await server.addDevice("wang", role: .butler, zones: ["east-3"])
             fixture.tokens["zhou"] = try await server.addDevice("zhou", role: .supervisor, zones: ["east-3", "east-4"])
             fixture.tokens["chen"] = try await server.addDevice("chen", role: .butler, zones: ["west-1"])
+            fixture.tokens["pm"] = try await server.addDevice("pm", role: .manager, zones: ["east-3"])
             try await body(fixture)
         }
     }

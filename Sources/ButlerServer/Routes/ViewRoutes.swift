@@ -34,22 +34,33 @@ struct ViewRoutes {
         for state in records {
             let due: Date?
             var waitingFor: JSONValue?
+            var outcome = outcomes[state.id.rawValue]?.outcome ?? .pending
+            // Whether a missed due time makes it overdue: a callback with no verdict, not closed.
+            let open: Bool
             switch state.type {
             case .workOrder:
                 guard let order = try? WorkOrder(state), order.completedAt != nil else { continue }
                 due = Deadlines.callbackDue(for: order, calendar: calendar)
                 if Deadlines.waitsForRain(order, calendar: calendar) { waitingFor = "rain" }
+                open = !outcome.isSettled
             case .complaint:
-                guard let complaint = try? Complaint(state), complaint.fixedAt != nil else { continue }
+                guard let complaint = try? Complaint(state), complaint.fixedAt != nil, let round = complaint.currentRound else { continue }
                 due = Deadlines.callbackDue(for: complaint)
+                // The current round's own callbacks (§5.6); a record of callbacks kept apart only
+                // by complaints written before rounds were derived.
+                if round.result == .resolved {
+                    outcome = .satisfied
+                } else if round.isUnreachable {
+                    outcome = .unreachable
+                }
+                open = outcome == .pending
             default:
                 continue
             }
-            let outcome = outcomes[state.id.rawValue]?.outcome ?? .pending
             var row: [String: JSONValue] = [
                 "subject": .string(state.id.rawValue), "subjectType": .string(state.type.rawValue), "zone": .string(state.zone.rawValue),
                 "due": due.map { .string(Timestamp.format($0)) } ?? .null, "outcome": .string(outcome.rawValue),
-                "overdue": .bool(outcome == .pending && due.map { now > $0 } == true),
+                "overdue": .bool(open && due.map { now > $0 } == true),
             ]
             if let waitingFor { row["waitingFor"] = waitingFor }
             rows.append(.object(row))
