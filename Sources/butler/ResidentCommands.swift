@@ -87,18 +87,28 @@ struct ResidentCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show a profile with its notes and visits.",
+            abstract: "Show a profile with its notes, visits and complaint history.",
             discussion: "Example:\n  butler resident show $R --json")
         @OptionGroup var home: HomeOptions
         @Argument(help: "The resident id.") var id: String
-        @Flag(help: "Print JSON: id, zone, household, name, phone, occupation, pets, needs, occupied, notes, visits, lastVisit, conflicts.")
+        @Flag(help: "Print JSON: id, zone, household, name, phone, occupation, pets, needs, occupied, notes, visits, lastVisit, conflicts, complaints.")
         var json = false
 
         func run() async throws {
             let store = try home.open()
             let resident = try store.resident(CLI.recordID(id))
+            // Complaint history (001 §4.1): the complaints filed naming this resident.
+            let complaints = try store.complaints(zone: resident.zone).filter { $0.resident == resident.id.rawValue }
             if json {
-                CLI.print(resident.jsonValue)
+                guard case .object(var o) = resident.jsonValue else { return }
+                o["complaints"] = .array(complaints.map { c in
+                    [
+                        "id": .string(c.id.rawValue), "effectiveLevel": c.effectiveLevel.map { .string($0.rawValue) } ?? .null,
+                        "status": .string(c.status.rawValue), "reportedAt": c.reportedAt.map { .string(Timestamp.format($0)) } ?? .null,
+                        "description": c.description.map(JSONValue.string) ?? .null,
+                    ]
+                })
+                CLI.print(.object(o))
                 return
             }
             let calendar = try store.estateCalendar()
@@ -113,6 +123,10 @@ struct ResidentCommand: AsyncParsableCommand {
             print("visits: \(resident.visits.count)")
             for visit in resident.visits {
                 print("  \(CLI.localTime(visit.at, calendar))  \(visit.channel.rawValue)  \(visit.author)  \(visit.note ?? "")")
+            }
+            print("complaints: \(complaints.count)")
+            for c in complaints {
+                print("  \(c.reportedAt.map { CLI.localTime($0, calendar) } ?? "-")  \(c.id)  \(c.effectiveLevel?.rawValue ?? "?")  \(c.status.rawValue)  \(c.description ?? "")")
             }
             for conflict in resident.conflicts { print("conflict \(conflict.field): \(conflict.explanation)") }
         }

@@ -34,7 +34,10 @@ struct ComplaintTests {
             try JSONParser.parse(try await on(device, ["complaint", "show", complaint, "--json"]).stdout)
         }
 
-        let cp = Self.id(try await on("li", ["complaint", "new", "--zone", "east-3", "--place", "7号楼 502", "--level", "minor", "--description", "楼上漏水"]))
+        let resident = Self.id(try await on("li", ["resident", "add", "--zone", "east-3", "--household", "7号楼 502", "--name", "王女士"]))
+        let cp = Self.id(try await on("li", [
+            "complaint", "new", "--zone", "east-3", "--place", "7号楼 502", "--level", "minor", "--description", "楼上漏水", "--resident", resident,
+        ]))
         let early = try await on("li", ["complaint", "callback", cp, "--channel", "phone", "--reached", "yes", "--satisfaction", "satisfied"])
         #expect(early.status == 1 && early.stderr.contains("invalid-transition"), "no callback before the fix")
         _ = Self.id(try await on("li", ["complaint", "fix", cp, "--note", "更换止水阀"]))
@@ -82,6 +85,10 @@ struct ComplaintTests {
         }
         let open = try JSONParser.parse(try await on("li", ["complaint", "list", "--open", "--json"]).stdout)
         #expect(open["complaints"] == [])
+        // The resident's profile lists the complaint (001 §4.1: complaint history).
+        let profile = try JSONParser.parse(try await on("zhou", ["resident", "show", resident, "--json"]).stdout)
+        #expect(profile["complaints"]?.arrayValue?.map { $0["id"] } == [.string(cp)])
+        #expect(profile["complaints"]?.arrayValue?.first?["effectiveLevel"] == "major")
     }
 
     @Test("a work order's callback closes as unreachable only after 3 attempts that did not reach the resident")
