@@ -15,12 +15,17 @@ struct Butler: AsyncParsableCommand {
 
             A morning patrol:
               butler init --server http://10.0.0.5:8080 --token bt_… --name 李管家
+              butler today                   # what is due or overdue in my zones, soonest first
               FORM=$(butler form new --template building-patrol --zone east-3 --place "3号楼2单元 楼梯间")
               butler form set $FORM stairwell-lights --result defect --note "3F 走廊灯不亮"
               butler photo add $FORM IMG_0412.jpg --item stairwell-lights
               butler form submit $FORM
               butler sync
 
+            Any command that takes a record id takes a unique prefix of it too, as git does \
+            (`butler form show form-98a0e050`); an ambiguous prefix is refused with the candidates. Lists show \
+            the shortest unique ids. Text output gives times in the estate's local time (2026-11-24 09:30 +08:00); \
+            --json keeps full ids and ISO 8601 UTC times.
             The store lives in --home (env BUTLER_HOME, default ~/.butler); --home may stand before or after the subcommand.
             With BUTLER_KEY_FILE set (a key kept outside the store, e.g. on a credential store unlocked at login), \
             `butler init` creates an encrypted store: records and queued edits are sealed with AES-256-GCM.
@@ -29,7 +34,7 @@ struct Butler: AsyncParsableCommand {
         subcommands: [
             Init.self, FormCommand.self, PhotoCommand.self, WorkOrderCommand.self, CallbackCommand.self, ComplaintCommand.self, Sync.self, Status.self,
             Conflicts.self, RefusedCommand.self, TemplateCommand.self, NoticeCommand.self, RainCommand.self, Demo.self,
-            ResidentCommand.self, VisitCommand.self, CoverageCommand.self,
+            ResidentCommand.self, VisitCommand.self, CoverageCommand.self, TodayCommand.self,
         ])
 
     /// `--home DIR` may come before the subcommand; ArgumentParser reads options on the leaf, so
@@ -149,8 +154,29 @@ enum CLI {
         return date
     }
 
-    // Model errors (a malformed id or zone) reach `main`, which reports them with their code.
-    static func recordID(_ text: String) throws -> RecordID { try RecordID(text) }
+    /// The record of `type` that `text` names: its id or a unique prefix of it, as git takes
+    /// commits (``ClientStore/resolveID(_:type:)``). Every command that takes a record id comes here.
+    static func recordID(_ text: String, _ type: RecordType, in store: ClientStore) throws -> RecordID {
+        try store.resolveID(text, type: type)
+    }
+
+    /// A notice reference `<form id>/<notice id>` with the form part resolved like any form id
+    /// (``recordID(_:_:in:)``); a bare notice id is passed on as it is.
+    static func noticeReference(_ text: String, in store: ClientStore) throws -> String {
+        guard let slash = text.firstIndex(of: "/") else { return text }
+        let form = try recordID(String(text[..<slash]), .inspectionForm, in: store)
+        return "\(form.rawValue)\(text[slash...])"
+    }
+
+    /// `yyyy-MM-dd HH:mm +08:00`: an instant in the estate's local time (``ClientStore/estateCalendar()``),
+    /// how every text output shows times. JSON keeps ISO 8601 UTC.
+    static func localTime(_ date: Date, _ calendar: EstateCalendar) -> String {
+        let shifted = Timestamp.format(date.addingTimeInterval(TimeInterval(calendar.utcOffsetSeconds)))
+        return "\(shifted.prefix(10)) \(shifted.dropFirst(11).prefix(5)) \(EstateCalendar.formatUTCOffset(calendar.utcOffsetSeconds))"
+    }
+
+    /// How lists show an id: its short form from `short` (``ClientStore/shortIDs(of:)``), else whole.
+    static func short(_ id: RecordID, _ short: [RecordID: String]) -> String { short[id] ?? id.rawValue }
 
     static func zone(_ text: String) throws -> Zone { try Zone(text) }
 }

@@ -38,7 +38,9 @@ struct ComplaintCommand: AsyncParsableCommand {
             guard let level = ComplaintLevel(rawValue: level) else {
                 throw ValidationError("--level must be one of \(ComplaintLevel.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            print(try home.open().createComplaint(zone: CLI.zone(zone), place: place, level: level, description: description, resident: resident).rawValue)
+            let store = try home.open()
+            let resident = try self.resident.map { try CLI.recordID($0, .resident, in: store).rawValue }
+            print(try store.createComplaint(zone: CLI.zone(zone), place: place, level: level, description: description, resident: resident).rawValue)
         }
     }
 
@@ -52,7 +54,8 @@ struct ComplaintCommand: AsyncParsableCommand {
         @Option(help: "What was done.") var note: String?
 
         func run() async throws {
-            print(try home.open().fixComplaint(CLI.recordID(id), at: CLI.parseDate(at), note: note))
+            let store = try home.open()
+            print(try store.fixComplaint(CLI.recordID(id, .complaint, in: store), at: CLI.parseDate(at), note: note))
         }
     }
 
@@ -73,8 +76,9 @@ struct ComplaintCommand: AsyncParsableCommand {
 
         func run() async throws {
             let a = try attempt.parsed()
-            print(try home.open().logComplaintCallback(
-                CLI.recordID(id), channel: a.channel, reached: a.reached, satisfaction: a.satisfaction, note: attempt.note, at: a.at))
+            let store = try home.open()
+            print(try store.logComplaintCallback(
+                CLI.recordID(id, .complaint, in: store), channel: a.channel, reached: a.reached, satisfaction: a.satisfaction, note: attempt.note, at: a.at))
         }
     }
 
@@ -93,7 +97,8 @@ struct ComplaintCommand: AsyncParsableCommand {
         @Option(help: "A note.") var note: String?
 
         func run() async throws {
-            try home.open().approveComplaint(CLI.recordID(id), note: note)
+            let store = try home.open()
+            try store.approveComplaint(CLI.recordID(id, .complaint, in: store), note: note)
         }
     }
 
@@ -107,7 +112,7 @@ struct ComplaintCommand: AsyncParsableCommand {
 
         func run() async throws {
             let store = try home.open()
-            let complaint = try store.complaint(CLI.recordID(id))
+            let complaint = try store.complaint(CLI.recordID(id, .complaint, in: store))
             let calendar = try store.estateCalendar()
             if json {
                 CLI.print(ComplaintCommand.view(complaint, calendar: calendar))
@@ -116,20 +121,20 @@ struct ComplaintCommand: AsyncParsableCommand {
             print("\(complaint.id)  \(complaint.effectiveLevel?.rawValue ?? "?")\(complaint.isEscalated ? " (escalated, filed \(complaint.level?.rawValue ?? "?"))" : "")  \(complaint.status.rawValue)  \(complaint.place ?? "")")
             if let description = complaint.description { print("  \(description)") }
             for round in complaint.rounds {
-                print("round \(round.number)  opened \(round.openedAt.map(Timestamp.format) ?? "-")  fixed \(round.fixedAt.map(Timestamp.format) ?? "-")  \(round.result?.rawValue ?? "pending")")
+                print("round \(round.number)  opened \(round.openedAt.map { CLI.localTime($0, calendar) } ?? "-")  fixed \(round.fixedAt.map { CLI.localTime($0, calendar) } ?? "-")  \(round.result?.rawValue ?? "pending")")
                 for a in round.callbacks {
-                    print("  \(Timestamp.format(a.at))  \(a.channel.rawValue)  \(a.reached ? "reached" : "not reached")  \(a.satisfaction?.rawValue ?? "")  \(a.author)  \(a.note ?? "")")
+                    print("  \(CLI.localTime(a.at, calendar))  \(a.channel.rawValue)  \(a.reached ? "reached" : "not reached")  \(a.satisfaction?.rawValue ?? "")  \(a.author)  \(a.note ?? "")")
                 }
             }
             if let due = Deadlines.fixDue(for: complaint, calendar: calendar), complaint.fixedAt == nil, complaint.closedAt == nil {
-                print("fix due \(Timestamp.format(due))")
+                print("fix due \(CLI.localTime(due, calendar))")
             }
             if let due = Deadlines.callbackDue(for: complaint), complaint.currentRound?.result == nil, complaint.closedAt == nil {
-                print("callback due \(Timestamp.format(due))")
+                print("callback due \(CLI.localTime(due, calendar))")
             }
             if complaint.awaitingApproval { print("waiting for the project manager's approval") }
             if let approval = complaint.approval {
-                print("approved by \(approval.author) at \(Timestamp.format(approval.at)) (round \(approval.round))\(complaint.isApproved ? "" : " — stale: a later round is open")")
+                print("approved by \(approval.author) at \(CLI.localTime(approval.at, calendar)) (round \(approval.round))\(complaint.isApproved ? "" : " — stale: a later round is open")")
             }
         }
     }
@@ -154,9 +159,10 @@ struct ComplaintCommand: AsyncParsableCommand {
                 CLI.print(["complaints": .array(complaints.map { ComplaintCommand.view($0, calendar: calendar) })])
                 return
             }
+            let short = try store.shortIDs(of: .complaint)
             for c in complaints {
                 let flag = c.unresolvedRounds >= 2 ? "  ESCALATED" : c.awaitingApproval ? "  awaiting approval" : ""
-                print("\(c.id)  \(c.effectiveLevel?.rawValue ?? "?")  \(c.status.rawValue)  round \(c.currentRound?.number ?? 0)  \(c.place ?? "")\(flag)")
+                print("\(CLI.short(c.id, short))  \(c.effectiveLevel?.rawValue ?? "?")  \(c.status.rawValue)  round \(c.currentRound?.number ?? 0)  \(c.place ?? "")\(flag)")
             }
         }
     }

@@ -50,7 +50,8 @@ struct FormCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let result = ChecklistResult(rawValue: result) else { throw ValidationError("--result must be ok, defect or na") }
-            try home.open().setResult(form: CLI.recordID(form), item: item, result: result, note: note)
+            let store = try home.open()
+            try store.setResult(form: CLI.recordID(form, .inspectionForm, in: store), item: item, result: result, note: note)
         }
     }
 
@@ -63,7 +64,8 @@ struct FormCommand: AsyncParsableCommand {
         @Argument(help: "The note.") var text: String
 
         func run() async throws {
-            try home.open().addNote(form: CLI.recordID(form), text: text)
+            let store = try home.open()
+            try store.addNote(form: CLI.recordID(form, .inspectionForm, in: store), text: text)
         }
     }
 
@@ -75,7 +77,8 @@ struct FormCommand: AsyncParsableCommand {
         @Argument(help: "The form id.") var form: String
 
         func run() async throws {
-            try home.open().submit(form: CLI.recordID(form))
+            let store = try home.open()
+            try store.submit(form: CLI.recordID(form, .inspectionForm, in: store))
         }
     }
 
@@ -95,7 +98,8 @@ struct FormCommand: AsyncParsableCommand {
         @Option(help: "A review note.") var note: String?
 
         func run() async throws {
-            try home.open().review(form: CLI.recordID(form), note: note)
+            let store = try home.open()
+            try store.review(form: CLI.recordID(form, .inspectionForm, in: store), note: note)
         }
     }
 
@@ -107,7 +111,8 @@ struct FormCommand: AsyncParsableCommand {
         @Argument(help: "The form id.") var form: String
 
         func run() async throws {
-            try home.open().close(form: CLI.recordID(form))
+            let store = try home.open()
+            try store.close(form: CLI.recordID(form, .inspectionForm, in: store))
         }
     }
 
@@ -119,7 +124,8 @@ struct FormCommand: AsyncParsableCommand {
         @Argument(help: "The form id.") var form: String
 
         func run() async throws {
-            try home.open().reopen(form: CLI.recordID(form))
+            let store = try home.open()
+            try store.reopen(form: CLI.recordID(form, .inspectionForm, in: store))
         }
     }
 
@@ -133,11 +139,12 @@ struct FormCommand: AsyncParsableCommand {
 
         func run() async throws {
             let store = try home.open()
-            let view = try store.form(CLI.recordID(form))
+            let view = try store.form(CLI.recordID(form, .inspectionForm, in: store))
             if json {
                 CLI.print(view.jsonValue)
                 return
             }
+            let calendar = try store.estateCalendar()
             let template = view.template.flatMap { try? TemplateCatalog.bundled().template($0) }
             print("\(view.id)  \(template?.title ?? view.template ?? "?")  \(view.place ?? "")")
             print("zone \(view.zone)  status \(view.status.state.rawValue) (round \(view.status.round))  by \(view.butler ?? "?")")
@@ -153,7 +160,7 @@ struct FormCommand: AsyncParsableCommand {
             for note in view.reviewNotes { print("  review — \(note.author): \(note.text)") }
             for notice in view.notices {
                 let evidence = notice.photos.isEmpty ? "" : "  (\(notice.photos.count) photo(s))"
-                print("  rectification \(notice.id) → \(notice.party?.rawValue ?? "?") by \(notice.deadline.map(Timestamp.format) ?? "?"): \(notice.status.rawValue)\(evidence)")
+                print("  rectification \(notice.id) → \(notice.party?.rawValue ?? "?") by \(notice.deadline.map { CLI.localTime($0, calendar) } ?? "?"): \(notice.status.rawValue)\(evidence)")
             }
             for conflict in view.conflicts { print("  conflict \(conflict.field) [\(conflict.rule.rawValue)]: \(conflict.explanation)") }
         }
@@ -167,7 +174,8 @@ struct FormCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let forms = try home.open().forms()
+            let store = try home.open()
+            let forms = try store.forms()
             if json {
                 CLI.print(.array(forms.map { form in
                     [
@@ -178,9 +186,10 @@ struct FormCommand: AsyncParsableCommand {
                 }))
                 return
             }
+            let short = try store.shortIDs(of: .inspectionForm)
             for form in forms {
                 let conflicts = form.conflicts.isEmpty ? "" : "  \(form.conflicts.count) conflict(s)"
-                print("\(form.id)\t\(form.template ?? "?")\t\(form.zone)\t\(form.status.state.rawValue)\t\(form.place ?? "")\(conflicts)")
+                print("\(CLI.short(form.id, short))\t\(form.template ?? "?")\t\(form.zone)\t\(form.status.state.rawValue)\t\(form.place ?? "")\(conflicts)")
             }
         }
     }
@@ -219,14 +228,16 @@ struct PhotoCommand: AsyncParsableCommand {
             guard let notice else {
                 guard stage == nil else { throw ValidationError("--stage goes with --notice") }
                 guard let form, let file else { throw ValidationError("give the form id and the photo file: butler photo add FORM FILE") }
-                let sha = try home.open().attachPhoto(
-                    form: CLI.recordID(form), file: URL(fileURLWithPath: file), item: item, caption: caption)
+                let store = try home.open()
+                let sha = try store.attachPhoto(
+                    form: CLI.recordID(form, .inspectionForm, in: store), file: URL(fileURLWithPath: file), item: item, caption: caption)
                 print(sha)
                 return
             }
             guard item == nil else { throw ValidationError("--item and --notice do not go together: a notice's photos belong to the notice") }
-            let (reference, file) = try PhotoCommand.noticeTarget(notice, form: form, other: self.file)
-            let sha = try home.open().attachPhoto(
+            let store = try home.open()
+            let (reference, file) = try PhotoCommand.noticeTarget(notice, form: form, other: self.file, in: store)
+            let sha = try store.attachPhoto(
                 notice: reference, file: URL(fileURLWithPath: file), stage: try PhotoCommand.stage(stage) ?? .before, caption: caption)
             print(sha)
         }
@@ -257,25 +268,30 @@ struct PhotoCommand: AsyncParsableCommand {
             guard let notice else {
                 guard stage == nil else { throw ValidationError("--stage goes with --notice") }
                 guard let form, let sha256 else { throw ValidationError("give the form id and the photo's sha256: butler photo detach FORM SHA256") }
-                try home.open().detachPhoto(form: CLI.recordID(form), sha256: sha256, item: item)
+                let store = try home.open()
+                try store.detachPhoto(form: CLI.recordID(form, .inspectionForm, in: store), sha256: sha256, item: item)
                 return
             }
             guard item == nil else { throw ValidationError("--item and --notice do not go together") }
-            let (reference, sha256) = try PhotoCommand.noticeTarget(notice, form: form, other: self.sha256)
-            try home.open().detachPhoto(notice: reference, sha256: sha256, stage: try PhotoCommand.stage(stage))
+            let store = try home.open()
+            let (reference, sha256) = try PhotoCommand.noticeTarget(notice, form: form, other: self.sha256, in: store)
+            try store.detachPhoto(notice: reference, sha256: sha256, stage: try PhotoCommand.stage(stage))
         }
     }
 
     /// With `--notice`: the notice reference and the one other positional argument. A form id
-    /// given too must be the notice's (then `--notice` may be the bare notice id).
-    static func noticeTarget(_ notice: String, form: String?, other: String?) throws -> (reference: String, argument: String) {
+    /// given too must be the notice's (then `--notice` may be the bare notice id). Form ids may be
+    /// unique prefixes (``CLI/recordID(_:_:in:)``).
+    static func noticeTarget(_ notice: String, form: String?, other: String?, in store: ClientStore) throws -> (reference: String, argument: String) {
         guard let form else { throw ValidationError("give the photo after the command: butler photo add|detach FILE-OR-SHA --notice NOTICE") }
-        guard let other else { return (notice, form) }
+        guard let other else { return (try CLI.noticeReference(notice, in: store), form) }
+        let formID = try CLI.recordID(form, .inspectionForm, in: store)
         if notice.contains("/") {
-            guard notice.hasPrefix(form + "/") else { throw ValidationError("notice \(notice) is not on form \(form)") }
-            return (notice, other)
+            let reference = try CLI.noticeReference(notice, in: store)
+            guard reference.hasPrefix(formID.rawValue + "/") else { throw ValidationError("notice \(notice) is not on form \(form)") }
+            return (reference, other)
         }
-        return ("\(form)/\(notice)", other)
+        return ("\(formID)/\(notice)", other)
     }
 
     static func stage(_ text: String?) throws -> RectificationNotice.Stage? {

@@ -31,9 +31,11 @@ struct NoticeCommand: AsyncParsableCommand {
         try CLI.parseDate(text) ?? Date()
     }
 
-    static func line(_ form: InspectionForm, _ notice: RectificationNotice, now: Date) -> String {
-        let ref = RectificationNotice.Reference(form: form.id, notice: notice.id)
-        let due = notice.deadline.map(Timestamp.format) ?? "?"
+    /// One notice in text: its reference (the form part short, from `short`), party, item, due
+    /// time (estate local), status.
+    static func line(_ form: InspectionForm, _ notice: RectificationNotice, now: Date, calendar: EstateCalendar, short: [RecordID: String]) -> String {
+        let ref = "\(CLI.short(form.id, short))/\(notice.id)"
+        let due = notice.deadline.map { CLI.localTime($0, calendar) } ?? "?"
         let overdue = notice.isOverdue(now: now) ? "  OVERDUE" : ""
         return "\(ref)\t\(notice.party?.rawValue ?? "?")\t\(notice.item ?? "?")\tdue \(due)\t\(notice.status.rawValue)\(overdue)\t\(form.place ?? "")"
     }
@@ -63,7 +65,7 @@ struct NoticeCommand: AsyncParsableCommand {
             }
             let store = try home.open()
             let deadline = try store.noticeDeadline(due)
-            print(try store.raiseNotice(form: CLI.recordID(form), item: item, party: party, description: note, deadline: deadline).description)
+            print(try store.raiseNotice(form: CLI.recordID(form, .inspectionForm, in: store), item: item, party: party, description: note, deadline: deadline).description)
         }
     }
 
@@ -82,7 +84,8 @@ struct NoticeCommand: AsyncParsableCommand {
         @Option(help: "A note on the rectification.") var note: String?
 
         func run() async throws {
-            try home.open().resolveNotice(notice, note: note)
+            let store = try home.open()
+            try store.resolveNotice(CLI.noticeReference(notice, in: store), note: note)
         }
     }
 
@@ -101,7 +104,8 @@ struct NoticeCommand: AsyncParsableCommand {
         @Option(help: "A note on the check.") var note: String?
 
         func run() async throws {
-            try home.open().verifyNotice(notice, note: note)
+            let store = try home.open()
+            try store.verifyNotice(CLI.noticeReference(notice, in: store), note: note)
         }
     }
 
@@ -116,14 +120,16 @@ struct NoticeCommand: AsyncParsableCommand {
 
         func run() async throws {
             let at = try NoticeCommand.instant(now)
-            let (form, notice) = try home.open().notice(notice)
+            let store = try home.open()
+            let (form, notice) = try store.notice(CLI.noticeReference(notice, in: store))
             if json {
                 CLI.print(notice.jsonValue(in: form, now: at))
                 return
             }
-            print(NoticeCommand.line(form, notice, now: at))
+            let calendar = try store.estateCalendar()
+            print(NoticeCommand.line(form, notice, now: at, calendar: calendar, short: [:]))
             if let description = notice.description { print("  \(description)") }
-            if let issued = notice.issuedAt { print("  issued \(Timestamp.format(issued))") }
+            if let issued = notice.issuedAt { print("  issued \(CLI.localTime(issued, calendar))") }
             for photo in notice.photos { print("  photo \(photo.stage.rawValue) \(photo.sha256)") }
             for note in notice.notes { print("  note — \(note.author): \(note.text)") }
         }
@@ -150,14 +156,16 @@ struct NoticeCommand: AsyncParsableCommand {
         func run() async throws {
             let at = try NoticeCommand.instant(now)
             let zone = try self.zone.map(CLI.zone)
-            let notices = try home.open().notices().filter { form, notice in
+            let store = try home.open()
+            let notices = try store.notices().filter { form, notice in
                 (zone == nil || form.zone == zone) && (!open || notice.status == .open) && (!overdue || notice.isOverdue(now: at))
             }
             if json {
                 CLI.print(.array(notices.map { $0.notice.jsonValue(in: $0.form, now: at) }))
                 return
             }
-            for (form, notice) in notices { print(NoticeCommand.line(form, notice, now: at)) }
+            let (calendar, short) = (try store.estateCalendar(), try store.shortIDs(of: .inspectionForm))
+            for (form, notice) in notices { print(NoticeCommand.line(form, notice, now: at, calendar: calendar, short: short)) }
         }
     }
 }

@@ -81,7 +81,8 @@ struct ResidentCommand: AsyncParsableCommand {
 
         func run() async throws {
             let state: Bool? = vacant ? false : occupied ? true : nil
-            try home.open().updateResident(CLI.recordID(id), profile: fields.profile(household: household, occupied: state), note: fields.note)
+            let store = try home.open()
+            try store.updateResident(CLI.recordID(id, .resident, in: store), profile: fields.profile(household: household, occupied: state), note: fields.note)
         }
     }
 
@@ -96,7 +97,7 @@ struct ResidentCommand: AsyncParsableCommand {
 
         func run() async throws {
             let store = try home.open()
-            let resident = try store.resident(CLI.recordID(id))
+            let resident = try store.resident(CLI.recordID(id, .resident, in: store))
             // Complaint history (001 §4.1): the complaints filed naming this resident.
             let complaints = try store.complaints(zone: resident.zone).filter { $0.resident == resident.id.rawValue }
             if json {
@@ -148,9 +149,10 @@ struct ResidentCommand: AsyncParsableCommand {
                 return
             }
             let calendar = try store.estateCalendar()
+            let short = try store.shortIDs(of: .resident)
             for r in residents {
                 let last = r.visits.last.map { calendar.day(of: $0.at).description } ?? "never visited"
-                print("\(r.id)\t\(r.zone)\t\(r.household ?? "?")\t\(r.occupied ? "occupied" : "vacant")\t\(last)")
+                print("\(CLI.short(r.id, short))\t\(r.zone)\t\(r.household ?? "?")\t\(r.occupied ? "occupied" : "vacant")\t\(last)")
             }
         }
     }
@@ -195,7 +197,8 @@ struct VisitCommand: AsyncParsableCommand {
             guard let channel = Resident.Channel(rawValue: channel) else {
                 throw ValidationError("--channel must be one of \(Resident.Channel.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let id = try home.open().logVisit(resident: CLI.recordID(resident), channel: channel, note: note, at: CLI.parseDate(at))
+            let store = try home.open()
+            let id = try store.logVisit(resident: CLI.recordID(resident, .resident, in: store), channel: channel, note: note, at: CLI.parseDate(at))
             print(id)
         }
     }
@@ -244,16 +247,5 @@ struct CoverageCommand: AsyncParsableCommand {
                 print("    not visited: \(h.household)  \(h.residents.map(\.rawValue).joined(separator: ","))  \(last)")
             }
         }
-    }
-}
-
-extension CLI {
-    /// `yyyy-MM-dd HH:mm` in the estate's local time, with its UTC offset.
-    static func localTime(_ date: Date, _ calendar: EstateCalendar) -> String {
-        let shifted = Timestamp.format(date.addingTimeInterval(TimeInterval(calendar.utcOffsetSeconds)))
-        let offset = calendar.utcOffsetSeconds
-        let sign = offset < 0 ? "-" : "+"
-        let clock = sign + String(format: "%02d:%02d", abs(offset) / 3600, abs(offset) % 3600 / 60)
-        return "\(shifted.prefix(10)) \(shifted.dropFirst(11).prefix(5)) \(clock)"
     }
 }

@@ -72,7 +72,7 @@ struct Status: AsyncParsableCommand {
         print("refused edits  \(status.refusedEdits)")
         print("held edits     \(status.heldEdits)")
         print("photo bytes    \(status.pendingPhotoBytes) to upload, \(status.missingPhotos) photo(s) to fetch")
-        print("last sync      \(status.lastSync.map(Timestamp.format) ?? "never")")
+        print("last sync      \(try status.lastSync.map { CLI.localTime($0, try store.estateCalendar()) } ?? "never")")
     }
 }
 

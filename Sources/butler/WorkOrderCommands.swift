@@ -42,7 +42,8 @@ struct WorkOrderCommand: AsyncParsableCommand {
         @Option(help: "When (ISO 8601).") var at: String?
 
         func run() async throws {
-            try home.open().startWorkOrder(CLI.recordID(id), at: CLI.parseDate(at))
+            let store = try home.open()
+            try store.startWorkOrder(CLI.recordID(id, .workOrder, in: store), at: CLI.parseDate(at))
         }
     }
 
@@ -55,7 +56,8 @@ struct WorkOrderCommand: AsyncParsableCommand {
         @Option(help: "When (ISO 8601).") var at: String?
 
         func run() async throws {
-            try home.open().completeWorkOrder(CLI.recordID(id), at: CLI.parseDate(at))
+            let store = try home.open()
+            try store.completeWorkOrder(CLI.recordID(id, .workOrder, in: store), at: CLI.parseDate(at))
         }
     }
 }
@@ -85,8 +87,9 @@ struct CallbackCommand: AsyncParsableCommand {
 
         func run() async throws {
             let a = try attempt.parsed()
-            try home.open().logCallback(
-                workOrder: CLI.recordID(workorder), channel: a.channel, reached: a.reached, satisfaction: a.satisfaction, note: attempt.note,
+            let store = try home.open()
+            try store.logCallback(
+                workOrder: CLI.recordID(workorder, .workOrder, in: store), channel: a.channel, reached: a.reached, satisfaction: a.satisfaction, note: attempt.note,
                 at: a.at)
         }
     }
@@ -107,7 +110,8 @@ struct CallbackCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard unreachable else { throw ValidationError("say why: --unreachable (a callback closes without a verdict only when the resident cannot be reached)") }
-            try home.open().closeCallbackUnreachable(workOrder: CLI.recordID(workorder), note: note)
+            let store = try home.open()
+            try store.closeCallbackUnreachable(workOrder: CLI.recordID(workorder, .workOrder, in: store), note: note)
         }
     }
 
@@ -128,7 +132,7 @@ struct CallbackCommand: AsyncParsableCommand {
 
         func run() async throws {
             let store = try home.open()
-            let id = try CLI.recordID(workorder)
+            let id = try CLI.recordID(workorder, .workOrder, in: store)
             let order = try store.workOrder(id)
             let record = try store.callbacks(workOrder: id)
             let calendar = try store.estateCalendar()
@@ -146,9 +150,9 @@ struct CallbackCommand: AsyncParsableCommand {
                 return
             }
             print("\(id)  \(order.category?.rawValue ?? "?")  \(order.place ?? "")  \(order.status.rawValue)")
-            print("callback due \(waitsForRain ? "waiting for rain" : due.map(Timestamp.format) ?? "-")  outcome \(outcome.rawValue)")
+            print("callback due \(waitsForRain ? "waiting for rain" : due.map { CLI.localTime($0, calendar) } ?? "-")  outcome \(outcome.rawValue)")
             for a in record?.attempts ?? [] {
-                print("  \(Timestamp.format(a.at))  \(a.channel.rawValue)  \(a.reached ? "reached" : "not reached")  \(a.satisfaction?.rawValue ?? "")  \(a.author)  \(a.note ?? "")")
+                print("  \(CLI.localTime(a.at, calendar))  \(a.channel.rawValue)  \(a.reached ? "reached" : "not reached")  \(a.satisfaction?.rawValue ?? "")  \(a.author)  \(a.note ?? "")")
             }
             if let record { print(record.outcomeExplanation) }
         }

@@ -183,7 +183,7 @@ struct CLITests {
         ["callback", "show"], ["sync"], ["status"], ["conflicts"], ["form", "review"], ["form", "close"], ["form", "reopen"],
         ["refused"], ["refused", "list"], ["refused", "discard"], ["template"], ["template", "list"], ["template", "show"],
         ["callback", "close"], ["complaint"], ["complaint", "new"], ["complaint", "fix"], ["complaint", "callback"], ["complaint", "approve"],
-        ["complaint", "show"], ["complaint", "list"],
+        ["complaint", "show"], ["complaint", "list"], ["today"],
     ])
     func help(_ command: [String]) async throws {
         let result = try await runCommand("butler", command + ["--help"])
