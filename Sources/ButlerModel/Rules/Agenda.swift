@@ -110,7 +110,7 @@ public struct Agenda: Hashable, Sendable {
                 else { continue }
                 items.append(Item(
                     kind: .callback, record: order.id, notice: nil, zone: order.zone, place: order.place,
-                    what: "callback after the leak repair\(Self.colon(order.description)), waiting for rain", due: nil, overdue: false,
+                    what: "callback after the leak repair\(Self.colon(order.description))", due: nil, overdue: false,
                     escalation: nil, waitingFor: "rain", since: order.completedAt))
             case .inspectionForm:
                 guard let form = try? InspectionForm(state), form.status.state == .draft else { continue }
