@@ -44,13 +44,7 @@ public final class ChildProcess: Sendable {
         process.standardError = stderr?.pipe ?? FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         process.terminationHandler = { [ended] process in
-            let exit = Exit(status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal)
-            let waiters = ended.state.withLock { state in
-                state.exit = exit
-                defer { state.waiters = [] }
-                return state.waiters
-            }
-            for waiter in waiters { waiter.resume(returning: exit) }
+            ended.finish(Exit(status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal))
         }
         self.process = process
         try process.run()
@@ -62,21 +56,45 @@ public final class ChildProcess: Sendable {
     public var pid: Int32 { process.processIdentifier }
 
     /// Whether it has not ended yet.
-    public var isRunning: Bool { ended.state.withLock { $0.exit == nil } }
+    public var isRunning: Bool { ended.state.withLock { $0 == nil } }
 
     /// How it ended, once it has.
-    public var exitIfEnded: Exit? { ended.state.withLock { $0.exit } }
+    public var exitIfEnded: Exit? { ended.state.withLock { $0 } }
 
     /// Waits (suspending, not blocking) until the process has ended.
+    ///
+    /// Foundation learns that a child ended when a socket the child inherited closes. A child
+    /// started at the same moment on another thread can inherit that socket too, and then the
+    /// first child's end goes unnoticed until the second exits: a zombie nobody reaps, and a test
+    /// waiting for a server it stops only afterwards hangs for ever (seen once in a parallel run).
+    /// So while waiting, a child that stays a zombie is reaped here, with its real status.
     public func exit() async -> Exit {
-        await withCheckedContinuation { continuation in
-            let done: Exit? = ended.state.withLock { state in
-                if let exit = state.exit { return exit }
-                state.waiters.append(continuation)
-                return nil
+        var zombieSightings = 0
+        while true {
+            if let exit = exitIfEnded { return exit }
+            if Self.isZombie(pid) {
+                zombieSightings += 1
+                // Give Foundation's own reaping a moment first (its handler records the same exit).
+                if zombieSightings >= 5, let exit = Self.reap(pid) { ended.finish(exit) }
             }
-            if let done { continuation.resume(returning: done) }
+            try? await Task.sleep(for: .milliseconds(20))
         }
+    }
+
+    /// Whether `pid` has exited and not been reaped yet (state `Z` in `/proc/<pid>/stat`).
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard pid > 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return stat[stat.index(after: close)...].drop { $0 == " " }.first == "Z"
+    }
+
+    /// Reaps `pid` if it has ended, without blocking; its exit, or nil (not ended, or already reaped).
+    static func reap(_ pid: Int32) -> Exit? {
+        var status: Int32 = 0
+        guard Glibc.waitpid(pid, &status, WNOHANG) == pid else { return nil }
+        let signal = status & 0x7f
+        return signal == 0 ? Exit(status: (status >> 8) & 0xff, signalled: false) : Exit(status: signal, signalled: true)
     }
 
     /// Sends `signal` (SIGTERM unless told) and returns at once.
@@ -114,14 +132,22 @@ public final class ChildProcess: Sendable {
         // deinit cannot wait, and Foundation reaps the child.
         // (pid 0 would signal our whole process group: only a launched child is signalled.)
         let pid = process.processIdentifier
-        if pid > 0, ended.state.withLock({ $0.exit == nil }) { _ = Glibc.kill(pid, SIGKILL) }
+        if pid > 0, ended.state.withLock({ $0 == nil }) { _ = Glibc.kill(pid, SIGKILL) }
     }
 }
 
-/// How a child ended, and who waits for it: shared with the termination handler (a box, so the
-/// handler does not keep the ``ChildProcess`` alive).
+/// How a child ended: shared with the termination handler (a box, so the handler does not keep the
+/// ``ChildProcess`` alive).
 final class Ended: Sendable {
-    let state = Mutex<(exit: ChildProcess.Exit?, waiters: [CheckedContinuation<ChildProcess.Exit, Never>])>((nil, []))
+    let state = Mutex<ChildProcess.Exit?>(nil)
+
+    /// Records how the child ended; the first report wins (Foundation's handler, or a reap by
+    /// ``ChildProcess/exit()``, after which Foundation's own wait finds nothing and reports 0).
+    func finish(_ exit: ChildProcess.Exit) {
+        state.withLock { state in
+            if state == nil { state = exit }
+        }
+    }
 }
 
 /// Bytes a child writes to a pipe, read to the end on a thread of their own.
