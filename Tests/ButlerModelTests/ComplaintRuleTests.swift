@@ -172,3 +172,136 @@ import Testing
         #expect(try CallbackRecord(state).outcome == .satisfied)
     }
 }
+
+/// The review of issue 13's first cut: what a rogue device or a missed verdict could still do.
+@Suite struct ComplaintTrustTests {
+    typealias C = ComplaintRuleTests
+    static let rogue = Fixtures.author("rogue-handheld", "rogue")
+
+    @Test("rounds/<id> (as written before rounds were derived) is read only: no role may write one")
+    func legacyRoundsReadOnly() throws {
+        var stored = try C.complaint()
+        var copy = stored
+        let forged = copy.write(try FieldPath("rounds", "x"), ["openedAt": .string("2099-01-01T00:00:00.000Z")], stamp: Fixtures.stamp(Self.rogue, 2_000))
+        for role in DeviceRole.allCases {
+            let device = Pusher(name: "rogue", role: role, replicas: [Self.rogue.replica])
+            #expect { try DeltaAdmission.admit(forged, into: stored, by: device) } throws: { ($0 as? ModelError)?.code == .roleForbidden }
+        }
+        // A legacy round read back opens no earlier than the complaint itself.
+        try stored.merge(stored.write(try FieldPath("rounds", "old"), ["openedAt": .string("2000-01-01T00:00:00.000Z")], stamp: Fixtures.stamp(C.desk, 1_500)))
+        #expect(try Complaint(stored).rounds.first?.openedAt == Fixtures.morning)
+    }
+
+    @Test("001 §4.2.3.7: a device that missed a verdict files its fix and callback under the dead round; they count for the next, so two failures still escalate")
+    func missedVerdictStillEscalates() throws {
+        var desk = try C.complaint()
+        _ = try Complaint.recordFix(&desk, at: Fixtures.at(60), note: nil, stamp: Fixtures.stamp(C.li, 2_000))
+        var wang = desk  // offline from here
+        // Round 1: the desk's callback at 10:00 finds the resident unsatisfied.
+        let verdict = try C.call(&desk, 540, .unsatisfied, by: C.desk, 3_000)
+        // Wang, who has not seen it, fixes again at 14:00 and calls back at 16:00: still unsatisfied.
+        let fix = try Complaint.recordFix(&wang, at: Fixtures.at(780), note: "二次维修", stamp: Fixtures.stamp(C.wang, 3_100)).delta
+        let call = try C.call(&wang, 900, .unsatisfied, by: C.wang, 3_200)
+        try desk.merge(fix)
+        try desk.merge(call)
+        try wang.merge(verdict)
+        #expect(desk == wang)
+        let complaint = try Complaint(desk)
+        #expect(complaint.rounds.map(\.result) == [.unresolved, .unresolved, nil])
+        #expect(complaint.rounds[1].fixedAt == Fixtures.at(780))
+        #expect(complaint.isEscalated && complaint.effectiveLevel == .major)
+        #expect(complaint.rounds[1].callbacks.map(\.author) == ["王管家"], "each callback shown once, with the round it counted for")
+    }
+
+    @Test("a concurrent satisfied callback made before the next round's fix stays in its round, where unresolved wins")
+    func concurrentSatisfiedStays() throws {
+        var a = try C.complaint()
+        _ = try Complaint.recordFix(&a, at: Fixtures.at(60), note: nil, stamp: Fixtures.stamp(C.li, 2_000))
+        var b = a
+        let unsatisfied = try C.call(&a, 90, .unsatisfied, by: C.desk, 3_000)
+        let satisfied = try C.call(&b, 300, .satisfied, by: C.wang, 3_100)
+        try a.merge(satisfied)
+        try b.merge(unsatisfied)
+        let complaint = try Complaint(a)
+        #expect(complaint.rounds.map(\.result) == [.unresolved, nil])
+        #expect(!complaint.awaitingApproval)
+    }
+
+    @Test("003: a callback closed without 3 failed attempts settles nothing; a callback record naming another subject follows nothing up")
+    func closingAndSubjectAreChecked() throws {
+        var state = try CallbackRecord.create(subject: Fixtures.id("wo-1"), subjectType: .workOrder, zone: Fixtures.zone, stamp: Fixtures.stamp(C.desk, 1_000))
+        try state.merge(state.write("closed", ["at": .string("2026-11-23T01:00:00.000Z"), "reason": "unreachable"], stamp: Fixtures.stamp(Self.rogue, 2_000)))
+        #expect(try CallbackRecord(state).outcome == .pending)
+        var squatter = RecordState(id: Fixtures.id("cb:zzz"), type: .callback, zone: Fixtures.zone)
+        try squatter.merge(squatter.write("subject", ["type": "work-order", "id": "wo-1"], stamp: Fixtures.stamp(Self.rogue, 2_100)))
+        #expect(try CallbackRecord(squatter).subject == nil)
+        #expect(CallbackRecord.bySubject([state, squatter])["wo-1"]?.id == state.id)
+    }
+}
+
+/// Evidence, notes and rain reports: a butler's device never removes another device's entry,
+/// not even by writing its own in its place first.
+@Suite struct TwoPushErasureTests {
+    static let li = Fixtures.author("li-handheld", "李管家")
+    static let rogue = Fixtures.author("rogue-handheld", "rogue")
+    static let sha = Fixtures.sha("evidence")
+
+    @Test("a re-attach adds beside a colleague's attach; a detach of it then leaves the colleague's evidence")
+    func reattachThenDetach() throws {
+        var stored = Fixtures.newForm()
+        try stored.merge(try InspectionForm.attachPhoto(&stored, item: "fire-door", sha256: Self.sha, stamp: Fixtures.stamp(Self.li, 2_000)))
+        let rogueDevice = Pusher(name: "rogue", role: .butler, replicas: [Self.rogue.replica])
+        var rogue = stored
+        let reattach = try InspectionForm.attachPhoto(&rogue, item: "fire-door", sha256: Self.sha, stamp: Fixtures.stamp(Self.rogue, 2_500))
+        stored = try DeltaAdmission.admit(reattach, into: stored, by: rogueDevice)
+        #expect(stored.siblings(try FieldPath("items", "fire-door", "photos", Self.sha)).count == 2)
+        // Detaching now removes Li's entry too: refused.
+        var again = stored
+        let detach = try InspectionForm.detachPhoto(&again, item: "fire-door", sha256: Self.sha, stamp: Fixtures.stamp(Self.rogue, 2_600))
+        #expect { try DeltaAdmission.admit(detach, into: stored, by: rogueDevice) } throws: { ($0 as? ModelError)?.code == .roleForbidden }
+        // Attaching once more supersedes only the rogue's own entry: Li's is still there.
+        var more = stored
+        let third = try InspectionForm.attachPhoto(&more, item: "fire-door", sha256: Self.sha, stamp: Fixtures.stamp(Self.rogue, 2_700))
+        let merged = try DeltaAdmission.admit(third, into: stored, by: rogueDevice)
+        let path = try FieldPath("items", "fire-door", "photos", Self.sha)
+        #expect(merged.siblings(path).count == 2)
+        #expect(merged.fields[path]?.keys.contains { $0.replica == Self.li.replica } == true)
+    }
+
+    @Test("a butler's delta may not write over another device's note, nor a rain report")
+    func notesAndReports() throws {
+        var stored = Fixtures.newForm()
+        let note = try InspectionForm.addNote(&stored, item: "fire-door", text: "闭门器损坏", at: Fixtures.at(0), stamp: Fixtures.stamp(Self.li, 2_000))
+        try stored.merge(note)
+        let path = try #require(note.fields.keys.first)
+        var copy = stored
+        let over = copy.write(path, ["text": "ok", "at": .string("2026-11-23T01:00:00.000Z")], stamp: Fixtures.stamp(Self.rogue, 2_500))
+        let rogueDevice = Pusher(name: "rogue", role: .butler, replicas: [Self.rogue.replica])
+        #expect { try DeltaAdmission.admit(over, into: stored, by: rogueDevice) } throws: { ($0 as? ModelError)?.code == .roleForbidden }
+
+        let day = try EstateCalendar.Day("2026-11-22")
+        var rain = RecordState(id: try RainDay.recordID(zone: Fixtures.zone, day: day), type: .rainDay, zone: Fixtures.zone)
+        let report = try RainDay.report(&rain, note: nil, at: Fixtures.at(0), stamp: Fixtures.stamp(Self.li, 2_000))
+        let reportPath = try #require(report.fields.keys.first)
+        var rainCopy = rain
+        let overReport = rainCopy.write(reportPath, ["at": .string("2026-11-23T01:00:00.000Z")], stamp: Fixtures.stamp(Self.rogue, 2_500))
+        #expect { try DeltaAdmission.admit(overReport, into: rain, by: rogueDevice) } throws: { ($0 as? ModelError)?.code == .roleForbidden }
+    }
+
+    @Test("001 §4.3.1.1: a notice reported rectified only after its deadline stays overdue until a supervisor verifies it")
+    func lateRectificationStaysOverdue() throws {
+        var form = Fixtures.newForm()
+        try form.merge(try InspectionForm.setResult(&form, item: "fire-door", result: .defect, at: Fixtures.at(0), stamp: Fixtures.stamp(Self.li, 2_000)))
+        let deadline = Fixtures.at(60)
+        let (id, raised) = try InspectionForm.addNotice(
+            &form, item: "fire-door", party: .engineering, description: "更换闭门器", deadline: deadline, template: Fixtures.template, at: Fixtures.at(1),
+            stamp: Fixtures.stamp(Self.li, HybridLogicalClock.millis(Fixtures.at(1))))
+        _ = raised
+        // Rectified two hours after the deadline.
+        _ = try InspectionForm.setNoticeStatus(&form, notice: id, to: .rectified, stamp: Fixtures.stamp(Self.li, HybridLogicalClock.millis(Fixtures.at(180))))
+        #expect(try InspectionForm(form).notices.first?.isOverdue(now: Fixtures.at(200)) == true)
+        let supervisor = Fixtures.author("zhou-tablet", "周主管")
+        _ = try InspectionForm.setNoticeStatus(&form, notice: id, to: .verified, stamp: Fixtures.stamp(supervisor, HybridLogicalClock.millis(Fixtures.at(240))))
+        #expect(try InspectionForm(form).notices.first?.isOverdue(now: Fixtures.at(300)) == false)
+    }
+}

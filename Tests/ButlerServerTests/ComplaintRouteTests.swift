@@ -66,6 +66,12 @@ struct ComplaintRouteTests {
                 let future = try Complaint.recordFix(&other, at: F.now.addingTimeInterval(86_400), note: nil, stamp: Deltas.stamp("wang-dev", Self.ms(F.now))).delta
                 let results = try await push(client, f, "wang", [otherCreate, future])
                 #expect(results.map(\.status) == [.accepted, .refused] && results.last?.code == .invalidValue)
+                // A handheld whose clock runs 5 days fast: entry and claim agree, but the server's
+                // time says the fix has not happened yet: held back as clock-ahead (sent again later).
+                let fast = F.now.addingTimeInterval(5 * 86_400)
+                let early = try Complaint.recordFix(&other, at: fast, note: nil, stamp: Deltas.stamp("wang-dev", Self.ms(fast) + 1)).delta
+                let held = try await push(client, f, "wang", [early])
+                #expect(held.map(\.status) == [.refused] && held.first?.code == .clockAhead)
             }
         }
     }

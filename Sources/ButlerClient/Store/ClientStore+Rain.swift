@@ -66,7 +66,7 @@ extension ClientStore {
         try write { db in
             let identity = try Self.identity(db)
             let zones = try Self.rainZones(db, zones)
-            let mine: Set<ReplicaID>? = identity.device?.role == .supervisor ? nil : [identity.replica]
+            let mine: Set<ReplicaID>? = identity.device?.role.supervises == true ? nil : [identity.replica]
             var withdrawn = 0
             var result: [RainDay] = []
             for zone in zones {

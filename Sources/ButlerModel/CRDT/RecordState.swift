@@ -145,6 +145,21 @@ public struct RecordState: Hashable, Sendable {
         return delta
     }
 
+    /// Adds a set member at `path` beside the entries other replicas hold there (an add-wins
+    /// attach): the new entry supersedes only this replica's own, so the attach never removes a
+    /// colleague's evidence, and repeated attaches by one device do not pile up entries.
+    @discardableResult
+    public mutating func add(_ path: FieldPath, _ value: JSONValue, stamp: EditStamp) -> RecordState {
+        var delta = RecordState(id: id, type: type, zone: zone)
+        for dot in (fields[path] ?? [:]).keys where dot.replica == stamp.author.replica { delta.context.insert(dot) }
+        let dot = nextDot(for: stamp.author.replica)
+        delta.context.insert(dot)
+        delta.fields[path] = [dot: FieldEntry(value: value, time: stamp.time, author: stamp.author.name)]
+        // Joining the delta into self cannot fail: same record, and it is the state's own write.
+        try! merge(delta)
+        return delta
+    }
+
     /// Removes every field at or below `prefix`; returns the delta.
     @discardableResult
     public mutating func remove(under prefix: FieldPath, stamp: EditStamp) -> RecordState {

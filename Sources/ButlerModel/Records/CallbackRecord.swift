@@ -131,8 +131,12 @@ public struct CallbackRecord: Hashable, Sendable {
                 closing = Closing(at: at, note: v["note"]?.stringValue, author: sibling.entry.author)
             }
         }
-        subjectType = subject?["type"]?.stringValue.flatMap(SubjectType.init(rawValue:))
-        self.subject = subject?["id"]?.stringValue
+        // The subject is the one the record's id derives from (`cb:<subject>`): a record naming
+        // another subject (a rogue device's) follows nothing up.
+        let named = subject?["id"]?.stringValue
+        let bound = named.map { state.id.rawValue == RecordIdentity.callbackPrefix + $0 } ?? false
+        subjectType = bound ? subject?["type"]?.stringValue.flatMap(SubjectType.init(rawValue:)) : nil
+        self.subject = bound ? named : nil
         self.closing = closing
         self.attempts = Self.ordered(Self.attempts(in: state, under: "attempts"))
     }
@@ -211,8 +215,11 @@ public struct CallbackRecord: Hashable, Sendable {
             let tied = tiedVerdicts(with: last, among: verdicts)
             return tied.contains { $0.satisfaction == .unsatisfied } ? .unsatisfied : .satisfied
         }
-        if closing != nil { return .closedUnreachable }
-        return attempts.filter { !$0.reached }.count >= Self.unreachableAfter ? .unreachable : .pending
+        let failed = attempts.filter { !$0.reached }.count
+        guard failed >= Self.unreachableAfter else { return .pending }
+        // A closing counts only once the attempts justify it (003): a `closed` written without
+        // them (a rogue or buggy device) settles nothing.
+        return closing != nil ? .closedUnreachable : .unreachable
     }
 
     /// The verdicts concurrent with the deciding one: not in its causal past, and within

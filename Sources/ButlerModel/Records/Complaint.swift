@@ -184,24 +184,47 @@ public struct Complaint: Hashable, Sendable {
 
     /// The rounds the fixes and callbacks add up to: round n+1 exists only when round n ended
     /// unresolved, and opens when its first unsatisfied callback happened.
+    ///
+    /// A device that had not yet seen a round decided files its fix and callback under that round.
+    /// What it filed after the decision belongs to the next round: a fix made after round n was
+    /// decided is round n+1's, and a callback filed under round n counts for round n+1 once it
+    /// follows round n+1's fix. (Such a callback still counts for round n too, where, coming after
+    /// the deciding "unsatisfied", it changes nothing.) So a colleague's missed verdict cannot make
+    /// two unresolved rounds count as one.
     static func derive(
         reportedAt: Date?, legacy: [(id: String, openedAt: Date?, fixedAt: Date?, results: [RoundResult])], fixes: [Fix],
         callbacks: [CallbackRecord.Attempt]
     ) -> [Round] {
-        var rounds: [Round] = []
+        var built: [(number: Int, id: String, openedAt: Date?, fixedAt: Date?, result: RoundResult?, calls: [CallbackRecord.Attempt])] = []
         var opened = reportedAt
+        var carriedFixes: [Fix] = []
+        var carriedCalls: [CallbackRecord.Attempt] = []
         for number in 1...maxRounds {
             let old = number <= legacy.count ? legacy[number - 1] : nil
-            let calls = callbacks.filter { ($0.round ?? 1) == number }
-            let fixedAt = (fixes.filter { $0.round == number }.map(\.at) + [old?.fixedAt].compactMap { $0 }).min()
-            let verdicts = calls.filter(\.reached).compactMap(\.satisfaction).map { $0 == .unsatisfied ? RoundResult.unresolved : .resolved }
+            let roundFixes = fixes.filter { $0.round == number } + carriedFixes
+            let fixedAt = (roundFixes.map(\.at) + [old?.fixedAt].compactMap { $0 }).min()
+            let adopted = Set(fixedAt.map { fixed in carriedCalls.filter { $0.at >= fixed } } ?? [])
+            let filed = callbacks.filter { ($0.round ?? 1) == number || adopted.contains($0) }
+            let verdicts = filed.filter(\.reached).compactMap(\.satisfaction).map { $0 == .unsatisfied ? RoundResult.unresolved : .resolved }
                 + (old?.results ?? [])
             let result: RoundResult? = verdicts.contains(.unresolved) ? .unresolved : verdicts.contains(.resolved) ? .resolved : nil
-            let openedAt = old?.openedAt ?? opened
-            rounds.append(Round(id: old?.id ?? String(number), number: number, openedAt: openedAt, fixedAt: fixedAt, result: result, callbacks: calls))
+            // A round written before rounds were derived opens no earlier than the complaint.
+            let openedAt = [old?.openedAt ?? opened, reportedAt].compactMap { $0 }.max()
+            built.append((number, old?.id ?? String(number), openedAt, fixedAt, result, filed))
             guard result == .unresolved else { break }
             // Back to the front desk: the next round opens with the first "unsatisfied".
-            opened = calls.first { $0.reached && $0.satisfaction == .unsatisfied }?.at ?? fixedAt ?? openedAt
+            let decided = filed.first { $0.reached && $0.satisfaction == .unsatisfied }?.at ?? fixedAt ?? openedAt
+            opened = decided
+            carriedFixes = decided.map { d in roundFixes.filter { $0.at > d } } ?? []
+            carriedCalls = carriedCalls.filter { !adopted.contains($0) } + (decided.map { d in filed.filter { $0.at > d } } ?? [])
+        }
+        // Each callback is shown once, with the last round it counted for.
+        var shown: Set<CallbackRecord.Attempt> = []
+        var rounds: [Round] = []
+        for r in built.reversed() {
+            let calls = r.calls.filter { !shown.contains($0) }
+            shown.formUnion(calls)
+            rounds.insert(Round(id: r.id, number: r.number, openedAt: r.openedAt, fixedAt: r.fixedAt, result: r.result, callbacks: calls), at: 0)
         }
         return rounds
     }

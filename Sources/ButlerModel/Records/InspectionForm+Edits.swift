@@ -62,7 +62,7 @@ extension InspectionForm {
     ) throws -> RecordState {
         try requireEditable(state, item: item, template: template)
         try Shape.sha256(.string(sha256))
-        return state.write(try FieldPath("items", item, "photos", sha256), true, stamp: stamp)
+        return state.add(try FieldPath("items", item, "photos", sha256), true, stamp: stamp)
     }
 
     /// Detaches a photo this replica has seen attached; a concurrent attach elsewhere survives

@@ -27,7 +27,7 @@ extension InspectionForm {
     ) throws -> RecordState {
         _ = try self.notice(notice, in: state)
         try Shape.sha256(.string(sha256))
-        return state.write(try evidencePath(notice: notice, stage: stage, sha256: sha256), true, stamp: stamp)
+        return state.add(try evidencePath(notice: notice, stage: stage, sha256: sha256), true, stamp: stamp)
     }
 
     /// Detaches an evidence photo this replica has seen on the notice; a concurrent attach

@@ -54,6 +54,7 @@ public struct InspectionForm: Hashable, Sendable {
         var notes: [Note] = []
         var reviewNotes: [Note] = []
         var notices: [String: [String: JSONValue]] = [:]
+        var noticeStatusTimes: [String: Date] = [:]
         var noticePhotos: [String: [RectificationNotice.Evidence]] = [:]
         var noticeNotes: [String: [Note]] = [:]
         var conflicts: [Conflict] = []
@@ -79,6 +80,9 @@ public struct InspectionForm: Hashable, Sendable {
                 reviewNotes += r.chosen.map { Note(id: s[2], sibling: $0) }
             case (3, "notices"):
                 notices[s[1], default: [:]][s[2]] = r.value
+                if s[2] == "status", let shown = r.chosen.first {
+                    noticeStatusTimes[s[1]] = Date(timeIntervalSince1970: Double(shown.entry.time.millis) / 1000)
+                }
             case (5, "notices") where s[2] == "photos":
                 if let stage = RectificationNotice.Stage(rawValue: s[3]) {
                     noticePhotos[s[1], default: []].append(RectificationNotice.Evidence(sha256: s[4], stage: stage))
@@ -107,12 +111,14 @@ public struct InspectionForm: Hashable, Sendable {
         self.reviewNotes = reviewNotes.sorted { ($0.at ?? .distantPast, $0.id) < ($1.at ?? .distantPast, $1.id) }
         self.notices = notices.keys.sorted().map { key in
             let f = notices[key]!
-            return RectificationNotice(
+            var notice = RectificationNotice(
                 id: key, item: f["item"]?.stringValue, party: f["party"]?.stringValue.flatMap(ResponsibleParty.init(rawValue:)),
                 description: f["description"]?.stringValue, deadline: f["deadline"]?.date, issuedAt: f["issuedAt"]?.date,
                 status: f["status"]?.stringValue.flatMap(NoticeStatus.init(rawValue:)) ?? .open,
                 photos: (noticePhotos[key] ?? []).sorted(),
                 notes: (noticeNotes[key] ?? []).sorted { ($0.at ?? .distantPast, $0.id) < ($1.at ?? .distantPast, $1.id) })
+            notice.statusRecordedAt = noticeStatusTimes[key]
+            return notice
         }
         self.conflicts = conflicts.sorted { ($0.field, $0.rule.rawValue) < ($1.field, $1.rule.rawValue) }
     }

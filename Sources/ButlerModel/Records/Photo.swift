@@ -124,7 +124,7 @@ public struct Photo: Hashable, Sendable {
             try delta.merge(copy.write("caption", .string(caption), stamp: stamp))
         }
         // A new dot on every attach, as on the form: a concurrent detach cannot drop it.
-        try delta.merge(copy.write(attachment, true, stamp: stamp))
+        try delta.merge(copy.add(attachment, true, stamp: stamp))
         try FieldSchema.photo.validate(delta)
         state = copy
         return delta

@@ -131,6 +131,14 @@ public struct RainDay: Hashable, Sendable {
         }
     }
 
+    /// Whether `delta` reports rain for a day that has not begun anywhere on earth at `now` (the
+    /// server's clock): ``checkReportTimes(_:)`` judges by the entry's clock, which a device that
+    /// runs fast sets ahead.
+    public static func reportsDayNotBegun(_ delta: RecordState, now: Date) -> Bool {
+        guard delta.type == .rainDay, let day = Self.day(inID: delta.id, zone: delta.zone) else { return false }
+        return day > EstateCalendar(utcOffsetSeconds: 14 * 3600).day(of: now)
+    }
+
     public var jsonValue: JSONValue {
         [
             "id": .string(id.rawValue), "zone": .string(zone.rawValue), "day": .string(day.description), "rain": .bool(isRecorded),

@@ -64,6 +64,9 @@ public struct RectificationNotice: Hashable, Sendable {
     public var photos: [Evidence] = []
     /// Notes on the rectification (written when it is resolved or verified), oldest first.
     public var notes: [Note] = []
+    /// When the shown status was recorded (its entry's hybrid-logical-clock time): for a
+    /// rectified notice, when the rectification was reported.
+    public var statusRecordedAt: Date?
 
     public init(
         id: String, item: String?, party: ResponsibleParty?, description: String?, deadline: Date?, issuedAt: Date?, status: NoticeStatus,
@@ -80,10 +83,13 @@ public struct RectificationNotice: Hashable, Sendable {
         self.notes = notes
     }
 
-    /// Whether the deadline has passed while the notice is still open.
+    /// Whether the party missed the deadline and no supervisor has verified the rectification yet:
+    /// still open past it, or reported rectified only after it. A late "rectified" does not erase
+    /// the missed deadline, which is the grounds for fining the party (001 §4.3.1.1); the
+    /// supervisor's verification ends the escalation.
     public func isOverdue(now: Date) -> Bool {
-        guard let deadline, status == .open else { return false }
-        return now > deadline
+        guard let deadline, status != .verified, now > deadline else { return false }
+        return status == .open || (statusRecordedAt ?? .distantPast) > deadline
     }
 
     /// The notice in a form's view. `photos` and `notes` appear only when there are some, so

@@ -131,7 +131,9 @@ public struct Escalation: Hashable, Sendable {
                         detail: "A \(complaint.effectiveLevel?.rawValue ?? "") complaint not fixed by \(Timestamp.format(due))."))
                 }
                 if let due = Deadlines.callbackDue(for: complaint), now > due, let round = complaint.currentRound, round.result == nil,
-                    !round.isUnreachable, !callbackSettled(complaint.id)
+                    // A separate callback record is read only for complaints written before their
+                    // callbacks moved into the complaint.
+                    !round.isUnreachable, !(complaint.rounds.allSatisfy { $0.callbacks.isEmpty } && callbackSettled(complaint.id))
                 {
                     found.append(Escalation(
                         kind: .callbackOverdue, record: complaint.id, zone: complaint.zone, since: due,

@@ -28,3 +28,24 @@ extension FieldSchema {
         }
     }
 }
+
+extension FieldSchema {
+    /// The first entry of `delta` whose `at` is later than `now` (the server's clock) by more than
+    /// its field's ``Field/maxDatedAhead``, or nil.
+    ///
+    /// ``checkDatedValues(_:)`` compares a claim with the entry's own clock, which the device
+    /// chooses and the server accepts up to 7 days ahead: a handheld whose clock runs days fast
+    /// would date a callback, a visit or a fix days ahead, and a verdict dated tomorrow opens a
+    /// round nobody can fix today. The server checks the claim against its own time too; a delta
+    /// it holds back this way is sent again at the next sync (`clock-ahead` is transient).
+    public func entryDatedAhead(of delta: RecordState, now: Date) -> FieldPath? {
+        guard delta.type == type else { return nil }
+        for (path, register) in delta.fields.sorted(by: { $0.key < $1.key }) {
+            guard let slack = field(for: path)?.maxDatedAhead else { continue }
+            if register.values.contains(where: { ($0.value["at"]?.date).map { $0.timeIntervalSince(now) > slack } ?? false }) {
+                return path
+            }
+        }
+        return nil
+    }
+}

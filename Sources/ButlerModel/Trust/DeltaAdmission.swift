@@ -203,8 +203,12 @@ public enum DeltaAdmission {
     ///   or rewrites one, so a delta that does is a rogue device's, and an entry once accepted must
     ///   never be lost.
     /// - A complaint's approval (and the `closedAt` written with it) is the project manager's
-    ///   (`manager` devices): nobody else may write or remove it.
+    ///   (`manager` devices): nobody else may write or remove it. Its `rounds/*` (as written before
+    ///   rounds were derived) are read only: nobody writes one.
     public static func forbiddenEffect(added: [Value], removed: [Value], type: RecordType, pusher: Pusher) -> String? {
+        if type == .complaint, let value = added.first(where: { $0.path.segments.first == "rounds" }) {
+            return "\(value.path) is read only: a complaint's rounds are derived from its fixes and callbacks"
+        }
         if type == .complaint, pusher.role != .manager,
             let value = (added + removed).first(where: { complaintApprovalPaths.contains($0.path.rawValue) })
         {
@@ -224,12 +228,17 @@ public enum DeltaAdmission {
                 return "a butler's edit may not remove a supervisor's review note"
             }
         }
-        for value in removed {
+        for value in removed where !pusher.replicas.contains(value.dot.replica) {
             switch schema.field(for: value.path)?.rule {
-            case .addWins? where !pusher.replicas.contains(value.dot.replica) && !added.contains(where: { $0.path == value.path }):
-                // A re-attach writes over the attaches it saw and keeps the evidence; only a
-                // removal with nothing in its place is a detach.
+            case .addWins?:
+                // An attach adds beside the entries others hold (RecordState.add): whatever the
+                // delta writes, removing another device's entry is a detach, and a removal then
+                // re-attached by the same device could not be told from an erasure.
                 return "only the butler who attached an evidence photo, or a supervisor, may detach it (\(value.path))"
+            case .notesKeepAll?:
+                // Notes and rain reports are written once, each under its own writer's dot: a
+                // butler's delta never writes over another device's, even to put a value in its place.
+                return "a butler's edit may not write over \(value.path), written by another device"
             default:
                 continue
             }

@@ -118,6 +118,14 @@ struct SyncRoutes {
                 return WireError(code: .clockAhead, message: "an edit is stamped more than 7 days in the future; fix the device clock")
             }
         }
+        // A claimed time (an attempt, a fix, a visit, a rain day) may not run ahead of the
+        // server's clock either: the device's clock is fast. Transient: pushed again later.
+        if let path = FieldSchema.of(delta.type).entryDatedAhead(of: delta, now: now) {
+            return WireError(code: .clockAhead, message: "\(path) is dated after the server's time; fix the device clock")
+        }
+        if RainDay.reportsDayNotBegun(delta, now: now) {
+            return WireError(code: .clockAhead, message: "rain is reported for a day that has not begun yet; fix the device clock")
+        }
         // What the delta claims and what it would add and remove are checked against the stored
         // record inside the merge transaction (DeltaAdmission), role included.
         return nil

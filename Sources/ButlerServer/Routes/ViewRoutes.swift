@@ -48,6 +48,7 @@ struct ViewRoutes {
                 due = Deadlines.callbackDue(for: complaint)
                 // The current round's own callbacks (§5.6); a record of callbacks kept apart only
                 // by complaints written before rounds were derived.
+                if complaint.rounds.contains(where: { !$0.callbacks.isEmpty }) { outcome = .pending }
                 if round.result == .resolved {
                     outcome = .satisfied
                 } else if round.isUnreachable {
