@@ -16,7 +16,7 @@ struct ComplaintRouteTests {
     static func ms(_ date: Date) -> Int64 { HybridLogicalClock.millis(date) }
 
     func push(_ client: any TestClientProtocol, _ f: F, _ device: String, _ deltas: [RecordState]) async throws -> [PushResponse.Result] {
-        try PushResponse(json: F.json(try await client.execute(uri: "/v1/push", method: .post, headers: f.headers(device), body: F.body(Deltas.push(deltas))))).results
+        try await f.push(client, as: device, deltas)
     }
 
     func row(_ client: any TestClientProtocol, _ f: F) async throws -> JSONValue? {

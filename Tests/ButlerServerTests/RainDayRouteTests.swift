@@ -31,7 +31,7 @@ struct RainDayRouteTests {
     }
 
     func push(_ client: any TestClientProtocol, _ f: F, _ device: String, _ deltas: [RecordState]) async throws -> [PushResponse.Result] {
-        try PushResponse(json: F.json(try await client.execute(uri: "/v1/push", method: .post, headers: f.headers(device), body: F.body(Deltas.push(deltas))))).results
+        try await f.push(client, as: device, deltas)
     }
 
     func callbackRow(_ client: any TestClientProtocol, _ f: F) async throws -> JSONValue? {

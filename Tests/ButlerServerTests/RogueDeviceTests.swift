@@ -32,9 +32,7 @@ struct RogueDeviceTests {
     }
 
     static func push(_ client: some TestClientProtocol, _ f: ServerFixture, _ device: String, _ deltas: [RecordState]) async throws -> [PushResponse.Result] {
-        let response = try await client.execute(uri: "/v1/push", method: .post, headers: f.headers(device), body: F.body(Deltas.push(deltas)))
-        #expect(response.status == .ok)
-        return try PushResponse(json: F.json(response)).results
+        try await f.push(client, as: device, deltas)
     }
 
     /// Pushes `deltas` expecting every one refused with `code`, and nothing stored to change.

@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import Testing
 
 /// A server on a fresh store with four devices:
 /// li and wang (butlers, east-3), zhou (supervisor, east-3 and east-4), chen (butler, west-1).
@@ -49,6 +50,13 @@ struct ServerFixture: Sendable {
         fields[.init("Butler-Protocol")!] = "1"
         if let device { fields[.authorization] = "Bearer \(tokens[device]!)" }
         return fields
+    }
+
+    /// Pushes `deltas` as `device`; the reply must be 200, and its per-delta results are returned.
+    func push(_ client: any TestClientProtocol, as device: String, _ deltas: [RecordState]) async throws -> [PushResponse.Result] {
+        let response = try await client.execute(uri: "/v1/push", method: .post, headers: headers(device), body: Self.body(Deltas.push(deltas)))
+        #expect(response.status == .ok)
+        return try PushResponse(json: Self.json(response)).results
     }
 
     static func json(_ response: TestResponse) throws -> JSONValue {
