@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "butler", targets: ["butler"]),
         .executable(name: "butler-syncd", targets: ["butler-syncd"]),
         .executable(name: "butler-server", targets: ["butler-server"]),
+        .executable(name: "butler-sim", targets: ["butler-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
@@ -103,6 +104,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The deterministic simulation (issue 14): the whole system in one process from one seed.
+        .target(
+            name: "ButlerSimulation",
+            dependencies: [
+                "ButlerModel", "ButlerClient", "ButlerServer", "ButlerTestSupport", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "butler-sim",
+            dependencies: ["ButlerSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "butler-bench",
             dependencies: [
@@ -132,6 +144,10 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["ButlerClient", "ButlerServer", "ButlerModel", "ButlerTestSupport"]
+        ),
+        .testTarget(
+            name: "SimulationTests",
+            dependencies: ["ButlerSimulation", "ButlerModel", "ButlerTestSupport"]
         ),
         .testTarget(
             name: "ButlerFilesTests",

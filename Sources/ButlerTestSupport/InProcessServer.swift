@@ -60,6 +60,12 @@ public final class InProcessServer: ServerNode {
         }
     }
 
+    /// Another node on this node's store and blob folder, as `butler-server` nodes share one
+    /// database: its own router, the same data.
+    public func sibling(named name: String) -> InProcessServer {
+        InProcessServer(name: name, configuration: configuration, storage: storage, blobs: blobs, logger: logger)
+    }
+
     public var url: String { "http://\(name).in-process.invalid" }
     public var data: URL { configuration.dataDirectory }
 

@@ -9,7 +9,7 @@ extension ClientStore {
     public func createComplaint(
         zone: Zone, place: String, level: ComplaintLevel, description: String, resident: String? = nil
     ) throws -> RecordID {
-        let id = try Self.newRecordID("cp")
+        let id = try newRecordID("cp")
         return try edit(id, create: (.complaint, zone)) { state, stamp, now in
             let delta = try Complaint.create(
                 id: id, zone: zone, place: place, level: level, description: description, reportedAt: now, resident: resident, stamp: stamp)

@@ -57,8 +57,8 @@ extension ClientStore {
         return templates.templates[id]
     }
 
-    static func newRecordID(_ prefix: String) throws -> RecordID {
-        try RecordID("\(prefix)-\(UUID().uuidString.lowercased())")
+    func newRecordID(_ prefix: String) throws -> RecordID {
+        try RecordID("\(prefix)-\(entropy.uuidString())")
     }
 
     // MARK: Inspection forms
@@ -67,7 +67,7 @@ extension ClientStore {
     public func createForm(template templateID: String, zone: Zone, place: String) throws -> RecordID {
         let template: FormTemplate
         template = try ClientError.mapping { try templates.template(templateID) }
-        let id = try Self.newRecordID("form")
+        let id = try newRecordID("form")
         return try edit(id, create: (.inspectionForm, zone)) { state, stamp, now in
             let delta = try InspectionForm.create(id: id, zone: zone, template: template, place: place, at: now, stamp: stamp)
             try state.merge(delta)
@@ -182,7 +182,7 @@ extension ClientStore {
 
     /// Opens a repair work order; returns its id.
     public func createWorkOrder(zone: Zone, place: String, category: RepairCategory, description: String?, source: RecordID? = nil) throws -> RecordID {
-        let id = try Self.newRecordID("wo")
+        let id = try newRecordID("wo")
         return try edit(id, create: (.workOrder, zone)) { state, stamp, now in
             let delta = try WorkOrder.create(
                 id: id, zone: zone, place: place, category: category, description: description, source: source, reportedAt: now, stamp: stamp)

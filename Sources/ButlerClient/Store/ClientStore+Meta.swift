@@ -77,7 +77,7 @@ extension ClientStore {
             throw ClientError(.invalidArgument, "the token must be 1–512 printable characters without spaces")
         }
         _ = try ClientError.mapping { try Author(replica: ReplicaID("x"), name: name) }
-        let replica = try replica ?? Self.newReplicaID()
+        let replica = try replica ?? newReplicaID()
         return try write { db in
             if let existing = try Self.meta(db, .replica) {
                 throw ClientError(.alreadyInitialized, "this store is already initialised as replica \(existing)")
@@ -91,9 +91,8 @@ extension ClientStore {
     }
 
     /// A new random replica id: `d` and 16 hex digits (64 bits).
-    static func newReplicaID() throws -> ReplicaID {
-        var rng = SystemRandomNumberGenerator()
-        return try ReplicaID("d" + SHA256Hasher.hexString((0..<8).map { _ in UInt8.random(in: 0...255, using: &rng) }))
+    func newReplicaID() throws -> ReplicaID {
+        try ReplicaID("d" + entropy.hex(bytes: 8))
     }
 
     static func identity(_ db: Database) throws -> DeviceIdentity {

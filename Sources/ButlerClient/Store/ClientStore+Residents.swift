@@ -15,7 +15,7 @@ extension ClientStore {
     /// Creates a resident's profile; returns its id. `profile.household` is required; an unset
     /// `occupied` means occupied.
     public func addResident(zone: Zone, profile: Resident.Profile, note: String? = nil) throws -> RecordID {
-        let id = try Self.newRecordID("res")
+        let id = try newRecordID("res")
         return try edit(id, create: (.resident, zone)) { state, stamp, now in
             let delta = try Resident.create(id: id, zone: zone, profile: profile, note: note, at: now, stamp: stamp)
             try state.merge(delta)

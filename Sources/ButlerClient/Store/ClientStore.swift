@@ -24,6 +24,8 @@ public final class ClientStore: Sendable {
     /// Where photo blobs live, one file per SHA-256.
     public let blobDirectory: URL
     let clock: any WallClock
+    /// Where new replica and record ids come from (seeded in the deterministic simulation).
+    let entropy: any EntropySource
     let templates: TemplateCatalog
     let logger: Logger
     /// Seals record states and queued deltas at rest, when the device has a key.
@@ -59,11 +61,12 @@ public final class ClientStore: Sendable {
     ///   or the blob folder cannot be prepared.
     public init(
         _ writer: any DatabaseWriter, blobDirectory: URL, clock: any WallClock = SystemWallClock(), templates: TemplateCatalog? = nil,
-        atRest: AtRestKey? = nil, logger: Logger = Logger(label: "butler.client.store")
+        atRest: AtRestKey? = nil, entropy: any EntropySource = SystemEntropy(), logger: Logger = Logger(label: "butler.client.store")
     ) throws {
         self.writer = writer
         self.blobDirectory = blobDirectory
         self.clock = clock
+        self.entropy = entropy
         self.templates = try ClientError.mapping("cannot read the form templates") { try templates ?? TemplateCatalog.bundled() }
         self.atRest = atRest
         self.logger = logger
@@ -125,23 +128,25 @@ public final class ClientStore: Sendable {
     /// WAL) and `home/blobs/`.
     public static func open(
         home: URL, clock: any WallClock = SystemWallClock(), templates: TemplateCatalog? = nil, atRest: AtRestKey? = nil,
-        logger: Logger = Logger(label: "butler.client.store")
+        entropy: any EntropySource = SystemEntropy(), logger: Logger = Logger(label: "butler.client.store")
     ) throws -> ClientStore {
         let pool = try ClientError.mapping("cannot open the store in \(home.path)") {
             try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
             return try DatabasePool(path: home.appendingPathComponent(databaseFileName).path, configuration: makeConfiguration())
         }
         return try ClientStore(
-            pool, blobDirectory: home.appendingPathComponent("blobs"), clock: clock, templates: templates, atRest: atRest, logger: logger)
+            pool, blobDirectory: home.appendingPathComponent("blobs"), clock: clock, templates: templates, atRest: atRest, entropy: entropy,
+            logger: logger)
     }
 
     /// An in-memory store (a `DatabaseQueue`) for tests and tools; blobs still go to `blobDirectory`.
     public static func inMemory(
         blobDirectory: URL, clock: any WallClock = SystemWallClock(), templates: TemplateCatalog? = nil, atRest: AtRestKey? = nil,
-        logger: Logger = Logger(label: "butler.client.store")
+        entropy: any EntropySource = SystemEntropy(), logger: Logger = Logger(label: "butler.client.store")
     ) throws -> ClientStore {
         let queue = try ClientError.mapping("cannot open an in-memory store") { try DatabaseQueue(configuration: makeConfiguration()) }
-        return try ClientStore(queue, blobDirectory: blobDirectory, clock: clock, templates: templates, atRest: atRest, logger: logger)
+        return try ClientStore(
+            queue, blobDirectory: blobDirectory, clock: clock, templates: templates, atRest: atRest, entropy: entropy, logger: logger)
     }
 
     /// The database configuration a store's writer must be made with: `config` plus a wait of
@@ -208,6 +213,13 @@ public final class ClientStore: Sendable {
     public func records(of type: RecordType) throws -> [RecordState] {
         try read { db in
             try Data.fetchAll(db, sql: "SELECT state FROM records WHERE type = ? ORDER BY id", arguments: [type.rawValue]).map(unsealed)
+        }
+    }
+
+    /// The ids of the records of a type, sorted, without decoding them.
+    public func recordIDs(of type: RecordType) throws -> [RecordID] {
+        try read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM records WHERE type = ? ORDER BY id", arguments: [type.rawValue]).map { try RecordID($0) }
         }
     }
 

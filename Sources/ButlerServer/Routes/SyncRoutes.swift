@@ -38,7 +38,7 @@ struct SyncRoutes {
                 "device \(device.name) already holds \(held) replica ids; register the handheld again (`butler-server device add`)")
         }
         for _ in 0..<8 {
-            let replica = try ReplicaID("r" + SHA256Hasher.hexString((0..<8).map { _ in UInt8.random(in: 0...255) }))
+            let replica = try ReplicaID("r" + configuration.entropy.hex(bytes: 8))
             if try await storage.bindReplica(replica, to: device.name, at: configuration.clock.now()) {
                 context.logger.info("replica issued", metadata: ["device.name": "\(device.name)", "device.replica": "\(replica)"])
                 return Response.json(["replica": .string(replica.rawValue)], status: .created)

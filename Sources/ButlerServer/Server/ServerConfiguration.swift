@@ -49,6 +49,8 @@ public struct ServerConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// The clock deadlines and revocations are measured against.
     public var clock: any WallClock = SystemWallClock()
+    /// Where issued replica ids come from (seeded in the deterministic simulation).
+    public var entropy: any EntropySource = SystemEntropy()
 
     public init() {}
 

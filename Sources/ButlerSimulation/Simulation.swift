@@ -1,0 +1,143 @@
+import ButlerClient
+import ButlerModel
+import ButlerServer
+import ButlerTestSupport
+import Foundation
+import Logging
+import Synchronization
+
+/// What a simulated run does: how long, how many devices and server nodes, which faults how often.
+public struct SimulationOptions: Sendable {
+    public var seed: UInt64 = 1
+    /// Simulated hours of wall time; every device lives through all of them.
+    public var hours: Double = 24 * 30
+    public var devices = 6
+    public var nodes = 1
+    public var network = NetworkFaults()
+    /// Per device and step (15 simulated minutes).
+    public var crash = 0.002
+    public var partition = 0.004
+    public var clock = 0.001
+    /// Where the devices' and the server's files go (a fresh folder is made inside).
+    public var directory = URL(fileURLWithPath: NSTemporaryDirectory())
+    /// A bug planted on purpose, to show the checks find it (tests only).
+    public var sabotage: Sabotage?
+
+    /// Bugs the tests plant to prove the checker is not blind.
+    public enum Sabotage: Sendable {
+        /// The record of one acknowledged delta is forgotten, as if the server had lost it.
+        case forgetAcknowledgedDelta
+        /// One device makes an edit after the final sync: it never reaches the server.
+        case editAfterFinalSync
+    }
+
+    public init() {}
+}
+
+/// How a run ended.
+public struct SimulationResult: Sendable {
+    public let options: SimulationOptions
+    public let deviceHours: Double
+    public let faults: [FaultKind: Int]
+    public let violations: [String]
+    /// SHA-256 over the server's final records (and the run's counts): the same seed and options
+    /// give the same digest.
+    public let digest: String
+    public let edits: Int
+    public let syncs: Int
+    /// Edits the devices' own checks refused at once (honest mistakes), by code.
+    public let refusedAtOnce: [String: Int]
+    public let records: Int
+
+    public var faultCount: Int { faults.values.reduce(0, +) }
+
+    /// The contract's last line.
+    public var summary: String {
+        "simulated \(Int(deviceHours.rounded())) device-hours, \(faultCount) faults, \(violations.count) violations, digest \(digest)"
+    }
+
+    /// The one command that replays this run.
+    public var replayCommand: String {
+        "swift run -c release butler-sim --seed \(options.seed) --hours \(Self.number(options.hours)) --devices \(options.devices) --nodes \(options.nodes)"
+    }
+
+    static func number(_ value: Double) -> String { value == value.rounded() ? String(Int(value)) : String(value) }
+}
+
+/// The deterministic simulation of the whole sync system (issue 14, first part): real client
+/// stores on disk, real sync engines, the real server router and storage, in one process, with
+/// every clock, random choice and id injected from one seed. Time is simulated: nothing sleeps.
+public enum Simulation {
+    /// One simulated step.
+    static let step: TimeInterval = 15 * 60
+    /// Monday 2026-11-02 00:00 at UTC+8.
+    static let start = Date(timeIntervalSince1970: 1_793_980_800 - 8 * 3600)
+
+    public static func run(_ options: SimulationOptions) async throws -> SimulationResult {
+        guard options.devices >= 2, options.devices <= 64 else { throw ConfigurationError(.invalidConfiguration, "--devices must be 2…64") }
+        guard options.nodes >= 1, options.nodes <= 3 else { throw ConfigurationError(.invalidConfiguration, "--nodes must be 1…3") }
+        guard options.hours > 0, options.hours <= 1e8 else { throw ConfigurationError(.invalidConfiguration, "--hours must be above 0") }
+        let folder = options.directory.appendingPathComponent("butler-sim-\(options.seed)-\(ProcessInfo.processInfo.processIdentifier)")
+        try? FileManager.default.removeItem(at: folder)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        let time = SimulatedTime(start: start)
+        let decisions = DecisionSource(seed: options.seed)
+        let observations = Observations()
+        return try await InProcessServer.with(.sqlite, directory: folder.appendingPathComponent("server"), configure: { config in
+            config.clock = time
+            config.entropy = SeededEntropy(seed: options.seed ^ 0x5EED_5E12_7E12)
+        }) { first in
+            let nodes = [first] + (1..<options.nodes).map { first.sibling(named: "node\($0)") }
+            var world = try await World(options: options, folder: folder, time: time, nodes: nodes, decisions: decisions, observations: observations)
+            try await world.live()
+            try await world.heal()
+            try world.plant(options.sabotage)
+            return try await world.check()
+        }
+    }
+}
+
+/// The seeded decisions, shared by the loop and the transports' fault choices (called in a fixed
+/// order: the run is sequential).
+final class DecisionSource: Sendable {
+    private let state: Mutex<Decisions>
+    init(seed: UInt64) { state = Mutex(Decisions(seed: seed)) }
+    func draw<T>(_ body: (inout Decisions) -> T) -> T { state.withLock { body(&$0) } }
+}
+
+/// Whether a device is cut off from every server (a partition), read by its transport.
+final class Link: Sendable {
+    let offline = Atomic<Bool>(false)
+}
+
+/// One simulated handheld: its durable store on disk, its engine, its clock and its link.
+final class Device {
+    let name: String
+    let role: DeviceRole
+    let zones: [Zone]
+    let home: URL
+    let token: String
+    let clock: DeviceClock
+    let entropy: SeededEntropy
+    let link = Link()
+    var store: ClientStore
+    var engine: SyncEngine
+    var node: Int
+    /// Cut off from every server until then.
+    var offlineUntil: Date?
+
+    init(name: String, role: DeviceRole, zones: [Zone], home: URL, token: String, clock: DeviceClock, entropy: SeededEntropy, store: ClientStore, engine: SyncEngine, node: Int) {
+        self.name = name
+        self.role = role
+        self.zones = zones
+        self.home = home
+        self.token = token
+        self.clock = clock
+        self.entropy = entropy
+        self.store = store
+        self.engine = engine
+        self.node = node
+    }
+}
