@@ -118,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "butler-bench",
             dependencies: [
-                "ButlerModel", "ButlerClient", "ButlerServer", "ButlerTestSupport",
+                "ButlerModel", "ButlerClient", "ButlerServer", "ButlerTestSupport", "ButlerSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

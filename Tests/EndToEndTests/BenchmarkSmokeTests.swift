@@ -9,6 +9,6 @@ struct BenchmarkSmokeTests {
     func smoke() async throws {
         let result = try await runCommand("butler-bench", ["--smoke", "--no-python"], timeout: .seconds(300))
         #expect(result.status == 0, "\(result.stderr)")
-        for n in 1...7 { #expect(result.stdout.contains("| \(n)"), "scenario \(n) is in the report") }
+        for n in 1...8 { #expect(result.stdout.contains("| \(n)"), "scenario \(n) is in the report") }
     }
 }

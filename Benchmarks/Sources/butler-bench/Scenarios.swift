@@ -26,10 +26,12 @@ struct Sizes {
     var concurrentDevices = 200
     var concurrencySeconds = 15.0
     var kernelEdits = 20_000
+    /// Simulated hours of the deterministic simulation (8 devices, 2 nodes).
+    var simulatedHours = 2_500.0
 
     static let smoke = Sizes(
         edits: 20, devices: 2, editsPerDevice: 200, pushBatch: 100, photoBytes: 2_000_000, concurrentDevices: 5, concurrencySeconds: 1,
-        kernelEdits: 500)
+        kernelEdits: 500, simulatedHours: 48)
 }
 
 let zone = try! Zone("east-3")
