@@ -147,7 +147,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SimulationTests",
-            dependencies: ["ButlerSimulation", "ButlerModel", "ButlerTestSupport"]
+            dependencies: ["ButlerSimulation", "ButlerClient", "ButlerModel", "ButlerTestSupport"]
         ),
         .testTarget(
             name: "ButlerFilesTests",

@@ -31,14 +31,29 @@ enum Workload {
             } else if !reviewed.isEmpty {
                 try store.reopen(form: decisions.draw { $0.pick(reviewed) }.id)
             } else {
-                try butlerStep(store, zone: zone, forms: forms, drafts: drafts, decisions: decisions)
+                try butlerStep(device, zone: zone, forms: forms, drafts: drafts, decisions: decisions)
             }
             return
         }
-        try butlerStep(store, zone: zone, forms: forms, drafts: drafts, decisions: decisions)
+        try butlerStep(device, zone: zone, forms: forms, drafts: drafts, decisions: decisions)
     }
 
-    static func butlerStep(_ store: ClientStore, zone: Zone, forms: [InspectionForm], drafts: [InspectionForm], decisions: DecisionSource) throws {
+    /// Takes a photo: a small JPEG-looking file of seeded bytes, dated by the device's clock.
+    static func takePhoto(_ device: Device, decisions: DecisionSource) throws -> URL {
+        let folder = device.home.appendingPathComponent("camera")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let (size, words) = decisions.draw { d in (256 + d.below(4096), (0..<8).map { _ in d.next() }) }
+        var bytes: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0]
+        while bytes.count < size { bytes += words.flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> ($0 * 8)) } } }
+        let file = folder.appendingPathComponent("IMG_\(words[0] % 100_000).jpg")
+        try Data(bytes.prefix(size)).write(to: file)
+        // The photo is dated by its file; the device's clock, not the machine's, took it.
+        try FileManager.default.setAttributes([.modificationDate: device.clock.now()], ofItemAtPath: file.path)
+        return file
+    }
+
+    static func butlerStep(_ device: Device, zone: Zone, forms: [InspectionForm], drafts: [InspectionForm], decisions: DecisionSource) throws {
+        let store = device.store
         let roll = decisions.draw { $0.unit() }
         // A new form now and then, and whenever there is no draft to work on.
         if roll < 0.12 || (drafts.isEmpty && roll < 0.70) {
@@ -53,9 +68,16 @@ enum Workload {
             guard !items.isEmpty else { return }
             let (item, result, withNote) = decisions.draw { d in (d.pick(items), d.pick(results), d.chance(0.2)) }
             try store.setResult(form: form.id, item: item, result: result, note: withNote ? "记录" : nil)
-        case ..<0.62:
+        case ..<0.58:
             let form = decisions.draw { $0.pick(drafts) }
             _ = try store.addNote(form: form.id, text: "巡查备注")
+        case ..<0.62:
+            // Evidence: a photo of an item, uploaded at the next sync.
+            let form = decisions.draw { $0.pick(drafts) }
+            let items = form.template.flatMap { catalog.templates[$0] }?.items.map(\.key) ?? []
+            guard !items.isEmpty else { return }
+            let item = decisions.draw { $0.pick(items) }
+            try store.attachPhoto(form: form.id, file: try takePhoto(device, decisions: decisions), item: item)
         case ..<0.70:
             let form = decisions.draw { $0.pick(drafts) }
             if !form.items.isEmpty { try store.submit(form: form.id) }

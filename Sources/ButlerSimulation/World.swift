@@ -21,6 +21,8 @@ struct World {
     var faults: [FaultKind: Int] = [:]
     /// Set while healing: no fault strikes.
     let calm = Link()
+    /// Why each device's last sync failed, if it did: named in the violations it explains.
+    var lastSyncError: [String: String] = [:]
 
     static let templates = ["building-patrol", "public-area", "cleaning-greening"]
 
@@ -152,7 +154,12 @@ struct World {
 
     mutating func sync(_ device: Device) async {
         syncs += 1
-        _ = try? await device.engine.sync()
+        do {
+            _ = try await device.engine.sync()
+            lastSyncError[device.name] = nil
+        } catch {
+            lastSyncError[device.name] = "\(error)"
+        }
     }
 
     /// One thing a person does on the handheld (see ``Workload``).
@@ -255,6 +262,10 @@ struct World {
             if local.count != mine.count { violations.append("\(device.name): holds \(local.count) records, the server \(mine.count) in its zones") }
             let status = try device.store.status()
             if status.pendingEdits > 0 { violations.append("\(device.name): \(status.pendingEdits) edit(s) still pending after the final sync") }
+            // Evidence is never lost: every photo uploaded, every photo its records show on the device.
+            if status.pendingPhotoBytes > 0 { violations.append("\(device.name): \(status.pendingPhotoBytes) photo bytes never uploaded") }
+            if status.missingPhotos > 0 { violations.append("\(device.name): \(status.missingPhotos) photo(s) its records show are not on the device") }
+            if let error = lastSyncError[device.name] { violations.append("\(device.name): its last sync failed: \(error)") }
             for refused in try device.store.refusedEdits() {
                 violations.append("\(device.name): the server refused an honest edit of \(refused.record): \(refused.code.rawValue)")
             }
