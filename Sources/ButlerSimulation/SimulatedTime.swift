@@ -30,20 +30,14 @@ final class DeviceClock: WallClock {
     }
 }
 
-/// The simulation's one source of decisions (SplitMix64): what each device does, which faults
+/// The simulation's one source of decisions (``SplitMix64``): what each device does, which faults
 /// strike, when. Drawn in a fixed order, so a seed replays the same run.
 struct Decisions {
-    private var state: UInt64
+    private var generator: SplitMix64
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
     /// A uniform double in [0, 1).
     mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }

@@ -49,20 +49,28 @@ public struct SystemEntropy: EntropySource {
     }
 }
 
-/// A deterministic generator (SplitMix64) for simulations: the same seed gives the same sequence.
+/// SplitMix64 (Steele, Lea, Flood 2014): a small, fast, seedable generator, so a simulated run or a
+/// property test's schedule replays exactly. Not for production ids.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A deterministic ``EntropySource`` for simulations: the same seed gives the same sequence.
 /// Not for production ids: anyone who knows the seed knows every id.
 public final class SeededEntropy: EntropySource {
-    private let state: Mutex<UInt64>
+    private let generator: Mutex<SplitMix64>
 
-    public init(seed: UInt64) { state = Mutex(seed) }
+    public init(seed: UInt64) { generator = Mutex(SplitMix64(seed: seed)) }
 
-    public func next() -> UInt64 {
-        state.withLock { s in
-            s &+= 0x9E37_79B9_7F4A_7C15
-            var z = s
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    public func next() -> UInt64 { generator.withLock { $0.next() } }
 }
