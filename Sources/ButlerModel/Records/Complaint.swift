@@ -134,6 +134,17 @@ public struct Complaint: Hashable, Sendable {
         return current.result == .resolved || (current.result == nil && current.isUnreachable)
     }
 
+    /// Where the callbacks after the current round's fix stand: `satisfied` once the round is
+    /// resolved, `unreachable` after 3 calls that reached nobody (awaiting the approval), else
+    /// `pending`. A complaint written before its callbacks moved into it reads them from its
+    /// separate callback record (`legacy`).
+    public func callbackOutcome(legacy: CallbackRecord?) -> CallbackRecord.Outcome {
+        guard rounds.contains(where: { !$0.callbacks.isEmpty }) else { return legacy?.outcome ?? .pending }
+        guard let round = currentRound else { return .pending }
+        if round.result == .resolved { return .satisfied }
+        return round.isUnreachable ? .unreachable : .pending
+    }
+
     public var status: Status {
         if closedAt != nil { return .closed }
         if let last = rounds.last, last.fixedAt != nil, last.result != .unresolved { return .fixed }

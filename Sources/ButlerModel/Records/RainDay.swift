@@ -109,22 +109,18 @@ public struct RainDay: Hashable, Sendable {
         return delta
     }
 
-    /// Refuses reports in `delta` dated more than ``maxDatedAhead`` after they were recorded, and
-    /// rain on a day that had not begun anywhere on earth (UTC+14) when it was recorded: a device
-    /// cannot record rain before it falls. The server runs it on every rain-day delta it receives.
+    /// Refuses reports dated after they were recorded (the schema's one check of dated claims,
+    /// ``FieldSchema/checkDatedValues(_:)``), and rain on a day that had not begun anywhere on
+    /// earth (UTC+14) when it was recorded: a device cannot record rain before it falls.
     public static func checkReportTimes(_ delta: RecordState) throws {
         guard delta.type == .rainDay else { return }
+        try FieldSchema.rainDay.checkDatedValues(delta)
+        guard let day = Self.day(inID: delta.id, zone: delta.zone) else { return }
         let earliestZone = EstateCalendar(utcOffsetSeconds: 14 * 3600)
-        let day = Self.day(inID: delta.id, zone: delta.zone)
-        for (path, register) in delta.fields where path.segments.first == "reports" {
+        for register in delta.fields.values {
             for entry in register.values {
                 let recorded = Date(timeIntervalSince1970: Double(entry.time.millis) / 1000)
-                if let at = entry.value["at"]?.date, at.timeIntervalSince(recorded) > maxDatedAhead {
-                    throw ModelError(
-                        .invalidValue,
-                        "rain report \(path) is dated \(Timestamp.format(at)), after it was recorded (\(Timestamp.format(recorded)))")
-                }
-                if let day, day > earliestZone.day(of: recorded) {
+                if day > earliestZone.day(of: recorded) {
                     throw ModelError(.invalidValue, "rain on \(day) was recorded at \(Timestamp.format(recorded)), before that day began")
                 }
             }

@@ -130,11 +130,7 @@ public struct Escalation: Hashable, Sendable {
                         kind: .complaintFixOverdue, record: complaint.id, zone: complaint.zone, since: due,
                         detail: "A \(complaint.effectiveLevel?.rawValue ?? "") complaint not fixed by \(Timestamp.format(due))."))
                 }
-                if let due = Deadlines.callbackDue(for: complaint), now > due, let round = complaint.currentRound, round.result == nil,
-                    // A separate callback record is read only for complaints written before their
-                    // callbacks moved into the complaint.
-                    !round.isUnreachable, !(complaint.rounds.allSatisfy { $0.callbacks.isEmpty } && callbackSettled(complaint.id))
-                {
+                if let due = Deadlines.callbackDue(for: complaint), now > due, complaint.callbackOutcome(legacy: callbacks[complaint.id.rawValue]) == .pending {
                     found.append(Escalation(
                         kind: .callbackOverdue, record: complaint.id, zone: complaint.zone, since: due,
                         detail: "Callback after the complaint's fix was due \(Timestamp.format(due))."))

@@ -132,7 +132,7 @@ public struct FieldSchema: Sendable {
     ])
 
     static let rainDay = FieldSchema(type: .rainDay, fields: [
-        Field(pattern: ["reports", "*"], rule: .notesKeepAll, validate: RainDay.validateReport),
+        Field(pattern: ["reports", "*"], rule: .notesKeepAll, validate: RainDay.validateReport, maxDatedAhead: RainDay.maxDatedAhead),
     ])
 
     static let resident = FieldSchema(type: .resident, fields: [

@@ -44,16 +44,9 @@ struct ViewRoutes {
                 if Deadlines.waitsForRain(order, calendar: calendar) { waitingFor = "rain" }
                 open = !outcome.isSettled
             case .complaint:
-                guard let complaint = try? Complaint(state), complaint.fixedAt != nil, let round = complaint.currentRound else { continue }
+                guard let complaint = try? Complaint(state), complaint.fixedAt != nil else { continue }
                 due = Deadlines.callbackDue(for: complaint)
-                // The current round's own callbacks (§5.6); a record of callbacks kept apart only
-                // by complaints written before rounds were derived.
-                if complaint.rounds.contains(where: { !$0.callbacks.isEmpty }) { outcome = .pending }
-                if round.result == .resolved {
-                    outcome = .satisfied
-                } else if round.isUnreachable {
-                    outcome = .unreachable
-                }
+                outcome = complaint.callbackOutcome(legacy: outcomes[state.id.rawValue])
                 open = outcome == .pending
             default:
                 continue
