@@ -56,4 +56,50 @@ struct UploadResumeTests {
         // A third attempt sends nothing: the blob is never sent twice.
         #expect(try await engine.upload(sha256: sha, size: Int64(size)) == 0)
     }
+
+    /// CI found this race (two uploads of one photo, PostgreSQL): one upload had written the last
+    /// byte and was hashing it when the other asked for the status, saw every byte held but no
+    /// blob, and gave up with `bad-response`. The same state is left for good when the server stops
+    /// between its last write and the install. Either way the client now sends an empty chunk at
+    /// the end, and the server verifies and installs what it holds.
+    @Test("a server holding every byte of a photo but not yet the blob is asked to install it, and nothing is sent again", arguments: Backend.available)
+    func wholePartial(_ backend: Backend) async throws {
+        try await Cluster.inProcess(backend, "whole-partial") { cluster in
+            let size = 700_000
+            let li = try await cluster.handheld("li")
+            let form = try li.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "p")
+            let file = try cluster.scratch.photo("whole.jpg", bytes: size, seed: 9)
+            let sha = try li.store.attachPhoto(form: form, file: file, item: "tiles")
+            // What the server leaves when it stops after writing the last byte, before the install.
+            let partial = cluster.node.configuration.blobDirectory.appendingPathComponent("partial")
+            try FileManager.default.copyItem(at: file, to: partial.appendingPathComponent(sha))
+            try String(size).write(to: partial.appendingPathComponent(sha + ".length"), atomically: true, encoding: .utf8)
+            let before = try await li.transport.blobStatus(sha256: sha)
+            #expect(!before.complete && before.received == Int64(size))
+
+            #expect(try await li.engine.upload(sha256: sha, size: Int64(size)) == 0, "no byte is sent twice")
+            let after = try await li.transport.blobStatus(sha256: sha)
+            #expect(after.complete && after.received == Int64(size))
+            #expect(try Data(contentsOf: cluster.node.configuration.blobDirectory.appendingPathComponent(sha)) == Data(contentsOf: file))
+        }
+    }
+
+    @Test("a whole partial upload whose bytes do not hash to its name is discarded, and the photo is sent again whole", arguments: Backend.available)
+    func wholePartialCorrupt(_ backend: Backend) async throws {
+        try await Cluster.inProcess(backend, "whole-partial-bad") { cluster in
+            let size = 300_000
+            let li = try await cluster.handheld("li")
+            let form = try li.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "p")
+            let file = try cluster.scratch.photo("good.jpg", bytes: size, seed: 10)
+            let sha = try li.store.attachPhoto(form: form, file: file, item: "tiles")
+            let partial = cluster.node.configuration.blobDirectory.appendingPathComponent("partial")
+            try FileManager.default.copyItem(at: try cluster.scratch.photo("other.jpg", bytes: size, seed: 11), to: partial.appendingPathComponent(sha))
+            try String(size).write(to: partial.appendingPathComponent(sha + ".length"), atomically: true, encoding: .utf8)
+
+            await #expect(throws: ClientError.self) { try await li.engine.upload(sha256: sha, size: Int64(size)) }
+            #expect(try await li.transport.blobStatus(sha256: sha).received == 0, "the bytes that did not match are gone")
+            #expect(try await li.engine.upload(sha256: sha, size: Int64(size)) == Int64(size))
+            #expect(try await li.transport.blobStatus(sha256: sha).complete)
+        }
+    }
 }

@@ -269,9 +269,12 @@ public struct SyncEngine: Sendable {
         while !status.complete {
             try Task.checkCancellation()
             let offset = status.received
-            guard offset < size else {
-                throw ClientError(.badResponse, "the server holds \(offset) bytes of a \(size)-byte photo \(sha) but calls it incomplete")
+            guard offset <= size else {
+                throw ClientError(.badResponse, "the server holds \(offset) bytes of a \(size)-byte photo \(sha), more than the photo has")
             }
+            // Every byte held but not installed: another upload is hashing them now, or the server
+            // stopped between its last write and the install. An empty chunk at the end asks it
+            // to verify and install them (or says the other upload is still at it).
             let count = min(configuration.uploadChunkSize, size - offset)
             let base = sent
             do {
@@ -284,6 +287,9 @@ public struct SyncEngine: Sendable {
                 try await Task.sleep(for: .milliseconds(100 * races))
                 status = try await transport.blobStatus(sha256: sha)
                 continue
+            }
+            if count == 0 && !status.complete {
+                throw ClientError(.badResponse, "the server holds all \(size) bytes of photo \(sha) but neither installs them nor says why")
             }
             sent += status.received - offset
             try store.setUploaded(sha, bytes: status.received, complete: status.complete)
