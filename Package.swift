@@ -113,7 +113,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "butler-sim",
-            dependencies: ["ButlerSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ButlerSimulation", "ButlerModel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "butler-bench",

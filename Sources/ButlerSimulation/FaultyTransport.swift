@@ -11,6 +11,12 @@ public struct NetworkFaults: Sendable {
     public var loseReply = 0.02
     /// The request arrives twice (a retry by a proxy): the server handles it twice.
     public var duplicate = 0.02
+    /// A photo's upload or download breaks off mid-body: what arrived stays where it arrived.
+    public var cut = 0.05
+    /// The server node dies during the call and restarts: before its commit, after it (the reply
+    /// lost), or during an upload after writing part of the chunk or all of it but before
+    /// installing the photo.
+    public var serverCrash = 0.003
 
     public init() {}
 }
@@ -24,6 +30,11 @@ public enum FaultKind: String, CaseIterable, Sendable, Comparable {
     case crash = "device-crash"
     case clockSkew = "clock-skew"
     case clockJump = "clock-jump"
+    case cut = "body-cut"
+    case serverCrash = "server-crash"
+    case backup = "backup-restored"
+    case clone = "device-cloned"
+    case rogue = "rogue-delta"
 
     public static func < (a: FaultKind, b: FaultKind) -> Bool { a.rawValue < b.rawValue }
 }
@@ -34,7 +45,11 @@ final class Observations: Sendable {
     /// Every delta the server accepted, in the order it accepted them (re-sent ones included).
     let accepted = Mutex<[RecordState]>([])
 
+    /// Server nodes that died during a call since the loop last restarted them.
+    let crashedNodes = Mutex<Set<Int>>([])
+
     func count(_ kind: FaultKind) { faults.withLock { $0[kind, default: 0] += 1 } }
+    func takeCrashes() -> Set<Int> { crashedNodes.withLock { found in defer { found = [] }; return found } }
 }
 
 /// A device's link to a server node: the real in-process transport, behind the simulation's
@@ -42,13 +57,23 @@ final class Observations: Sendable {
 /// any, strikes it, so one seed replays the same faults.
 final class FaultyTransport: SyncTransport {
     let inner: any SyncTransport
+    /// The node this link reaches (its index), and that node's blob folder.
+    let node: Int
+    let blobDirectory: URL
     let observations: Observations
+    let decisions: DecisionSource
     /// Decides the faults of each call: (the call's name) → the fault to inject, or nil.
     let decide: @Sendable (String) -> FaultKind?
 
-    init(inner: any SyncTransport, observations: Observations, decide: @escaping @Sendable (String) -> FaultKind?) {
+    init(
+        inner: any SyncTransport, node: Int, blobDirectory: URL, observations: Observations, decisions: DecisionSource,
+        decide: @escaping @Sendable (String) -> FaultKind?
+    ) {
         self.inner = inner
+        self.node = node
+        self.blobDirectory = blobDirectory
         self.observations = observations
+        self.decisions = decisions
         self.decide = decide
     }
 
@@ -62,6 +87,11 @@ final class FaultyTransport: SyncTransport {
         case .duplicate?:
             _ = try? await body()
             return try await body()
+        case .serverCrash?:
+            observations.crashedNodes.withLock { _ = $0.insert(node) }
+            if decisions.draw({ $0.chance(0.5) }) { throw ClientError(.unreachable, "simulated: the server died before handling \(name)") }
+            _ = try await body()
+            throw ClientError(.timeout, "simulated: the server died after handling \(name), before replying")
         default:
             return try await body()
         }
@@ -91,10 +121,63 @@ final class FaultyTransport: SyncTransport {
     func uploadBlob(
         sha256: String, file: URL, offset: Int64, count: Int64, length: Int64, sent: @escaping @Sendable (Int64) -> Void
     ) async throws -> BlobStatus {
-        try await call("upload") { try await inner.uploadBlob(sha256: sha256, file: file, offset: offset, count: count, length: length, sent: sent) }
+        let fault = decide("upload")
+        switch fault {
+        case .cut?, .serverCrash?:
+            let crash = fault == .serverCrash
+            if crash { observations.crashedNodes.withLock { _ = $0.insert(node) } }
+            if crash, offset + count == length, decisions.draw({ $0.chance(0.5) }) {
+                // Died after writing the last byte, before verifying and installing the photo.
+                try leaveWholePartial(sha256: sha256, file: file, offset: offset, count: count, length: length)
+            } else if count > 1 {
+                // Only the first part of the body arrived; the server keeps it.
+                _ = try? await inner.uploadBlob(sha256: sha256, file: file, offset: offset, count: count / 2, length: length, sent: sent)
+            }
+            throw ClientError(.unreachable, crash ? "simulated: the server died during the upload" : "simulated: the upload broke off mid-body")
+        default:
+            return try await call("upload") {
+                try await inner.uploadBlob(sha256: sha256, file: file, offset: offset, count: count, length: length, sent: sent)
+            }
+        }
+    }
+
+    /// What a server that died between its last write and the install leaves on its disk: the
+    /// whole chunk appended to the partial upload (only where the upload stood at `offset`).
+    private func leaveWholePartial(sha256: String, file: URL, offset: Int64, count: Int64, length: Int64) throws {
+        let folder = blobDirectory.appendingPathComponent("partial")
+        let partial = folder.appendingPathComponent(sha256)
+        let held = (try? FileManager.default.attributesOfItem(atPath: partial.path)[.size] as? Int64) ?? 0
+        guard held == offset else { return }
+        let source = try FileHandle(forReadingFrom: file)
+        defer { try? source.close() }
+        try source.seek(toOffset: UInt64(offset))
+        let bytes = try source.read(upToCount: Int(count)) ?? Data()
+        if !FileManager.default.fileExists(atPath: partial.path) { _ = FileManager.default.createFile(atPath: partial.path, contents: nil) }
+        let target = try FileHandle(forWritingTo: partial)
+        defer { try? target.close() }
+        try target.seek(toOffset: UInt64(offset))
+        try target.write(contentsOf: bytes)
+        try String(length).write(to: folder.appendingPathComponent(sha256 + ".length"), atomically: true, encoding: .utf8)
     }
 
     func downloadBlob(sha256: String, to file: URL, from offset: Int64) async throws -> Int64 {
-        try await call("download") { try await inner.downloadBlob(sha256: sha256, to: file, from: offset) }
+        guard decide("download") == .cut else {
+            return try await call("download") { try await inner.downloadBlob(sha256: sha256, to: file, from: offset) }
+        }
+        // The reply's body breaks off: the device keeps the part that arrived.
+        let whole = file.appendingPathExtension("sim-whole")
+        try? FileManager.default.removeItem(at: whole)
+        defer { try? FileManager.default.removeItem(at: whole) }
+        let received = try await inner.downloadBlob(sha256: sha256, to: whole, from: offset)
+        let kept = received / 2
+        if kept > 0 {
+            let bytes = try Data(contentsOf: whole).prefix(Int(kept))
+            if !FileManager.default.fileExists(atPath: file.path) { _ = FileManager.default.createFile(atPath: file.path, contents: nil) }
+            let handle = try FileHandle(forWritingTo: file)
+            defer { try? handle.close() }
+            try handle.seekToEnd()
+            try handle.write(contentsOf: bytes)
+        }
+        throw ClientError(.unreachable, "simulated: the download broke off after \(kept) of \(received) bytes")
     }
 }

@@ -18,10 +18,68 @@ public struct SimulationOptions: Sendable {
     public var crash = 0.002
     public var partition = 0.004
     public var clock = 0.001
+    /// A backup of the device's store is taken (per device and step)…
+    public var backup = 0.003
+    /// …and the device is restored from its latest backup, losing what it did since.
+    public var restore = 0.0005
+    /// A rogue handheld in zone z0 pushes a forged delta (per step).
+    public var rogue = 0.02
+    /// The device's store is copied onto a second handheld that carries on with the same token
+    /// (at most two clones a run).
+    public var clone = 0.0003
     /// Where the devices' and the server's files go (a fresh folder is made inside).
     public var directory = URL(fileURLWithPath: NSTemporaryDirectory())
     /// A bug planted on purpose, to show the checks find it (tests only).
     public var sabotage: Sabotage?
+    /// The server's store on PostgreSQL at this URL (a schema of the run's own is made in it);
+    /// `nil`: the embedded SQLite store.
+    public var databaseURL: String?
+
+    /// Every fault's probability by the name `--fault NAME=P` takes (message faults per call, the
+    /// others per device and 15-minute step; `rogue-delta` per step).
+    public static let faultNames = [
+        "message-dropped", "reply-lost", "message-duplicated", "body-cut", "server-crash", "device-crash", "partition", "clock",
+        "backup", "backup-restored", "device-cloned", "rogue-delta",
+    ]
+
+    public func rate(_ name: String) -> Double? {
+        switch name {
+        case "message-dropped": network.drop
+        case "reply-lost": network.loseReply
+        case "message-duplicated": network.duplicate
+        case "body-cut": network.cut
+        case "server-crash": network.serverCrash
+        case "device-crash": crash
+        case "partition": partition
+        case "clock": clock
+        case "backup": backup
+        case "backup-restored": restore
+        case "device-cloned": clone
+        case "rogue-delta": rogue
+        default: nil
+        }
+    }
+
+    /// Sets a fault's probability; `false` for a name that is not a fault's.
+    @discardableResult
+    public mutating func setRate(_ name: String, _ value: Double) -> Bool {
+        switch name {
+        case "message-dropped": network.drop = value
+        case "reply-lost": network.loseReply = value
+        case "message-duplicated": network.duplicate = value
+        case "body-cut": network.cut = value
+        case "server-crash": network.serverCrash = value
+        case "device-crash": crash = value
+        case "partition": partition = value
+        case "clock": clock = value
+        case "backup": backup = value
+        case "backup-restored": restore = value
+        case "device-cloned": clone = value
+        case "rogue-delta": rogue = value
+        default: return false
+        }
+        return true
+    }
 
     /// Bugs the tests plant to prove the checker is not blind.
     public enum Sabotage: Sendable {
@@ -58,7 +116,11 @@ public struct SimulationResult: Sendable {
 
     /// The one command that replays this run.
     public var replayCommand: String {
-        "swift run -c release butler-sim --seed \(options.seed) --hours \(Self.number(options.hours)) --devices \(options.devices) --nodes \(options.nodes)"
+        let defaults = SimulationOptions()
+        let faults = SimulationOptions.faultNames.filter { options.rate($0) != defaults.rate($0) }.map { " --fault \($0)=\(options.rate($0)!)" }
+        let database = options.databaseURL == nil ? "" : " --database-url \"$BUTLER_SIM_DATABASE_URL\""
+        return "swift run -c release butler-sim --seed \(options.seed) --hours \(Self.number(options.hours)) --devices \(options.devices) --nodes \(options.nodes)"
+            + faults.joined() + database
     }
 
     static func number(_ value: Double) -> String { value == value.rounded() ? String(Int(value)) : String(value) }
@@ -82,10 +144,12 @@ public enum Simulation {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
 
+        let backend: Backend = options.databaseURL == nil ? .sqlite : .postgres
+        let schema = options.databaseURL.map { "\($0)\($0.contains("?") ? "&" : "?")schema=sim_\(options.seed)_\(ProcessInfo.processInfo.processIdentifier)_\(runs.add(1, ordering: .relaxed).newValue)" }
         let time = SimulatedTime(start: start)
         let decisions = DecisionSource(seed: options.seed)
         let observations = Observations()
-        return try await InProcessServer.with(.sqlite, directory: folder.appendingPathComponent("server"), configure: { config in
+        return try await InProcessServer.with(backend, directory: folder.appendingPathComponent("server"), databaseURL: schema, configure: { config in
             config.clock = time
             config.entropy = SeededEntropy(seed: options.seed ^ 0x5EED_5E12_7E12)
         }) { first in
@@ -96,6 +160,40 @@ public enum Simulation {
             try world.plant(options.sabotage)
             return try await world.check()
         }
+    }
+}
+
+extension Simulation {
+    /// Runs made in this process: names each PostgreSQL run's schema.
+    static let runs = Atomic<Int>(0)
+
+    /// Shrinks a failing run to a smaller one that still fails, greedily: fewer hours, fewer
+    /// devices, one node, then each fault turned off in turn, keeping every change after which a
+    /// run from the same seed still has a violation. At most `budget` runs; `progress` hears each
+    /// try. Returns the smallest failing run found (`failing` itself when nothing smaller fails).
+    public static func shrink(
+        _ failing: SimulationResult, budget: Int = 24, progress: (String) -> Void = { _ in }
+    ) async throws -> SimulationResult {
+        var best = failing
+        var runs = 0
+        func attempt(_ change: String, _ edit: (inout SimulationOptions) -> Void) async throws -> Bool {
+            guard runs < budget else { return false }
+            var options = best.options
+            edit(&options)
+            runs += 1
+            let result = try await run(options)
+            progress("shrink \(runs)/\(budget): \(change): \(result.violations.count) violations")
+            guard !result.violations.isEmpty else { return false }
+            best = result
+            return true
+        }
+        while best.options.hours >= 2, try await attempt("hours \(SimulationResult.number(best.options.hours / 2))", { $0.hours = ($0.hours / 2).rounded(.up) }) {}
+        while best.options.devices > 2, try await attempt("devices \(max(2, best.options.devices / 2))", { $0.devices = max(2, $0.devices / 2) }) {}
+        if best.options.nodes > 1 { _ = try await attempt("nodes 1") { $0.nodes = 1 } }
+        for name in SimulationOptions.faultNames where (best.options.rate(name) ?? 0) > 0 {
+            _ = try await attempt("no \(name)") { $0.setRate(name, 0) }
+        }
+        return best
     }
 }
 
@@ -117,7 +215,7 @@ final class Device {
     let name: String
     let role: DeviceRole
     let zones: [Zone]
-    let home: URL
+    var home: URL
     let token: String
     let clock: DeviceClock
     let entropy: SeededEntropy
@@ -127,6 +225,8 @@ final class Device {
     var node: Int
     /// Cut off from every server until then.
     var offlineUntil: Date?
+    /// A copy of the home folder taken earlier (the store closed in between: a consistent copy).
+    var backup: URL?
 
     init(name: String, role: DeviceRole, zones: [Zone], home: URL, token: String, clock: DeviceClock, entropy: SeededEntropy, store: ClientStore, engine: SyncEngine, node: Int) {
         self.name = name

@@ -10,7 +10,7 @@ struct World {
     let options: SimulationOptions
     let folder: URL
     let time: SimulatedTime
-    let nodes: [InProcessServer]
+    var nodes: [InProcessServer]
     let decisions: DecisionSource
     let observations: Observations
     var devices: [Device] = []
@@ -23,6 +23,21 @@ struct World {
     let calm = Link()
     /// Why each device's last sync failed, if it did: named in the violations it explains.
     var lastSyncError: [String: String] = [:]
+    /// The causes of every acknowledged value, fed from the accepted log up to `causesFed`.
+    var causes = Checker.Causes()
+    var causesFed = 0
+    /// Effects a device showed without their causes, found while the run went on.
+    var causalViolations: [String] = []
+    /// Backups and restored homes made so far (names their folders), clones set up, and the
+    /// device-hours the clones lived.
+    var copies = 0
+    var clones = 0
+    var cloneHours = 0.0
+    /// Photos whose only copy a backup restore destroyed.
+    var destroyedPhotos: Set<String> = []
+    /// The rogue handheld, and what its forgeries got past the server.
+    var rogue: Rogue?
+    var rogueViolations: [String] = []
 
     static let templates = ["building-patrol", "public-area", "cleaning-greening"]
 
@@ -56,6 +71,10 @@ struct World {
             device.engine = Self.engine(for: device, store: store, node: nodes[node], decisions: decisions, observations: observations, options: options, calm: calm)
             devices.append(device)
         }
+        if options.rogue > 0 {
+            let token = try await nodes[0].addDevice(Rogue.name, role: .butler, zones: [zones[0].rawValue])
+            rogue = Rogue(token: token, zone: zones[0], replica: try await nodes[0].transport(token: token).issueReplica())
+        }
     }
 
     static func openStore(home: URL, clock: DeviceClock, entropy: SeededEntropy) throws -> ClientStore {
@@ -70,14 +89,19 @@ struct World {
     ) -> SyncEngine {
         let link = device.link
         let network = options.network
-        let transport = FaultyTransport(inner: node.transport(token: device.token), observations: observations) { _ in
+        let transport = FaultyTransport(
+            inner: node.transport(token: device.token), node: device.node, blobDirectory: node.configuration.blobDirectory,
+            observations: observations, decisions: decisions
+        ) { name in
             if calm.offline.load(ordering: .relaxed) { return nil }
             if link.offline.load(ordering: .relaxed) { return .partition }
             let fault: FaultKind? = decisions.draw { d in
-                let roll = d.unit()
-                if roll < network.drop { return .drop }
-                if roll < network.drop + network.loseReply { return .loseReply }
-                if roll < network.drop + network.loseReply + network.duplicate { return .duplicate }
+                var roll = d.unit()
+                for (kind, p) in [(FaultKind.drop, network.drop), (.loseReply, network.loseReply), (.duplicate, network.duplicate), (.serverCrash, network.serverCrash)] {
+                    if roll < p { return kind }
+                    roll -= p
+                }
+                if name == "upload" || name == "download", roll < network.cut { return .cut }
                 return nil
             }
             if let fault { observations.count(fault) }
@@ -105,12 +129,17 @@ struct World {
             time.advance(by: Simulation.step)
             let now = time.now()
             let working = isWorking(now)
+            if let rogue, decisions.draw({ $0.chance(options.rogue) }) {
+                let forgery = decisions.draw { $0.pick(Rogue.Forgery.allCases) }
+                rogueViolations += try await rogue.attack(forgery, node: nodes[0], decisions: decisions, observations: observations, now: now)
+                faults[.rogue, default: 0] += 1
+            }
             for index in devices.indices {
                 let device = devices[index]
                 try await injectFaults(device, now: now)
                 if working, decisions.draw({ $0.chance(0.35) }) { await act(device) }
                 let online = device.offlineUntil.map { now >= $0 } ?? true
-                if online, decisions.draw({ $0.chance(working ? 0.25 : 0.01) }) { await sync(device) }
+                if online, decisions.draw({ $0.chance(working ? 0.25 : 0.01) }) { try await sync(device) }
             }
         }
     }
@@ -132,6 +161,16 @@ struct World {
             try restart(device)
             faults[.crash, default: 0] += 1
         }
+        let (backup, restore, clone) = decisions.draw { d in (d.chance(options.backup), d.chance(options.restore), d.chance(options.clone)) }
+        if backup { try takeBackup(device) }
+        if restore, device.backup != nil {
+            try restoreBackup(device)
+            faults[.backup, default: 0] += 1
+        }
+        if clone, clones < 2, devices.count < 64 {
+            try cloneDevice(device)
+            faults[.clone, default: 0] += 1
+        }
         if clock {
             let (jump, amount) = decisions.draw { d in (d.chance(0.3), d.unit()) }
             if jump {
@@ -152,7 +191,56 @@ struct World {
             for: device, store: device.store, node: nodes[device.node], decisions: decisions, observations: observations, options: options, calm: calm)
     }
 
-    mutating func sync(_ device: Device) async {
+    /// Copies the device's home folder (its SQLite files and photos) to `to`, as an image or a
+    /// backup tool would between two operations. The `-shm` index is left out: SQLite rebuilds it.
+    func copyHome(_ device: Device, to target: URL) throws {
+        try? FileManager.default.removeItem(at: target)
+        try FileManager.default.copyItem(at: device.home, to: target)
+        try? FileManager.default.removeItem(at: target.appendingPathComponent(ClientStore.databaseFileName + "-shm"))
+    }
+
+    mutating func takeBackup(_ device: Device) throws {
+        let target = folder.appendingPathComponent("backups").appendingPathComponent("\(device.name)-\(copies)")
+        copies += 1
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try copyHome(device, to: target)
+        device.backup = target
+    }
+
+    /// The handheld is restored from its latest backup: what it did since is gone, including the
+    /// bytes of photos taken since. Where such a photo's record had already reached the server,
+    /// the photo is lost for everyone (noted, so the check does not blame the sync for it).
+    mutating func restoreBackup(_ device: Device) throws {
+        guard let backup = device.backup else { return }
+        let pending = Set(try device.store.heldPhotos(notUploaded: true))
+        let home = folder.appendingPathComponent("\(device.name)-restored-\(copies)")
+        copies += 1
+        try FileManager.default.copyItem(at: backup, to: home)
+        device.home = home
+        try restart(device)
+        let kept = Set(try device.store.heldPhotos())
+        destroyedPhotos.formUnion(pending.subtracting(kept))
+    }
+
+    /// A second handheld is set up from a copy of this one's store: same token, same replica ids,
+    /// its own person and random source from now on.
+    mutating func cloneDevice(_ device: Device) throws {
+        let name = "\(device.name)c\(clones)"
+        clones += 1
+        let home = folder.appendingPathComponent(name)
+        try copyHome(device, to: home)
+        let clock = DeviceClock(base: time)
+        let entropy = SeededEntropy(seed: options.seed &* 131 &+ UInt64(devices.count) &+ 7)
+        let store = try Self.openStore(home: home, clock: clock, entropy: entropy)
+        let clone = Device(
+            name: name, role: device.role, zones: device.zones, home: home, token: device.token, clock: clock, entropy: entropy, store: store,
+            engine: SyncEngine(store: store, transport: NullTransport()), node: device.node)
+        clone.engine = Self.engine(for: clone, store: store, node: nodes[clone.node], decisions: decisions, observations: observations, options: options, calm: calm)
+        devices.append(clone)
+        cloneHours += max(0, options.hours * 3600 - time.now().timeIntervalSince(Simulation.start)) / 3600
+    }
+
+    mutating func sync(_ device: Device) async throws {
         syncs += 1
         do {
             _ = try await device.engine.sync()
@@ -160,6 +248,29 @@ struct World {
         } catch {
             lastSyncError[device.name] = "\(error)"
         }
+        // A node that died during one of the device's calls restarts: what it held in memory is
+        // gone, its store and blob folder stay. Every device's link to it is made again.
+        for index in observations.takeCrashes().sorted() { try restartNode(index) }
+        // Causal consistency, after every tenth sync whether it finished or broke off: what the
+        // device shows now, against the causes of every value the server has acknowledged.
+        if syncs % 10 == 0 { checkCauses(device) }
+    }
+
+    mutating func restartNode(_ index: Int) throws {
+        let restarted = try nodes[index].restarted()
+        nodes[index] = restarted
+        for device in devices where device.node == index {
+            device.engine = Self.engine(
+                for: device, store: device.store, node: restarted, decisions: decisions, observations: observations, options: options, calm: calm)
+        }
+    }
+
+    mutating func checkCauses(_ device: Device) {
+        let fresh = observations.accepted.withLock { Array($0[causesFed...]) }
+        for delta in fresh { causes.record(delta) }
+        causesFed += fresh.count
+        guard causalViolations.count < 20, let records = try? device.store.allRecords() else { return }
+        causalViolations += causes.violations(of: device.name, records: records)
     }
 
     /// One thing a person does on the handheld (see ``Workload``).
@@ -188,7 +299,7 @@ struct World {
         // until its own time catches up.
         time.advance(by: 3 * 86_400)
         for _ in 0..<3 {
-            for device in devices { await sync(device) }
+            for device in devices { try await sync(device) }
         }
     }
 
@@ -209,67 +320,12 @@ struct World {
     // MARK: the checks
 
     func check() async throws -> SimulationResult {
-        var violations: [String] = []
         let storage = nodes[0].storage
         let allZones = Array(Set(devices.flatMap(\.zones))).sorted { $0.rawValue < $1.rawValue }
         let server = try await storage.records(zones: allZones)
-        let byID = Dictionary(server.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-
-        // 1. The reference, fed every delta the server accepted, holds exactly what the server holds.
-        var reference = ReferenceStore()
-        for delta in observations.accepted.withLock({ $0 }) { reference.accept(delta) }
-        for (id, record) in reference.records {
-            guard let stored = byID[id] else {
-                violations.append("acknowledged record \(id) is missing on the server")
-                continue
-            }
-            let held = stored.fields.filter { !$0.value.isEmpty }
-            if held != record.entries {
-                let lost = record.entries.keys.filter { held[$0] != record.entries[$0] }.map(\.rawValue).sorted()
-                violations.append("record \(id): the server's entries differ from the reference join of what it acknowledged (\(lost.prefix(5).joined(separator: ", ")))")
-            }
-        }
-        for id in byID.keys where reference.records[id] == nil {
-            violations.append("record \(id) is on the server but no accepted delta wrote it")
-        }
-
-        // 2. Resolution: the model's views agree with the reference's own rules.
-        for (id, record) in reference.records {
-            guard let stored = byID[id], stored.type == .inspectionForm, let form = try? InspectionForm(stored) else { continue }
-            for (path, entries) in record.entries {
-                let s = path.segments
-                if s.count == 3, s[0] == "items", s[2] == "result" {
-                    let expected = ReferenceStore.itemResult(Array(entries.values))
-                    let shown = form.items[String(s[1])]?.result?.rawValue
-                    if expected != shown { violations.append("form \(id) \(path): shows \(shown ?? "nothing"), defect-wins says \(expected ?? "nothing")") }
-                }
-                if path.rawValue == "status", let expected = ReferenceStore.formStatus(Array(entries.values)) {
-                    if Int64(form.status.round) != expected.round || form.status.state.rawValue != expected.state {
-                        violations.append("form \(id): status \(form.status.state.rawValue) round \(form.status.round), status-monotone says \(expected.state) round \(expected.round)")
-                    }
-                }
-            }
-        }
-
-        // 3. Every device holds exactly what the server holds in its zones, and nothing is left behind.
-        for device in devices {
-            let mine = server.filter { device.zones.contains($0.zone) }
-            let local = try device.store.allRecords()
-            let localHashes = Dictionary(local.map { ($0.id, $0.contentHash) }, uniquingKeysWith: { a, _ in a })
-            for record in mine where localHashes[record.id] != record.contentHash {
-                violations.append("\(device.name): record \(record.id) differs from the server's after the final sync")
-            }
-            if local.count != mine.count { violations.append("\(device.name): holds \(local.count) records, the server \(mine.count) in its zones") }
-            let status = try device.store.status()
-            if status.pendingEdits > 0 { violations.append("\(device.name): \(status.pendingEdits) edit(s) still pending after the final sync") }
-            // Evidence is never lost: every photo uploaded, every photo its records show on the device.
-            if status.pendingPhotoBytes > 0 { violations.append("\(device.name): \(status.pendingPhotoBytes) photo bytes never uploaded") }
-            if status.missingPhotos > 0 { violations.append("\(device.name): \(status.missingPhotos) photo(s) its records show are not on the device") }
-            if let error = lastSyncError[device.name] { violations.append("\(device.name): its last sync failed: \(error)") }
-            for refused in try device.store.refusedEdits() {
-                violations.append("\(device.name): the server refused an honest edit of \(refused.record): \(refused.code.rawValue)")
-            }
-        }
+        let replicas = try devices.map { try ReplicaSnapshot(name: $0.name, zones: $0.zones, store: $0.store, lastSyncError: lastSyncError[$0.name]) }
+        let violations = rogueViolations + causalViolations + Checker.violations(
+            accepted: observations.accepted.withLock { $0 }, server: server, replicas: replicas, destroyed: destroyedPhotos)
 
         // The digest: the server's final state, and what the run did.
         var lines = server.map { "\($0.id.rawValue) \($0.contentHash)" }.sorted()
@@ -279,7 +335,7 @@ struct World {
         lines.append(faults.keys.sorted().map { "\($0.rawValue)=\(faults[$0]!)" }.joined(separator: " "))
         let digest = SHA256Hasher.hex(of: Array(lines.joined(separator: "\n").utf8))
         return SimulationResult(
-            options: options, deviceHours: Double(devices.count) * options.hours, faults: faults, violations: violations, digest: digest,
+            options: options, deviceHours: Double(options.devices) * options.hours + cloneHours, faults: faults, violations: violations, digest: digest,
             edits: edits, syncs: syncs, refusedAtOnce: refusedAtOnce, records: server.count)
     }
 }

@@ -66,6 +66,15 @@ public final class InProcessServer: ServerNode {
         InProcessServer(name: name, configuration: configuration, storage: storage, blobs: blobs, logger: logger)
     }
 
+    /// This node after a crash and restart: a new router and a new blob store on the same store
+    /// and blob folder. What the old process held in memory (uploads under way, their claims) is
+    /// gone; what reached the database and the disk stays.
+    public func restarted() throws -> InProcessServer {
+        InProcessServer(
+            name: name, configuration: configuration, storage: storage,
+            blobs: try BlobStore(directory: blobs.directory, maxBlobBytes: blobs.maxBlobBytes), logger: logger)
+    }
+
     public var url: String { "http://\(name).in-process.invalid" }
     public var data: URL { configuration.dataDirectory }
 

@@ -161,6 +161,14 @@ extension ClientStore {
         }
     }
 
+    /// The photos whose bytes are on this device; with `notUploaded`, only those the server may
+    /// not have yet.
+    public func heldPhotos(notUploaded: Bool = false) throws -> [String] {
+        try read { db in
+            try String.fetchAll(db, sql: "SELECT sha256 FROM blobs WHERE state \(notUploaded ? "= 'local'" : "!= 'missing'") ORDER BY sha256")
+        }
+    }
+
     /// Photos referenced by synced records whose bytes are not here.
     public func missingPhotos() throws -> [String] {
         try read { db in try String.fetchAll(db, sql: "SELECT sha256 FROM blobs WHERE state = 'missing' ORDER BY sha256") }
