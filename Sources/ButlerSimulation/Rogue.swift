@@ -40,17 +40,18 @@ struct Rogue {
         }
     }
 
-    /// Tries one forgery against one of the zone's forms; returns the violations it caused.
+    /// Tries one forgery against one of the zone's forms; returns the violations it caused and
+    /// the code the server refused it with (`nil` when no form offered a target).
     func attack(
         _ forgery: Forgery, node: InProcessServer, decisions: DecisionSource, observations: Observations, now: Date
-    ) async throws -> [String] {
+    ) async throws -> (violations: [String], refused: ErrorCode?) {
         let transport = node.transport(token: token)
         let forms = try await node.storage.records(zones: [zone]).filter { $0.type == .inspectionForm }
-        guard !forms.isEmpty else { return [] }
+        guard !forms.isEmpty else { return ([], nil) }
         let target = decisions.draw { $0.pick(forms) }
         let stamp = EditStamp(author: try Author(replica: replica, name: "流氓设备"), time: HLCTimestamp(millis: Int64(now.timeIntervalSince1970 * 1000)))
         let others = Set(target.fields.values.flatMap(\.keys).map(\.replica)).subtracting([replica]).sorted { $0.rawValue < $1.rawValue }
-        guard let colleague = others.first else { return [] }
+        guard let colleague = others.first else { return ([], nil) }
 
         func note(_ dot: Dot, _ text: String, context: CausalContext) throws -> RecordState {
             try RecordState(
@@ -77,7 +78,7 @@ struct Rogue {
             delta = try note(far, "跳号", context: context([far]))
         case .overwriteNote:
             guard let (path, theirs) = target.fields.first(where: { $0.key.segments.first == "notes" && $0.value.keys.contains { $0.replica != replica } }) else {
-                return []
+                return ([], nil)
             }
             delta = try RecordState(
                 id: target.id, type: target.type, zone: target.zone, context: context(Array(theirs.keys) + [own]),
@@ -87,7 +88,7 @@ struct Rogue {
             let honest = try note(own, "巡查", context: context([own]))
             let first = try await transport.push(PushRequest(deltas: [honest]))
             guard first.results.first?.status == .accepted else {
-                return ["rogue: an honest note on \(target.id) was refused: \(first.results.first?.code?.rawValue ?? "?")"]
+                return (["rogue: an honest note on \(target.id) was refused: \(first.results.first?.code?.rawValue ?? "?")"], nil)
             }
             observations.accepted.withLock { $0.append(honest) }
             delta = try note(own, "篡改", context: context([own]))
@@ -97,12 +98,12 @@ struct Rogue {
         do {
             response = try await transport.push(PushRequest(deltas: [delta]))
         } catch {
-            return ["rogue \(forgery.rawValue) on \(target.id): the push failed as a request (\(error)), not as a refused delta"]
+            return (["rogue \(forgery.rawValue) on \(target.id): the push failed as a request (\(error)), not as a refused delta"], nil)
         }
-        guard let result = response.results.first else { return ["rogue \(forgery.rawValue) on \(target.id): no result"] }
+        guard let result = response.results.first else { return (["rogue \(forgery.rawValue) on \(target.id): no result"], nil) }
         if result.status == .accepted {
             observations.accepted.withLock { $0.append(delta) }
-            return ["rogue \(forgery.rawValue) on \(target.id): the server accepted a forged delta"]
+            return (["rogue \(forgery.rawValue) on \(target.id): the server accepted a forged delta"], nil)
         }
         var found: [String] = []
         if result.code != forgery.expected {
@@ -111,6 +112,6 @@ struct Rogue {
         if try await node.storage.encodedRecord(id: target.id) != before {
             found.append("rogue \(forgery.rawValue) on \(target.id): refused, yet the stored record changed")
         }
-        return found
+        return (found, result.code)
     }
 }

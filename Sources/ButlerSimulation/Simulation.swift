@@ -105,6 +105,8 @@ public struct SimulationResult: Sendable {
     public let syncs: Int
     /// Edits the devices' own checks refused at once (honest mistakes), by code.
     public let refusedAtOnce: [String: Int]
+    /// The rogue device's forgeries the server refused, by code.
+    public let rogueRefused: [String: Int]
     public let records: Int
 
     public var faultCount: Int { faults.values.reduce(0, +) }

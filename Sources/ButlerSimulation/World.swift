@@ -38,6 +38,8 @@ struct World {
     /// The rogue handheld, and what its forgeries got past the server.
     var rogue: Rogue?
     var rogueViolations: [String] = []
+    /// The rogue's forgeries the server refused, by code.
+    var rogueRefused: [String: Int] = [:]
 
     static let templates = ["building-patrol", "public-area", "cleaning-greening"]
 
@@ -131,8 +133,12 @@ struct World {
             let working = isWorking(now)
             if let rogue, decisions.draw({ $0.chance(options.rogue) }) {
                 let forgery = decisions.draw { $0.pick(Rogue.Forgery.allCases) }
-                rogueViolations += try await rogue.attack(forgery, node: nodes[0], decisions: decisions, observations: observations, now: now)
-                faults[.rogue, default: 0] += 1
+                let (found, refused) = try await rogue.attack(forgery, node: nodes[0], decisions: decisions, observations: observations, now: now)
+                rogueViolations += found
+                if let refused {
+                    rogueRefused[refused.rawValue, default: 0] += 1
+                    faults[.rogue, default: 0] += 1
+                }
             }
             for index in devices.indices {
                 let device = devices[index]
@@ -336,7 +342,7 @@ struct World {
         let digest = SHA256Hasher.hex(of: Array(lines.joined(separator: "\n").utf8))
         return SimulationResult(
             options: options, deviceHours: Double(options.devices) * options.hours + cloneHours, faults: faults, violations: violations, digest: digest,
-            edits: edits, syncs: syncs, refusedAtOnce: refusedAtOnce, records: server.count)
+            edits: edits, syncs: syncs, refusedAtOnce: refusedAtOnce, rogueRefused: rogueRefused, records: server.count)
     }
 }
 

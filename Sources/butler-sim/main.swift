@@ -76,6 +76,9 @@ struct ButlerSim: AsyncParsableCommand {
         }
         let faults = result.faults.keys.sorted().map { "\($0.rawValue) \(result.faults[$0]!)" }.joined(separator: ", ")
         print("seed \(options.seed): \(result.edits) edits, \(result.syncs) syncs, \(result.records) records; faults: \(faults.isEmpty ? "none" : faults)")
+        if !result.rogueRefused.isEmpty {
+            print("rogue forgeries refused: " + result.rogueRefused.keys.sorted().map { "\($0) \(result.rogueRefused[$0]!)" }.joined(separator: ", "))
+        }
         print(String(format: "rate %.0f simulated device-hours per second (%.1f s)", result.deviceHours / max(seconds, 0.001), seconds))
         if json {
             let counts: JSONValue = [
@@ -83,6 +86,7 @@ struct ButlerSim: AsyncParsableCommand {
                 "edits": .int(Int64(result.edits)), "syncs": .int(Int64(result.syncs)), "records": .int(Int64(result.records)),
                 "faults": .object(Dictionary(uniqueKeysWithValues: result.faults.map { ($0.key.rawValue, JSONValue.int(Int64($0.value))) })),
                 "refusedAtOnce": .object(result.refusedAtOnce.mapValues { .int(Int64($0)) }),
+                "rogueRefused": .object(result.rogueRefused.mapValues { .int(Int64($0)) }),
                 "violations": .array(result.violations.map { .string($0) }), "digest": .string(result.digest),
                 "seconds": .int(Int64(seconds.rounded())),
             ]

@@ -1,9 +1,10 @@
 import ButlerClient
 import ButlerModel
-import ButlerSimulation
 import ButlerTestSupport
 import Foundation
 import Testing
+
+@testable import ButlerSimulation
 
 /// The deterministic simulation (issue 14): whole runs from a seed, checked by the independent
 /// reference; the same seed replays the same run.
@@ -24,9 +25,38 @@ struct SimulationTests {
         let result = try await Simulation.run(Self.options(seed: seed, hours: 24 * 30))
         #expect(result.violations == [], "replay: \(result.replayCommand)")
         #expect(result.edits > 100 && result.syncs > 100 && result.records > 20)
-        for kind in [FaultKind.drop, .loseReply, .duplicate, .partition] {
+        for kind in [FaultKind.drop, .loseReply, .duplicate, .partition, .crash, .cut, .serverCrash, .clone, .rogue] {
             #expect(result.faults[kind, default: 0] > 0, "\(kind.rawValue) injected")
         }
+        // The rogue's forgeries were each refused, with the code of the rule each breaks.
+        #expect(Set(result.rogueRefused.keys).isSubset(of: ["role-forbidden", "foreign-dot", "unknown-dots", "counter-jump", "dot-reused"]))
+        #expect(result.rogueRefused.count >= 4, "\(result.rogueRefused)")
+    }
+
+    @Test("a failing run is shrunk to a smaller one from the same seed that still fails, and its replay command reproduces it")
+    func shrinking() async throws {
+        var options = Self.options(seed: 21, hours: 24 * 3)
+        options.sabotage = .editAfterFinalSync
+        let failing = try await Simulation.run(options)
+        #expect(!failing.violations.isEmpty)
+        let smallest = try await Simulation.shrink(failing, budget: 10)
+        #expect(!smallest.violations.isEmpty)
+        #expect(smallest.options.hours < options.hours && smallest.options.devices < options.devices, "\(smallest.replayCommand)")
+        #expect(smallest.replayCommand.contains("--hours \(SimulationResult.number(smallest.options.hours)) --devices \(smallest.options.devices)"))
+        // Some fault turned off on the way: the command says so.
+        #expect(smallest.replayCommand.contains("--fault "), "\(smallest.replayCommand)")
+        let again = try await Simulation.run(smallest.options)
+        #expect(again.digest == smallest.digest && again.violations == smallest.violations)
+    }
+
+    @Test("on PostgreSQL the same seed gives the same run, digest for digest, as on SQLite", .enabled(if: Backend.databaseURL != nil))
+    func postgres() async throws {
+        let sqlite = try await Simulation.run(Self.options(seed: 8, hours: 24 * 4))
+        var options = Self.options(seed: 8, hours: 24 * 4)
+        options.databaseURL = Backend.databaseURL
+        let postgres = try await Simulation.run(options)
+        #expect(postgres.violations == [], "replay: \(postgres.replayCommand)")
+        #expect(postgres.digest == sqlite.digest)
     }
 
     @Test("the same seed gives the same digest; another seed another")
@@ -36,7 +66,9 @@ struct SimulationTests {
         let c = try await Simulation.run(Self.options(seed: 12, hours: 24 * 7))
         #expect(a.digest == b.digest && a.edits == b.edits && a.faults == b.faults)
         #expect(a.digest != c.digest)
-        #expect(a.summary.hasPrefix("simulated 1008 device-hours, ") && a.summary.contains(" violations, digest \(a.digest)"))
+        // Six devices for a week, plus whatever a cloned handheld lived through.
+        #expect(a.deviceHours >= 1008 && a.summary.hasPrefix("simulated \(Int(a.deviceHours.rounded())) device-hours, "))
+        #expect(a.summary.hasSuffix(" violations, digest \(a.digest)"))
     }
 
     @Test("two server nodes on one store: devices on either converge")
@@ -91,5 +123,31 @@ struct SimulationRegressionTests {
             #expect(try wang.store.missingPhotos() == [])
             #expect(try wang.store.status().missingPhotos == 0)
         }
+    }
+}
+
+/// The causal check on its own: a replica showing a value whose writer had seen more than it has.
+@Suite("Simulation checker: causal consistency")
+struct CausesTests {
+    @Test("a value shown without the value it superseded is found; with it, nothing is")
+    func effectWithoutCause() throws {
+        let id = try RecordID("form-c1")
+        let zone = try Zone("z0")
+        let a = try ReplicaID("a"), b = try ReplicaID("b")
+        let first = try Dot(a, 1), second = try Dot(b, 1)
+        let entry = { (v: String) in FieldEntry(value: .string(v), time: HLCTimestamp(millis: 1), author: "李") }
+        // b overwrote a's "ok" with "defect", having seen it.
+        var context = CausalContext()
+        context.insert(first)
+        context.insert(second)
+        let overwrite = try RecordState(id: id, type: .inspectionForm, zone: zone, context: context, fields: ["items/x/result": [second: entry("defect")]])
+        var causes = Checker.Causes()
+        causes.record(try RecordState(id: id, type: .inspectionForm, zone: zone, context: { var c = CausalContext(); c.insert(first); return c }(), fields: ["items/x/result": [first: entry("ok")]]))
+        causes.record(overwrite)
+        var onlySecond = CausalContext()
+        onlySecond.insert(second)
+        let shown = try RecordState(id: id, type: .inspectionForm, zone: zone, context: onlySecond, fields: ["items/x/result": [second: entry("defect")]])
+        #expect(causes.violations(of: "d1", records: [shown]).count == 1)
+        #expect(causes.violations(of: "d1", records: [overwrite]) == [])
     }
 }
