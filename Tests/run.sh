@@ -13,3 +13,10 @@ swift build --build-tests
 # In parallel: engine behaviour runs in process (no sockets), the process-level suites wait for
 # their children without blocking Swift's cooperative threads, so the suites share even 2 cores.
 swift test --skip-build "$@"
+# The deterministic simulation at scale (issue 14): 10^5 simulated device-hours from one seed in a
+# release build, every fault on, checked by the independent reference. Only for the whole suite
+# (not with a --filter); BUTLER_SIM_SEED picks another seed, BUTLER_SIM_SKIP=1 leaves it out.
+if [ $# -eq 0 ] && [ "${BUTLER_SIM_SKIP:-0}" != 1 ]; then
+  swift build -c release --scratch-path .build-release --product butler-sim
+  .build-release/release/butler-sim --seed "${BUTLER_SIM_SEED:-42}" --hours 12500 --devices 8 --nodes 2
+fi

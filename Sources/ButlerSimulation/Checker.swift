@@ -165,18 +165,26 @@ public enum Checker {
 
     // MARK: causal consistency, while the run goes on
 
-    /// What a device may show: the causal context of the delta that first carried each dot, so
-    /// that a device holding a value is known to have seen everything its writer had seen in that
-    /// register (§2.1). Fed with every accepted delta, in order.
+    /// What a device may show: for every acknowledged value, the values it superseded — the
+    /// dots written at the same path that the delta carrying it had seen (§2.1: a write's context
+    /// is what it supersedes). Only the same path counts: a client joins several edits of one
+    /// record into one push entry, so the rest of a delta's context is what its other edits saw.
+    /// Fed with every accepted delta, in order.
     public struct Causes: Sendable {
-        private var creators: [RecordID: [Dot: CausalContext]] = [:]
+        /// Every dot ever written at each path of each record.
+        private var written: [RecordID: [FieldPath: Set<Dot>]] = [:]
+        private var causes: [RecordID: [Dot: Set<Dot>]] = [:]
 
         public init() {}
 
         public mutating func record(_ delta: RecordState) {
-            for entries in delta.fields.values {
-                for dot in entries.keys where creators[delta.id]?[dot] == nil {
-                    creators[delta.id, default: [:]][dot] = delta.context
+            for (path, entries) in delta.fields {
+                written[delta.id, default: [:]][path, default: []].formUnion(entries.keys)
+            }
+            for (path, entries) in delta.fields {
+                let here = written[delta.id]?[path] ?? []
+                for dot in entries.keys where causes[delta.id]?[dot] == nil {
+                    causes[delta.id, default: [:]][dot] = here.filter { $0 != dot && entries[$0] == nil && delta.context.contains($0) }
                 }
             }
         }
@@ -188,14 +196,14 @@ public enum Checker {
             var found: [String] = []
             let byID = Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             for state in records {
-                guard let created = creators[state.id] else { continue }
-                for (path, entries) in state.fields {
-                    for dot in entries.keys {
-                        guard let cause = created[dot] else { continue }
-                        let missing = ReferenceStore.unseen(cause, by: state.context)
-                        if let first = missing.first {
-                            found.append("\(replica): record \(state.id) \(path) shows \(dot) but has not seen \(first), which its writer had seen")
-                            break
+                if let created = causes[state.id] {
+                    shown: for (path, entries) in state.fields {
+                        for dot in entries.keys {
+                            guard let superseded = created[dot] else { continue }
+                            if let first = superseded.filter({ !state.context.contains($0) }).min() {
+                                found.append("\(replica): record \(state.id) \(path) shows \(dot) but has not seen \(first), which it superseded")
+                                break shown
+                            }
                         }
                     }
                 }

@@ -17,6 +17,12 @@ public struct NetworkFaults: Sendable {
     /// lost), or during an upload after writing part of the chunk or all of it but before
     /// installing the photo.
     public var serverCrash = 0.003
+    /// A push is held in the network and delivered later, after the device's newer requests (the
+    /// device, seeing no reply, has moved on and sent it again meanwhile).
+    public var delay = 0.02
+    /// The handheld dies in the middle of a sync, between two requests, and restarts from its
+    /// SQLite file.
+    public var deviceCrash = 0.002
 
     public init() {}
 }
@@ -35,6 +41,8 @@ public enum FaultKind: String, CaseIterable, Sendable, Comparable {
     case backup = "backup-restored"
     case clone = "device-cloned"
     case rogue = "rogue-delta"
+    case delay = "message-delayed"
+    case crashMidSync = "device-crash-mid-sync"
 
     public static func < (a: FaultKind, b: FaultKind) -> Bool { a.rawValue < b.rawValue }
 }
@@ -47,16 +55,23 @@ final class Observations: Sendable {
 
     /// Server nodes that died during a call since the loop last restarted them.
     let crashedNodes = Mutex<Set<Int>>([])
+    /// Pushes held in the network: the node, the device's token and the request, delivered by
+    /// the loop some steps later.
+    let delayed = Mutex<[(node: Int, token: String, request: PushRequest)]>([])
 
     func count(_ kind: FaultKind) { faults.withLock { $0[kind, default: 0] += 1 } }
     func takeCrashes() -> Set<Int> { crashedNodes.withLock { found in defer { found = [] }; return found } }
 }
+
+/// The handheld died during a sync (``NetworkFaults/deviceCrash``): the loop restarts it.
+struct SimulatedDeviceCrash: Error {}
 
 /// A device's link to a server node: the real in-process transport, behind the simulation's
 /// faults. Each call asks the simulation whether it is cut off (partition) and which fault, if
 /// any, strikes it, so one seed replays the same faults.
 final class FaultyTransport: SyncTransport {
     let inner: any SyncTransport
+    let token: String
     /// The node this link reaches (its index), and that node's blob folder.
     let node: Int
     let blobDirectory: URL
@@ -66,10 +81,11 @@ final class FaultyTransport: SyncTransport {
     let decide: @Sendable (String) -> FaultKind?
 
     init(
-        inner: any SyncTransport, node: Int, blobDirectory: URL, observations: Observations, decisions: DecisionSource,
+        inner: any SyncTransport, token: String, node: Int, blobDirectory: URL, observations: Observations, decisions: DecisionSource,
         decide: @escaping @Sendable (String) -> FaultKind?
     ) {
         self.inner = inner
+        self.token = token
         self.node = node
         self.blobDirectory = blobDirectory
         self.observations = observations
@@ -87,6 +103,8 @@ final class FaultyTransport: SyncTransport {
         case .duplicate?:
             _ = try? await body()
             return try await body()
+        case .crashMidSync?:
+            throw SimulatedDeviceCrash()
         case .serverCrash?:
             observations.crashedNodes.withLock { _ = $0.insert(node) }
             if decisions.draw({ $0.chance(0.5) }) { throw ClientError(.unreachable, "simulated: the server died before handling \(name)") }
@@ -102,7 +120,11 @@ final class FaultyTransport: SyncTransport {
     func issueReplica() async throws -> ReplicaID { try await call("replica") { try await inner.issueReplica() } }
 
     func push(_ request: PushRequest) async throws -> PushResponse {
-        try await call("push") {
+        if decide("push-delay") == .delay {
+            observations.delayed.withLock { $0.append((node, token, request)) }
+            throw ClientError(.timeout, "simulated: the push is held in the network")
+        }
+        return try await call("push") {
             let response = try await inner.push(request)
             let accepted = response.results.filter { $0.status == .accepted }.map { request.deltas[$0.index] }
             observations.accepted.withLock { $0 += accepted }

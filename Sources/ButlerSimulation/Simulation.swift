@@ -38,7 +38,8 @@ public struct SimulationOptions: Sendable {
     /// Every fault's probability by the name `--fault NAME=P` takes (message faults per call, the
     /// others per device and 15-minute step; `rogue-delta` per step).
     public static let faultNames = [
-        "message-dropped", "reply-lost", "message-duplicated", "body-cut", "server-crash", "device-crash", "partition", "clock",
+        "message-dropped", "reply-lost", "message-duplicated", "message-delayed", "body-cut", "server-crash", "device-crash",
+        "device-crash-mid-sync", "partition", "clock",
         "backup", "backup-restored", "device-cloned", "rogue-delta",
     ]
 
@@ -47,6 +48,8 @@ public struct SimulationOptions: Sendable {
         case "message-dropped": network.drop
         case "reply-lost": network.loseReply
         case "message-duplicated": network.duplicate
+        case "message-delayed": network.delay
+        case "device-crash-mid-sync": network.deviceCrash
         case "body-cut": network.cut
         case "server-crash": network.serverCrash
         case "device-crash": crash
@@ -67,6 +70,8 @@ public struct SimulationOptions: Sendable {
         case "message-dropped": network.drop = value
         case "reply-lost": network.loseReply = value
         case "message-duplicated": network.duplicate = value
+        case "message-delayed": network.delay = value
+        case "device-crash-mid-sync": network.deviceCrash = value
         case "body-cut": network.cut = value
         case "server-crash": network.serverCrash = value
         case "device-crash": crash = value

@@ -92,14 +92,22 @@ struct World {
         let link = device.link
         let network = options.network
         let transport = FaultyTransport(
-            inner: node.transport(token: device.token), node: device.node, blobDirectory: node.configuration.blobDirectory,
+            inner: node.transport(token: device.token), token: device.token, node: device.node, blobDirectory: node.configuration.blobDirectory,
             observations: observations, decisions: decisions
         ) { name in
             if calm.offline.load(ordering: .relaxed) { return nil }
             if link.offline.load(ordering: .relaxed) { return .partition }
+            if name == "push-delay" {
+                let held = decisions.draw { $0.chance(network.delay) }
+                if held { observations.count(.delay) }
+                return held ? .delay : nil
+            }
             let fault: FaultKind? = decisions.draw { d in
                 var roll = d.unit()
-                for (kind, p) in [(FaultKind.drop, network.drop), (.loseReply, network.loseReply), (.duplicate, network.duplicate), (.serverCrash, network.serverCrash)] {
+                for (kind, p) in [
+                    (FaultKind.drop, network.drop), (.loseReply, network.loseReply), (.duplicate, network.duplicate),
+                    (.serverCrash, network.serverCrash), (.crashMidSync, network.deviceCrash),
+                ] {
                     if roll < p { return kind }
                     roll -= p
                 }
@@ -131,6 +139,7 @@ struct World {
             time.advance(by: Simulation.step)
             let now = time.now()
             let working = isWorking(now)
+            try await deliverDelayed()
             if let rogue, decisions.draw({ $0.chance(options.rogue) }) {
                 let forgery = decisions.draw { $0.pick(Rogue.Forgery.allCases) }
                 let (found, refused) = try await rogue.attack(forgery, node: nodes[0], decisions: decisions, observations: observations, now: now)
@@ -251,6 +260,9 @@ struct World {
         do {
             _ = try await device.engine.sync()
             lastSyncError[device.name] = nil
+        } catch is SimulatedDeviceCrash {
+            try restart(device)
+            lastSyncError[device.name] = "the device died mid-sync"
         } catch {
             lastSyncError[device.name] = "\(error)"
         }
@@ -260,6 +272,17 @@ struct World {
         // Causal consistency, after every tenth sync whether it finished or broke off: what the
         // device shows now, against the causes of every value the server has acknowledged.
         if syncs % 10 == 0 { checkCauses(device) }
+    }
+
+    /// Delivers the pushes the network held: each arrives now, after whatever the device sent
+    /// since. Nobody hears the reply; what the server accepted is acknowledged all the same.
+    func deliverDelayed() async throws {
+        let held = observations.delayed.withLock { held in defer { held = [] }; return held }
+        for (node, token, request) in held {
+            let response = try await nodes[node].transport(token: token).push(request)
+            let accepted = response.results.filter { $0.status == .accepted }.map { request.deltas[$0.index] }
+            observations.accepted.withLock { $0 += accepted }
+        }
     }
 
     mutating func restartNode(_ index: Int) throws {
@@ -304,6 +327,7 @@ struct World {
         // Past every skew a device had: a clock that ran ahead stamped edits the server holds back
         // until its own time catches up.
         time.advance(by: 3 * 86_400)
+        try await deliverDelayed()
         for _ in 0..<3 {
             for device in devices { try await sync(device) }
         }

@@ -150,4 +150,26 @@ struct CausesTests {
         #expect(causes.violations(of: "d1", records: [shown]).count == 1)
         #expect(causes.violations(of: "d1", records: [overwrite]) == [])
     }
+
+    /// Seed 8 (12 devices, backups restored often) first flagged a handheld restored from its own
+    /// backup: its push had joined two edits of one form, and the joined context was taken as the
+    /// cause of both. Only what a value superseded at its own path is its cause.
+    @Test("a joined delta's context is not the cause of every value in it: an older, consistent state is not flagged")
+    func joinedDelta() throws {
+        let id = try RecordID("form-c2")
+        let zone = try Zone("z0")
+        let a = try ReplicaID("a")
+        let note = try Dot(a, 1), result = try Dot(a, 2), later = try Dot(a, 3)
+        let entry = { (v: String) in FieldEntry(value: .string(v), time: HLCTimestamp(millis: 1), author: "李") }
+        var all = CausalContext()
+        for dot in [note, result, later] { all.insert(dot) }
+        // One push entry: the note (1), a result (2) then overwritten (3).
+        var causes = Checker.Causes()
+        causes.record(try RecordState(id: id, type: .inspectionForm, zone: zone, context: all, fields: ["notes/a:1": [note: entry("n")], "items/x/result": [later: entry("defect")]]))
+        // The device's backup from before edits 2 and 3: the note alone.
+        var before = CausalContext()
+        before.insert(note)
+        let restored = try RecordState(id: id, type: .inspectionForm, zone: zone, context: before, fields: ["notes/a:1": [note: entry("n")]])
+        #expect(causes.violations(of: "d1", records: [restored]) == [])
+    }
 }
