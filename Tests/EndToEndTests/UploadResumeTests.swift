@@ -66,14 +66,7 @@ struct UploadResumeTests {
     func wholePartial(_ backend: Backend) async throws {
         try await Cluster.inProcess(backend, "whole-partial") { cluster in
             let size = 700_000
-            let li = try await cluster.handheld("li")
-            let form = try li.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "p")
-            let file = try cluster.scratch.photo("whole.jpg", bytes: size, seed: 9)
-            let sha = try li.store.attachPhoto(form: form, file: file, item: "tiles")
-            // What the server leaves when it stops after writing the last byte, before the install.
-            let partial = cluster.node.configuration.blobDirectory.appendingPathComponent("partial")
-            try FileManager.default.copyItem(at: file, to: partial.appendingPathComponent(sha))
-            try String(size).write(to: partial.appendingPathComponent(sha + ".length"), atomically: true, encoding: .utf8)
+            let (li, file, sha) = try await Self.wholePartial(cluster, size: size, seed: 9, held: { $0 })
             let before = try await li.transport.blobStatus(sha256: sha)
             #expect(!before.complete && before.received == Int64(size))
 
@@ -88,18 +81,28 @@ struct UploadResumeTests {
     func wholePartialCorrupt(_ backend: Backend) async throws {
         try await Cluster.inProcess(backend, "whole-partial-bad") { cluster in
             let size = 300_000
-            let li = try await cluster.handheld("li")
-            let form = try li.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "p")
-            let file = try cluster.scratch.photo("good.jpg", bytes: size, seed: 10)
-            let sha = try li.store.attachPhoto(form: form, file: file, item: "tiles")
-            let partial = cluster.node.configuration.blobDirectory.appendingPathComponent("partial")
-            try FileManager.default.copyItem(at: try cluster.scratch.photo("other.jpg", bytes: size, seed: 11), to: partial.appendingPathComponent(sha))
-            try String(size).write(to: partial.appendingPathComponent(sha + ".length"), atomically: true, encoding: .utf8)
+            let (li, _, sha) = try await Self.wholePartial(cluster, size: size, seed: 10) { _ in try cluster.scratch.photo("other.jpg", bytes: size, seed: 11) }
 
             await #expect(throws: ClientError.self) { try await li.engine.upload(sha256: sha, size: Int64(size)) }
             #expect(try await li.transport.blobStatus(sha256: sha).received == 0, "the bytes that did not match are gone")
             #expect(try await li.engine.upload(sha256: sha, size: Int64(size)) == Int64(size))
             #expect(try await li.transport.blobStatus(sha256: sha).complete)
         }
+    }
+
+    /// Li attaches a photo of `size` bytes; the server is left holding every byte of the upload
+    /// (the file `held` returns, given the photo) but not the photo: what it leaves when it stops
+    /// after writing the last byte, before the install.
+    static func wholePartial(
+        _ cluster: Cluster<InProcessServer>, size: Int, seed: UInt64, held: (URL) throws -> URL
+    ) async throws -> (li: Handheld, file: URL, sha: String) {
+        let li = try await cluster.handheld("li")
+        let form = try li.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "p")
+        let file = try cluster.scratch.photo("photo-\(seed).jpg", bytes: size, seed: seed)
+        let sha = try li.store.attachPhoto(form: form, file: file, item: "tiles")
+        let partial = cluster.node.configuration.blobDirectory.appendingPathComponent("partial")
+        try FileManager.default.copyItem(at: try held(file), to: partial.appendingPathComponent(sha))
+        try String(size).write(to: partial.appendingPathComponent(sha + ".length"), atomically: true, encoding: .utf8)
+        return (li, file, sha)
     }
 }
