@@ -234,6 +234,21 @@ public final class ClientStore: Sendable {
         }
     }
 
+    /// How many records of a type the device holds.
+    public func recordCount(of type: RecordType) throws -> Int {
+        try read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM records WHERE type = ?"), arguments: [type.rawValue]) ?? 0 }
+    }
+
+    /// The id at `index` (from 0) among the ids of a type in ``recordIDs(of:)``'s order, or `nil`
+    /// past the end: one id from the (type, id) index, without reading the others.
+    public func recordID(of type: RecordType, at index: Int) throws -> RecordID? {
+        try read { db in
+            try String.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM records WHERE type = ? ORDER BY id LIMIT 1 OFFSET ?"), arguments: [type.rawValue, index]
+            ).map { try RecordID($0) }
+        }
+    }
+
     /// Every record on the device.
     public func allRecords() throws -> [RecordState] {
         try read { db in
