@@ -17,8 +17,8 @@ enum Workload {
         // A person looks at a few of the forms on the handheld, not all of them (drawn as
         // `pick(recordIDs(of:))` would, without reading every id).
         let count = try store.recordCount(of: .inspectionForm)
-        let forms = try (0..<min(count, 4)).map { _ in decisions.draw { $0.below(count) } }
-            .compactMap { try store.recordID(of: .inspectionForm, at: $0) }.map { try store.form($0) }
+        let picks = (0..<min(count, 4)).map { _ in decisions.draw { $0.below(count) } }
+        let forms = try store.forms(try store.recordIDs(of: .inspectionForm, at: picks).compactMap { $0 })
             .filter { device.zones.contains($0.zone) }
         let drafts = forms.filter { $0.status.state == .draft }
         let roll = decisions.draw { $0.unit() }

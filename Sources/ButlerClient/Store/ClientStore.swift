@@ -242,10 +242,14 @@ public final class ClientStore: Sendable {
     /// The id at `index` (from 0) among the ids of a type in ``recordIDs(of:)``'s order, or `nil`
     /// past the end: one id from the (type, id) index, without reading the others.
     public func recordID(of type: RecordType, at index: Int) throws -> RecordID? {
+        try recordIDs(of: type, at: [index])[0]
+    }
+
+    /// ``recordID(of:at:)`` for several indexes, in one read.
+    public func recordIDs(of type: RecordType, at indexes: [Int]) throws -> [RecordID?] {
         try read { db in
-            try String.fetchOne(
-                db.cachedStatement(sql: "SELECT id FROM records WHERE type = ? ORDER BY id LIMIT 1 OFFSET ?"), arguments: [type.rawValue, index]
-            ).map { try RecordID($0) }
+            let select = try db.cachedStatement(sql: "SELECT id FROM records WHERE type = ? ORDER BY id LIMIT 1 OFFSET ?")
+            return try indexes.map { index in try String.fetchOne(select, arguments: [type.rawValue, index]).map { try RecordID($0) } }
         }
     }
 
