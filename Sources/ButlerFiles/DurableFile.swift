@@ -12,8 +12,11 @@ import Glibc
 public enum DurableFile {
     /// Streams `source` into a new temporary file in `temporaryFolder`, hashing as it copies, and
     /// fsyncs it. Returns the temporary file (the caller ``install(_:at:)``s it or deletes it), its
-    /// SHA-256 and its size. On any failure the temporary file is gone.
-    public static func copyHashing(_ source: URL, into temporaryFolder: URL) throws -> (temporary: URL, sha256: String, size: Int64) {
+    /// SHA-256 and its size. On any failure the temporary file is gone. With ``Durability/processCrash``
+    /// the copy is not fsynced.
+    public static func copyHashing(
+        _ source: URL, into temporaryFolder: URL, durability: Durability = .powerLoss
+    ) throws -> (temporary: URL, sha256: String, size: Int64) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: source.path, isDirectory: &isDirectory) else {
             throw FileError(.file, "cannot read \(source.path): no such file")
@@ -36,7 +39,9 @@ public enum DurableFile {
                 hasher.update(chunk)
                 do { try output.write(contentsOf: chunk) } catch { throw FileError.wrapping(error, "cannot write", temporary.path) }
             }
-            do { try output.synchronize() } catch { throw FileError.wrapping(error, "cannot sync", temporary.path) }
+            if durability.syncsFiles {
+                do { try output.synchronize() } catch { throw FileError.wrapping(error, "cannot sync", temporary.path) }
+            }
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw error
@@ -61,8 +66,9 @@ public enum DurableFile {
     /// Moves the fsynced file `temporary` to `target` and fsyncs the folder, so the new name
     /// survives power loss. Content-addressed files: when `target` already exists, it already holds
     /// these bytes, so `temporary` is deleted and `target` kept. Returns whether `temporary` was moved.
+    /// With ``Durability/processCrash`` the folder is not fsynced (the rename is still atomic).
     @discardableResult
-    public static func install(_ temporary: URL, at target: URL) throws -> Bool {
+    public static func install(_ temporary: URL, at target: URL, durability: Durability = .powerLoss) throws -> Bool {
         if FileManager.default.fileExists(atPath: target.path) {
             try? FileManager.default.removeItem(at: temporary)
             return false
@@ -72,12 +78,14 @@ public enum DurableFile {
             try? FileManager.default.removeItem(at: temporary)
             throw FileError.posix(code, "cannot move \(temporary.lastPathComponent) into", target.deletingLastPathComponent().path)
         }
-        syncFolder(target.deletingLastPathComponent())
+        if durability.syncsFiles { syncFolder(target.deletingLastPathComponent()) }
         return true
     }
 
-    /// fsyncs a file written by someone else (a download), before it is installed.
-    public static func sync(_ url: URL) throws {
+    /// fsyncs a file written by someone else (a download), before it is installed; with
+    /// ``Durability/processCrash``, nothing.
+    public static func sync(_ url: URL, durability: Durability = .powerLoss) throws {
+        guard durability.syncsFiles else { return }
         let file = try OpenFile.writing(url, create: false)
         defer { file.close() }
         try file.sync()

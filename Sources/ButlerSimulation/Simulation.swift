@@ -159,6 +159,8 @@ public enum Simulation {
         return try await InProcessServer.with(backend, directory: folder.appendingPathComponent("server"), databaseURL: schema, configure: { config in
             config.clock = time
             config.entropy = SeededEntropy(seed: options.seed ^ 0x5EED_5E12_7E12)
+            // A simulated crash is a re-open in this process, never a power cut: fsyncs prove nothing here.
+            config.durability = .processCrash
         }) { first in
             let nodes = [first] + (1..<options.nodes).map { first.sibling(named: "node\($0)") }
             var world = try await World(options: options, folder: folder, time: time, nodes: nodes, decisions: decisions, observations: observations)

@@ -14,9 +14,11 @@ enum Workload {
     static func step(_ device: Device, decisions: DecisionSource, now: Date) throws {
         let store = device.store
         let zone = decisions.draw { $0.pick(device.zones) }
-        // A person looks at a few of the forms on the handheld, not all of them.
-        let ids = try store.recordIDs(of: .inspectionForm)
-        let forms = try (0..<min(ids.count, 4)).map { _ in decisions.draw { $0.pick(ids) } }.map { try store.form($0) }
+        // A person looks at a few of the forms on the handheld, not all of them (drawn as
+        // `pick(recordIDs(of:))` would, without reading every id).
+        let count = try store.recordCount(of: .inspectionForm)
+        let picks = (0..<min(count, 4)).map { _ in decisions.draw { $0.below(count) } }
+        let forms = try store.forms(try store.recordIDs(of: .inspectionForm, at: picks).compactMap { $0 })
             .filter { device.zones.contains($0.zone) }
         let drafts = forms.filter { $0.status.state == .draft }
         let roll = decisions.draw { $0.unit() }
@@ -90,9 +92,9 @@ enum Workload {
         case ..<0.80:
             _ = try store.createWorkOrder(zone: zone, place: "B1 车库", category: decisions.draw { $0.pick(RepairCategory.allCases) }, description: "漏水")
         case ..<0.90:
-            let ids = try store.recordIDs(of: .workOrder)
-            guard !ids.isEmpty else { return }
-            let order = try store.workOrder(decisions.draw { $0.pick(ids) })
+            let count = try store.recordCount(of: .workOrder)
+            guard count > 0, let id = try store.recordID(of: .workOrder, at: decisions.draw({ $0.below(count) })) else { return }
+            let order = try store.workOrder(id)
             switch order.status {
             case .reported: try store.startWorkOrder(order.id)
             case .started: try store.completeWorkOrder(order.id)
@@ -102,8 +104,8 @@ enum Workload {
                     workOrder: order.id, channel: .phone, reached: reached, satisfaction: reached ? (satisfied ? .satisfied : .unsatisfied) : nil, note: nil)
             }
         default:
-            let ids = try store.recordIDs(of: .complaint)
-            let picked = try ids.isEmpty ? nil : store.complaint(decisions.draw { $0.pick(ids) })
+            let count = try store.recordCount(of: .complaint)
+            let picked = try count == 0 ? nil : store.recordID(of: .complaint, at: decisions.draw { $0.below(count) }).map(store.complaint)
             let choice = decisions.draw { $0.unit() }
             if choice < 0.3 || picked == nil || picked?.status == .closed {
                 _ = try store.createComplaint(zone: zone, place: "7号楼", level: decisions.draw { $0.pick(ComplaintLevel.allCases) }, description: "噪音")

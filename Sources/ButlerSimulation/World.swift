@@ -82,7 +82,8 @@ struct World {
     static func openStore(home: URL, clock: DeviceClock, entropy: SeededEntropy) throws -> ClientStore {
         var logger = Logger(label: "butler.sim.store")
         logger.logLevel = .critical
-        return try ClientStore.open(home: home, clock: clock, entropy: entropy, logger: logger)
+        // A crash here is a re-open from the file in this process, not a power cut (see Durability).
+        return try ClientStore.open(home: home, clock: clock, entropy: entropy, durability: .processCrash, logger: logger)
     }
 
     static func engine(

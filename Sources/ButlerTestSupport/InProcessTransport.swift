@@ -124,7 +124,8 @@ public struct InProcessTransport: SyncTransport {
         }
         do {
             try await response.body.write(ReplyWriter(sink: sink))
-            if let (handle, _) = sink.file { try await BlockingIO.run { try handle.sync() } }
+            // The download is as durable as the in-process node's files (one machine, one setting).
+            if let (handle, _) = sink.file, server.configuration.durability.syncsFiles { try await BlockingIO.run { try handle.sync() } }
         } catch let error as CancellationError {
             sink.close()
             throw error

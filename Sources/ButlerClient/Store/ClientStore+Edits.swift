@@ -173,6 +173,17 @@ extension ClientStore {
         return try ClientError.mapping { try InspectionForm(state) }
     }
 
+    /// The resolved views of several forms, in one read.
+    ///
+    /// - Throws: ``ClientError/Code/unknownRecord`` when one of them is not on this device.
+    public func forms(_ ids: [RecordID]) throws -> [InspectionForm] {
+        let states = try read { db in try ids.map { id in (id, try self.loadRecord(db, id)) } }
+        return try states.map { id, state in
+            guard let state else { throw ClientError(.unknownRecord, "no form \(id) on this device") }
+            return try ClientError.mapping { try InspectionForm(state) }
+        }
+    }
+
     /// Every form on the device, resolved.
     public func forms() throws -> [InspectionForm] {
         return try ClientError.mapping { try records(of: .inspectionForm).map(InspectionForm.init) }

@@ -50,6 +50,15 @@ extension ClientStore {
             // re-pushed on its own once, so that only the edit that earned it stays refused.
             try db.execute(sql: "UPDATE outbox SET solo = 1, refusal = 'held' WHERE refused_code IS NOT NULL")
         }
+        migrator.registerMigration("v3-type-id") { db in
+            // The ids of one type in id order (what a handheld lists and picks from) straight from
+            // an index, without a sort over the type's rows; it also serves every `type = ?` lookup
+            // the old index did.
+            try db.execute(sql: """
+                CREATE INDEX records_type_id ON records(type, id);
+                DROP INDEX records_type;
+                """)
+        }
         return migrator
     }
 

@@ -15,8 +15,8 @@ extension ClientStore {
     /// stores nothing new.
     public func importBlob(_ file: URL) throws -> (sha256: String, size: Int64) {
         try ClientError.mapping("cannot copy \(file.lastPathComponent) into the photo store") {
-            let copy = try DurableFile.copyHashing(file, into: blobDirectory.appendingPathComponent("tmp"))
-            try DurableFile.install(copy.temporary, at: blobURL(copy.sha256))
+            let copy = try DurableFile.copyHashing(file, into: blobDirectory.appendingPathComponent("tmp"), durability: durability)
+            try DurableFile.install(copy.temporary, at: blobURL(copy.sha256), durability: durability)
             return (copy.sha256, copy.size)
         }
     }

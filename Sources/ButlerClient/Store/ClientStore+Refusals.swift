@@ -46,7 +46,7 @@ extension ClientStore {
 
     /// Records waiting to be rebuilt after a discard.
     public func recordsToRebase() throws -> [RecordID] {
-        try read { db in try String.fetchAll(db, sql: "SELECT record_id FROM rebase ORDER BY record_id").map { try RecordID($0) } }
+        try read { db in try String.fetchAll(db.cachedStatement(sql: "SELECT record_id FROM rebase ORDER BY record_id")).map { try RecordID($0) } }
     }
 
     /// Rebuilds record `id` as `server` (its state on the server, `nil` when the server does not
@@ -93,7 +93,7 @@ extension ClientStore {
     func restampClockAhead() throws -> Int {
         try write { db in
             let rows = try Row.fetchAll(
-                db, sql: "SELECT seq, record_id, delta FROM outbox WHERE refusal = 'held' AND refused_code = ? ORDER BY seq",
+                db.cachedStatement(sql: "SELECT seq, record_id, delta FROM outbox WHERE refusal = 'held' AND refused_code = ? ORDER BY seq"),
                 arguments: [ErrorCode.clockAhead.rawValue])
             guard !rows.isEmpty else { return 0 }
             let now = self.clock.now()

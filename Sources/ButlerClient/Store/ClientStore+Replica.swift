@@ -10,7 +10,7 @@ extension ClientStore {
         try read { db in
             let codes = RefusedEdit.replicaConflictCodes.map(\.rawValue).sorted()
             return try Bool.fetchOne(
-                db, sql: "SELECT EXISTS(SELECT 1 FROM outbox WHERE refusal = 'final' AND refused_code IN (\(codes.map { _ in "?" }.joined(separator: ","))))",
+                db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM outbox WHERE refusal = 'final' AND refused_code IN (\(codes.map { _ in "?" }.joined(separator: ","))))"),
                 arguments: StatementArguments(codes)) ?? false
         }
     }

@@ -33,12 +33,11 @@ extension ClientStore {
         try read { db in
             let skipped = "[" + held.sorted().map(String.init).joined(separator: ",") + "]"
             let rows = try Row.fetchAll(
-                db,
-                sql: """
+                db.cachedStatement(sql: """
                     SELECT seq, record_id, delta, solo FROM outbox
                     WHERE \(Self.pendingCondition) AND seq NOT IN (SELECT value FROM json_each(?))
                     ORDER BY seq LIMIT ?
-                    """,
+                    """),
                 arguments: [skipped, maxDeltas])
             var order: [String] = []
             var groups: [String: (seqs: [Int64], delta: RecordState)] = [:]
@@ -110,9 +109,13 @@ extension ClientStore {
             var clock = try Self.loadClock(db)
             let now = self.clock.now()
             for change in page.changes {
-                var state = try self.loadRecord(db, change.id) ?? RecordState(id: change.id, type: change.type, zone: change.zone)
+                let stored = try self.loadRecord(db, change.id)
+                var state = stored ?? RecordState(id: change.id, type: change.type, zone: change.zone)
                 try state.merge(change)
-                try self.saveRecord(db, state)
+                // A change this device already holds (its own edit coming back through the feed, a
+                // page pulled again after a lost reply) leaves the record as it was: nothing to
+                // encode or write.
+                if state != stored { try self.saveRecord(db, state) }
                 for register in change.fields.values {
                     for entry in register.values { clock.observe(entry.time, now: now) }
                 }
@@ -145,11 +148,11 @@ extension ClientStore {
     /// send it again.
     func pendingUploads() throws -> [(sha256: String, size: Int64)] {
         try read { db in
-            try Row.fetchAll(db, sql: """
+            try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT sha256, size FROM blobs WHERE state = 'local'
                 AND NOT EXISTS (SELECT 1 FROM outbox WHERE refusal IS NOT NULL AND record_id LIKE 'photo:%:' || blobs.sha256)
                 ORDER BY sha256
-                """).map { ($0["sha256"], $0["size"]) }
+                """)).map { ($0["sha256"], $0["size"]) }
         }
     }
 
@@ -171,7 +174,7 @@ extension ClientStore {
 
     /// Photos referenced by synced records whose bytes are not here.
     public func missingPhotos() throws -> [String] {
-        try read { db in try String.fetchAll(db, sql: "SELECT sha256 FROM blobs WHERE state = 'missing' ORDER BY sha256") }
+        try read { db in try String.fetchAll(db.cachedStatement(sql: "SELECT sha256 FROM blobs WHERE state = 'missing' ORDER BY sha256")) }
     }
 
     func setDownloaded(_ sha256: String, size: Int64) throws {

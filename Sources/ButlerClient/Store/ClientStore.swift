@@ -1,3 +1,4 @@
+import ButlerFiles
 import ButlerModel
 import Foundation
 import GRDB
@@ -30,6 +31,9 @@ public final class ClientStore: Sendable {
     let logger: Logger
     /// Seals record states and queued deltas at rest, when the device has a key.
     let atRest: AtRestKey?
+    /// How far commits and photo files are made to survive: ``Durability/powerLoss`` on every real
+    /// device; the deterministic simulation alone opens its stores with ``Durability/processCrash``.
+    public let durability: Durability
     /// Decoded states keyed by record, with the exact bytes they were decoded from: a load whose
     /// stored bytes are identical reuses the decoded state instead of parsing it again. Keyed by
     /// content, so it can never serve a stale state (another process's write changes the bytes; a
@@ -51,19 +55,24 @@ public final class ClientStore: Sendable {
     ///
     /// - Parameters:
     ///   - writer: the database, made with ``makeConfiguration(_:)``. Its writer connection is
-    ///     set to `synchronous = FULL` here, whoever built it, because the store's promise (an
-    ///     acknowledged edit survives power loss) rests on it.
+    ///     set to `synchronous = FULL` here (with the default `durability`), whoever built it,
+    ///     because the store's promise (an acknowledged edit survives power loss) rests on it.
     ///   - blobDirectory: where photo blobs live, created if missing.
     ///   - templates: the form templates (default: those bundled with the model).
     ///   - atRest: the device key; a store is encrypted from its creation or never.
+    ///   - durability: ``Durability/powerLoss`` (the default: `synchronous = FULL`, photos
+    ///     fsynced); ``Durability/processCrash`` only for the simulation, whose crashes are
+    ///     re-opens in the same process (`synchronous = NORMAL`, no fsync of photo files).
     /// - Throws: ``ClientError`` — `key-required`, `wrong-key` or `store-not-encrypted` when the key
     ///   does not fit the store; `storage-full`, `database-error` or `file-error` when the database
     ///   or the blob folder cannot be prepared.
     public init(
         _ writer: any DatabaseWriter, blobDirectory: URL, clock: any WallClock = SystemWallClock(), templates: TemplateCatalog? = nil,
-        atRest: AtRestKey? = nil, entropy: any EntropySource = SystemEntropy(), logger: Logger = Logger(label: "butler.client.store")
+        atRest: AtRestKey? = nil, entropy: any EntropySource = SystemEntropy(), durability: Durability = .powerLoss,
+        logger: Logger = Logger(label: "butler.client.store")
     ) throws {
         self.writer = writer
+        self.durability = durability
         self.blobDirectory = blobDirectory
         self.clock = clock
         self.entropy = entropy
@@ -78,7 +87,7 @@ public final class ClientStore: Sendable {
         try ClientError.mapping("cannot prepare the store database \(writer.path)") {
             // DatabasePool sets synchronous = NORMAL on its WAL connections after prepareDatabase
             // runs, so the pragma is set here, on the one connection whose commits must be durable.
-            try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(durability.sqliteSynchronous)") }
             try migrate()
         }
         try checkAtRestKey()
@@ -128,7 +137,7 @@ public final class ClientStore: Sendable {
     /// WAL) and `home/blobs/`.
     public static func open(
         home: URL, clock: any WallClock = SystemWallClock(), templates: TemplateCatalog? = nil, atRest: AtRestKey? = nil,
-        entropy: any EntropySource = SystemEntropy(), logger: Logger = Logger(label: "butler.client.store")
+        entropy: any EntropySource = SystemEntropy(), durability: Durability = .powerLoss, logger: Logger = Logger(label: "butler.client.store")
     ) throws -> ClientStore {
         let pool = try ClientError.mapping("cannot open the store in \(home.path)") {
             try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
@@ -136,7 +145,7 @@ public final class ClientStore: Sendable {
         }
         return try ClientStore(
             pool, blobDirectory: home.appendingPathComponent("blobs"), clock: clock, templates: templates, atRest: atRest, entropy: entropy,
-            logger: logger)
+            durability: durability, logger: logger)
     }
 
     /// An in-memory store (a `DatabaseQueue`) for tests and tools; blobs still go to `blobDirectory`.
@@ -219,7 +228,28 @@ public final class ClientStore: Sendable {
     /// The ids of the records of a type, sorted, without decoding them.
     public func recordIDs(of type: RecordType) throws -> [RecordID] {
         try read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM records WHERE type = ? ORDER BY id", arguments: [type.rawValue]).map { try RecordID($0) }
+            // Read from the (type, id) index alone, in order, with no sort and no table row.
+            try String.fetchAll(db.cachedStatement(sql: "SELECT id FROM records WHERE type = ? ORDER BY id"), arguments: [type.rawValue])
+                .map { try RecordID($0) }
+        }
+    }
+
+    /// How many records of a type the device holds.
+    public func recordCount(of type: RecordType) throws -> Int {
+        try read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM records WHERE type = ?"), arguments: [type.rawValue]) ?? 0 }
+    }
+
+    /// The id at `index` (from 0) among the ids of a type in ``recordIDs(of:)``'s order, or `nil`
+    /// past the end: one id from the (type, id) index, without reading the others.
+    public func recordID(of type: RecordType, at index: Int) throws -> RecordID? {
+        try recordIDs(of: type, at: [index])[0]
+    }
+
+    /// ``recordID(of:at:)`` for several indexes, in one read.
+    public func recordIDs(of type: RecordType, at indexes: [Int]) throws -> [RecordID?] {
+        try read { db in
+            let select = try db.cachedStatement(sql: "SELECT id FROM records WHERE type = ? ORDER BY id LIMIT 1 OFFSET ?")
+            return try indexes.map { index in try String.fetchOne(select, arguments: [type.rawValue, index]).map { try RecordID($0) } }
         }
     }
 

@@ -342,6 +342,7 @@ public struct SyncEngine: Sendable {
         let have = ((try? FileManager.default.attributesOfItem(atPath: partial.path))?[.size] as? Int64) ?? 0
         let received = try await length.map { have >= $0 } == true ? 0 : transport.downloadBlob(sha256: sha, to: partial, from: have)
         let target = store.blobURL(sha)
+        let durability = store.durability
         let size = try await ClientError.mapping("cannot store photo \(sha)") {
             try await BlockingIO.run { () -> Int64 in
                 let (digest, size) = try StreamingSHA256.of(file: partial)
@@ -349,8 +350,8 @@ public struct SyncEngine: Sendable {
                     try? FileManager.default.removeItem(at: partial)
                     throw ClientError(.badResponse, "downloaded photo \(sha) has hash \(digest); discarded")
                 }
-                try DurableFile.sync(partial)
-                try DurableFile.install(partial, at: target)
+                try DurableFile.sync(partial, durability: durability)
+                try DurableFile.install(partial, at: target, durability: durability)
                 return size
             }
         }

@@ -25,13 +25,17 @@ public actor BlobStore {
     public nonisolated let directory: URL
     /// The largest blob accepted.
     public nonisolated let maxBlobBytes: Int64
+    /// Whether received bytes and installed blobs are fsynced (``Durability/powerLoss``, always on
+    /// a real server) or only written (``Durability/processCrash``, the simulation's nodes).
+    public nonisolated let durability: Durability
     private var uploading: Set<String> = []
     /// Bytes gathered from the body before one write: few large writes, not one per network buffer.
     static let writeSize = 1 << 20
 
-    public init(directory: URL, maxBlobBytes: Int64 = 512 << 20) throws {
+    public init(directory: URL, maxBlobBytes: Int64 = 512 << 20, durability: Durability = .powerLoss) throws {
         self.directory = directory
         self.maxBlobBytes = maxBlobBytes
+        self.durability = durability
         do {
             try FileManager.default.createDirectory(at: directory.appendingPathComponent("partial"), withIntermediateDirectories: true)
         } catch {
@@ -156,9 +160,10 @@ public actor BlobStore {
             }
             let bytes = pending
             let at = written
+            let syncs = durability.syncsFiles
             try await BlockingIO.run {
                 if !bytes.isEmpty { try file.write(bytes, at: at) }
-                try file.sync()
+                if syncs { try file.sync() }
             }
             written += Int64(bytes.count)
         } catch let error as BlobError {
@@ -169,9 +174,10 @@ public actor BlobStore {
             // resumes from there.
             let bytes = pending
             let at = written
+            let syncs = durability.syncsFiles
             try? await BlockingIO.run {
                 if !bytes.isEmpty { try? file.write(bytes, at: at) }
-                try? file.sync()
+                if syncs { try? file.sync() }
                 file.close()
             }
             throw error
@@ -181,6 +187,7 @@ public actor BlobStore {
             return BlobStatus(sha256: sha, received: written, length: length, complete: false)
         }
         let target = completeURL(sha)
+        let durability = durability
         return try await BlockingIO.run {
             // Still under the lock: no other node writes the partial while it is hashed and installed.
             defer { file.close() }
@@ -190,7 +197,7 @@ public actor BlobStore {
                 try? FileManager.default.removeItem(at: lengthFile)
                 throw BlobError(.hashMismatch, "the uploaded bytes hash to \(digest), not \(sha); the upload was discarded")
             }
-            try DurableFile.install(partial, at: target)
+            try DurableFile.install(partial, at: target, durability: durability)
             try? FileManager.default.removeItem(at: lengthFile)
             return BlobStatus(sha256: sha, received: length, length: length, complete: true)
         }

@@ -34,10 +34,10 @@ public struct ServerStorage: Sendable {
 /// running), else the embedded SQLite file in the data directory, created on first use.
 public func openStorage(_ configuration: ServerConfiguration, logger: Logger = Logger(label: "butler.server")) throws -> ServerStorage {
     try FileManager.default.createDirectory(at: configuration.blobDirectory, withIntermediateDirectories: true)
-    let blobs = try BlobStore(directory: configuration.blobDirectory, maxBlobBytes: configuration.maxBlobBytes)
+    let blobs = try BlobStore(directory: configuration.blobDirectory, maxBlobBytes: configuration.maxBlobBytes, durability: configuration.durability)
     guard let url = configuration.databaseURL else {
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
-        return ServerStorage(storage: try SQLiteStorage(path: configuration.sqliteURL.path), blobs: blobs)
+        return ServerStorage(storage: try SQLiteStorage(path: configuration.sqliteURL.path, durability: configuration.durability), blobs: blobs)
     }
     let storage = try PostgresStorage(url: url, logger: logger)
     return ServerStorage(storage: storage, blobs: blobs, services: [storage])

@@ -1,3 +1,4 @@
+import ButlerFiles
 import ButlerModel
 import Foundation
 import Logging
@@ -51,6 +52,11 @@ public struct ServerConfiguration: Sendable {
     public var clock: any WallClock = SystemWallClock()
     /// Where issued replica ids come from (seeded in the deterministic simulation).
     public var entropy: any EntropySource = SystemEntropy()
+    /// How far the embedded SQLite store's commits and the blob folder's files survive. Always
+    /// ``Durability/powerLoss`` for a real server (no flag or variable changes it): an acknowledged
+    /// push survives power loss. The deterministic simulation alone sets ``Durability/processCrash``
+    /// for its in-process nodes (see ``Durability``). PostgreSQL's durability is its own.
+    public var durability: Durability = .powerLoss
 
     public init() {}
 

@@ -1,3 +1,4 @@
+import ButlerFiles
 import ButlerModel
 import Foundation
 import GRDB
@@ -11,15 +12,17 @@ import GRDB
 public final class SQLiteStorage: SyncStorage {
     let pool: DatabasePool
 
-    /// Opens (creating) the database file at `path`.
-    public init(path: String) throws {
+    /// Opens (creating) the database file at `path`. `durability` is ``Durability/powerLoss``
+    /// (`synchronous = FULL`) for every real server; the simulation's nodes alone pass
+    /// ``Durability/processCrash`` (`synchronous = NORMAL`).
+    public init(path: String, durability: Durability = .powerLoss) throws {
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.label = "butler.server"
         pool = try DatabasePool(path: path, configuration: config)
         // DatabasePool puts its connections in synchronous = NORMAL; an acknowledged push must
         // survive power loss, so the writer commits with FULL.
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(durability.sqliteSynchronous)") }
     }
 
     public func migrate() async throws {
@@ -115,7 +118,8 @@ public final class SQLiteStorage: SyncStorage {
 
     public func device(tokenHash: String) async throws -> DeviceRecord? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE token_hash = ?", arguments: [tokenHash]).map(Self.device)
+            // Every request asks (the token is checked each time, so a revocation is immediate).
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM devices WHERE token_hash = ?"), arguments: [tokenHash]).map(Self.device)
         }
     }
 
@@ -150,7 +154,7 @@ public final class SQLiteStorage: SyncStorage {
                 start += 500
                 let placeholders = chunk.map { _ in "?" }.joined(separator: ",")
                 let rows = try Row.fetchAll(
-                    db, sql: "SELECT replica, device FROM replicas WHERE device = ?" + (chunk.isEmpty ? "" : " OR replica IN (\(placeholders))"),
+                    db.cachedStatement(sql: "SELECT replica, device FROM replicas WHERE device = ?" + (chunk.isEmpty ? "" : " OR replica IN (\(placeholders))")),
                     arguments: StatementArguments([device.name] + chunk))
                 for row in rows { owners[try ReplicaID(row["replica"])] = row["device"] }
             } while start < named.count
@@ -166,7 +170,7 @@ public final class SQLiteStorage: SyncStorage {
                     arguments: [replica.rawValue, device.name, Timestamp.format(now)])
             }
             // One writer at a time: numbers taken here commit in this order (see the type's documentation).
-            var next = (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM records") ?? 0) + 1
+            var next = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM records")) ?? 0) + 1
             let upsert = try db.cachedStatement(sql: """
                 INSERT INTO records (id, type, zone, state, seq) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET state = excluded.state, seq = excluded.seq
@@ -177,7 +181,7 @@ public final class SQLiteStorage: SyncStorage {
                 next += 1
             }
             if !result.audited.isEmpty {
-                let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+                let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
                 let insert = try db.cachedStatement(sql: """
                     INSERT INTO audit (seq, at, device, replicas, record_id, delta, delta_hash, prev_hash, hash)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -246,7 +250,7 @@ public final class SQLiteStorage: SyncStorage {
         return try await pool.read { db in
             let placeholders = zones.map { _ in "?" }.joined(separator: ",")
             let rows = try Row.fetchCursor(
-                db, sql: "SELECT state, seq FROM records WHERE seq > ? AND zone IN (\(placeholders)) ORDER BY seq LIMIT ?",
+                db.cachedStatement(sql: "SELECT state, seq FROM records WHERE seq > ? AND zone IN (\(placeholders)) ORDER BY seq LIMIT ?"),
                 arguments: StatementArguments([cursor] as [any DatabaseValueConvertible] + zones.map(\.rawValue) + [limit + 1]))
             var states: [[UInt8]] = []
             var last = cursor
@@ -263,7 +267,7 @@ public final class SQLiteStorage: SyncStorage {
     }
 
     public func latestCursor() async throws -> Int64 {
-        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM records") ?? 0 }
+        try await pool.read { db in try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM records")) ?? 0 }
     }
 
     public func records(zones: [Zone]) async throws -> [RecordState] {
