@@ -72,7 +72,7 @@ public final class InProcessServer: ServerNode {
     public func restarted() throws -> InProcessServer {
         InProcessServer(
             name: name, configuration: configuration, storage: storage,
-            blobs: try BlobStore(directory: blobs.directory, maxBlobBytes: blobs.maxBlobBytes), logger: logger)
+            blobs: try BlobStore(directory: blobs.directory, maxBlobBytes: blobs.maxBlobBytes, durability: configuration.durability), logger: logger)
     }
 
     public var url: String { "http://\(name).in-process.invalid" }
