@@ -45,7 +45,7 @@ struct StoreDurabilityTests {
         #expect(try store.identity().device?.role == .supervisor)
     }
 
-    @Test("recordCount(of:) and recordID(of:at:) agree with recordIDs(of:), in its order")
+    @Test("recordCount(of:), recordID(of:at:) and forms(_:) agree with recordIDs(of:) and form(_:)")
     func recordIDAtIndex() throws {
         let dir = Scratch("store")
         let store = try ClientStore.open(home: dir.url)
@@ -58,5 +58,9 @@ struct StoreDurabilityTests {
         #expect(try store.recordCount(of: .complaint) == 0)
         #expect(try (0..<5).map { try store.recordID(of: .inspectionForm, at: $0) } == ids)
         #expect(try store.recordID(of: .inspectionForm, at: 5) == nil)
+        #expect(try store.recordIDs(of: .inspectionForm, at: [4, 0, 4]) == [ids[4], ids[0], ids[4]])
+        #expect(try store.forms([ids[2], ids[0]]).map(\.id) == [ids[2], ids[0]])
+        #expect(try store.forms(ids).map(\.place) == ids.map { try store.form($0).place })
+        #expect(throws: ClientError.self) { try store.forms([ids[0], try RecordID("form-missing")]) }
     }
 }
