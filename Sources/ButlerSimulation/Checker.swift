@@ -193,8 +193,14 @@ public enum Checker {
         /// superseded) a dot the replica has not; a callback attempt whose repair the replica does
         /// not hold as completed.
         public func violations(of replica: String, records: [RecordState]) -> [String] {
-            var found: [String] = []
             let byID = Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            return violations(of: replica, records: records) { byID[$0] }
+        }
+
+        /// The same, for some of a replica's records; `lookup` finds its other records (the
+        /// repair a callback follows).
+        public func violations(of replica: String, records: [RecordState], lookup: (RecordID) -> RecordState?) -> [String] {
+            var found: [String] = []
             for state in records {
                 if let created = causes[state.id] {
                     shown: for (path, entries) in state.fields {
@@ -213,7 +219,7 @@ public enum Checker {
                 if state.type == .callback, subject?["type"]?.stringValue == "work-order", let named = subject?["id"]?.stringValue,
                     state.fields.keys.contains(where: { $0.segments.first == "attempts" })
                 {
-                    let order = (try? RecordID(named)).flatMap { byID[$0] }.flatMap { try? WorkOrder($0) }
+                    let order = (try? RecordID(named)).flatMap(lookup).flatMap { try? WorkOrder($0) }
                     if order?.completedAt == nil {
                         found.append("\(replica): shows a callback attempt on \(named) but not the completion of the repair it follows")
                     }

@@ -26,6 +26,8 @@ struct World {
     /// The causes of every acknowledged value, fed from the accepted log up to `causesFed`.
     var causes = Checker.Causes()
     var causesFed = 0
+    /// Per device: the records changed on the server since its last causal check.
+    var unchecked: [String: Set<RecordID>] = [:]
     /// Effects a device showed without their causes, found while the run went on.
     var causalViolations: [String] = []
     /// Backups and restored homes made so far (names their folders), clones set up, and the
@@ -295,12 +297,19 @@ struct World {
         }
     }
 
+    /// Checks the device's copies of the records that changed on the server since its last
+    /// check (where a new anomaly could appear), not all of them: the cost follows the changes.
     mutating func checkCauses(_ device: Device) {
         let fresh = observations.accepted.withLock { Array($0[causesFed...]) }
         for delta in fresh { causes.record(delta) }
         causesFed += fresh.count
-        guard causalViolations.count < 20, let records = try? device.store.allRecords() else { return }
-        causalViolations += causes.violations(of: device.name, records: records)
+        let changed = Set(fresh.map(\.id))
+        for other in devices { unchecked[other.name, default: []].formUnion(changed) }
+        let ids = unchecked.removeValue(forKey: device.name) ?? []
+        guard causalViolations.count < 20 else { return }
+        let store = device.store
+        let records = ids.sorted { $0.rawValue < $1.rawValue }.compactMap { try? store.record($0) }
+        causalViolations += causes.violations(of: device.name, records: records) { try? store.record($0) }
     }
 
     /// One thing a person does on the handheld (see ``Workload``).
