@@ -47,16 +47,27 @@ struct AcknowledgedEdit: Sendable, CustomStringConvertible {
     /// only), and that entry's dot is still in the server's record at that path, or was
     /// superseded by a later write of the same path: an accepted delta with another entry there
     /// whose causal context had seen the dot. Anything else is an acknowledged edit lost.
+    ///
+    /// One exception: a later acknowledged edit of the same path by the same device supersedes it
+    /// on the device itself, and when both were still queued, the device pushes their join, which
+    /// carries only the later entry (SYNC.md §8: a client may join its deltas of one record). Such
+    /// an edit is reflected through the later one, which is checked on its own.
+    /// `edits` are in the order the commands finished.
     static func unreflected(_ edits: [AcknowledgedEdit], audit: [(device: String, delta: RecordState)], server: [RecordState]) -> [String] {
         let byID = Dictionary(server.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var used = Set<String>()
         var problems: [String] = []
-        for edit in edits {
+        for (index, edit) in edits.enumerated() {
             guard let stored = byID[edit.record] else {
                 problems.append("acknowledged edit lost: \(edit) — record \(edit.record) is not on the server")
                 continue
             }
             guard case .entry(let expected) = edit.effect else { continue }
+            let overwrittenHere = !expected.path.contains("*") && edits[(index + 1)...].contains { later in
+                guard later.device == edit.device, later.record == edit.record, case .entry(let entry) = later.effect else { return false }
+                return entry.path == expected.path
+            }
+            if overwrittenHere { continue }
             var found: (path: FieldPath, dot: Dot)?
             search: for accepted in audit where accepted.device == edit.device && accepted.delta.id == edit.record {
                 for (path, entries) in accepted.delta.fields {

@@ -82,14 +82,25 @@ struct AcknowledgedEditTests {
         // An acknowledged edit the server never accepted.
         let never = AcknowledgedEdit.unreflected([edit("li", "na")], audit: audit, server: [state])
         #expect(never.count == 1 && never[0].contains("never accepted"), "\(never)")
-        // Two acknowledged edits of the same value need two accepted entries.
-        let twice = AcknowledgedEdit.unreflected([edit("li", "defect"), edit("li", "defect")], audit: audit, server: [state])
+        // Two acknowledged notes of the same text need two accepted entries.
+        var noted = RecordState(id: form, type: .inspectionForm, zone: try Zone("east-3"))
+        let note = noted.write(try FieldPath("notes", "n1"), ["text": "漏水"], stamp: li)
+        let noteEdit = AcknowledgedEdit(device: "li", command: "form note", record: form, effect: .entry(.init(path: ["notes", "*"], value: ["text": "漏水"])))
+        #expect(AcknowledgedEdit.unreflected([noteEdit], audit: [(device: "li", delta: note)], server: [noted]).isEmpty)
+        let twice = AcknowledgedEdit.unreflected([noteEdit, noteEdit], audit: [(device: "li", delta: note)], server: [noted])
         #expect(twice.count == 1, "\(twice)")
         // The server forgot the later write, and with it the reason Li's entry could go.
         var forgetful = RecordState(id: form, type: .inspectionForm, zone: try Zone("east-3"))
         try forgetful.merge(ok)
         let dropped = AcknowledgedEdit.unreflected([edit("li", "defect")], audit: [(device: "li", delta: defect)], server: [forgetful])
         #expect(dropped.count == 1 && dropped[0].contains("no later write"), "\(dropped)")
+        // Li wrote twice before pushing: the push carries the join, with only the later entry.
+        var joined = RecordState(id: form, type: .inspectionForm, zone: try Zone("east-3"))
+        var delta = joined.write(path, .string("ok"), stamp: li)
+        try delta.merge(joined.write(path, .string("defect"), stamp: EditStamp(author: li.author, time: HLCTimestamp(millis: 3))))
+        #expect(AcknowledgedEdit.unreflected([edit("li", "ok"), edit("li", "defect")], audit: [(device: "li", delta: delta)], server: [joined]).isEmpty)
+        // …but the later one must be there.
+        #expect(AcknowledgedEdit.unreflected([edit("li", "ok"), edit("li", "defect")], audit: [], server: [joined]).count == 1)
         // A record that is not on the server at all.
         let missing = AcknowledgedEdit.unreflected(
             [AcknowledgedEdit(device: "li", command: "form new", record: form, effect: .exists)], audit: audit, server: [])
@@ -101,7 +112,7 @@ struct AcknowledgedEditTests {
 final class JepsenRun {
     static let clients = 5
     static let nodes = 2
-    static let rounds = 18
+    static let rounds = 24
     static let zone = "east-3"
 
     /// Why the run cannot happen on this machine, or nil.
@@ -152,6 +163,7 @@ final class JepsenRun {
         var published: Int?
         var submitted = false
         var submissionPublished: Int?
+        var reviewed = false
     }
 
     struct Order {
@@ -201,6 +213,11 @@ final class JepsenRun {
     var auditRead: Int64 = 0
     var causalViolations: [String] = []
     var sequence = 0
+    /// Times a handheld was moved to the other node.
+    var switches = 0
+    /// Acknowledged commands by kind (`form set`, `sync`…), and those made under a shifted clock.
+    var acknowledgedCommands: [String: Int] = [:]
+    var acknowledgedShifted = 0
 
     var sharedBlobs: URL { scratch.path("shared-blobs") }
 
@@ -274,6 +291,7 @@ final class JepsenRun {
             if dice.chance(0.35) { try await inject("partition", during: &during) }
             if dice.chance(0.2) { try await inject("failover", during: &during) }
             if dice.chance(0.15) { try await inject("heal", during: &during) }
+            if dice.chance(0.1) { try await inject(dice.chance(0.5) ? "clock-behind" : "clock-ahead", during: &during) }
             let operations = devices.map { plan(for: $0) }
             let outcomes = try await execute(operations, during: during)
             for (operation, outcome) in zip(operations, outcomes) { record(operation, outcome) }
@@ -289,13 +307,13 @@ final class JepsenRun {
             let node = Int(dice.next() % UInt64(Self.nodes))
             guard deadNodes[node] == nil, deadNodes.isEmpty else { return }
             let server = servers[node]
-            let delay = Duration.milliseconds(Int(dice.next() % 1500))
+            let delay = Duration.milliseconds(Int(dice.next() % 500))
             deadNodes[node] = round + 1 + Int(dice.next() % 2)
             faults["node kill -9", default: 0] += 1
             during.append { try await Task.sleep(for: delay); await server.kill() }
         case "postgres-restart":
             let postgres = self.postgres
-            let delay = Duration.milliseconds(Int(dice.next() % 1500))
+            let delay = Duration.milliseconds(Int(dice.next() % 500))
             faults["postgres restart", default: 0] += 1
             during.append { try await Task.sleep(for: delay); try await postgres.restart() }
         case "silent-partition", "partition":
@@ -330,6 +348,7 @@ final class JepsenRun {
             let device = Int(dice.next() % UInt64(Self.clients))
             devices[device].node = (devices[device].node + 1) % Self.nodes
             try network.point(device, at: devices[device].node)
+            switches += 1
         case "heal":
             let device = Int(dice.next() % UInt64(Self.clients))
             try await network.heal(client: device)
@@ -379,11 +398,11 @@ final class JepsenRun {
         var args: [String]
         var killAfter: Duration?
         let roll = Double(dice.next() % 1000) / 1000
-        if roll < 0.22 {
+        if roll < 0.28 {
             args = ["sync", "--quiet"]
-            if dice.chance(0.35) { killAfter = .milliseconds(30 + Int(dice.next() % 600)) }
+            if dice.chance(0.35) { killAfter = .milliseconds(10 + Int(dice.next() % 250)) }
         } else if device.role == .supervisor {
-            let submitted = knownForms.filter { $0.submissionPublished.map { device.lastSync > $0 } ?? false }
+            let submitted = knownForms.filter { !$0.reviewed && ($0.submissionPublished.map { device.lastSync > $0 } ?? false) }
             if let form = pick(submitted), roll < 0.6 {
                 args = ["form", "review", form.id.rawValue, "--note", text(device)]
             } else if let form = pick(knownForms) {
@@ -407,7 +426,7 @@ final class JepsenRun {
                 args = ["form", "note", form.id.rawValue, text(device)]
             } else if pick < 9 {
                 args = ["photo", "add", form.id.rawValue, photos[Int(dice.next() % UInt64(photos.count))].path, "--item", item]
-            } else if form.creator == device.index, !form.submitted {
+            } else if form.creator == device.index, !form.submitted, round >= Self.rounds / 3, dice.chance(0.5) {
                 args = ["form", "submit", form.id.rawValue]
             } else {
                 args = ["form", "note", form.id.rawValue, text(device)]
@@ -453,12 +472,20 @@ final class JepsenRun {
     }
 
     static func run(_ operation: Operation, home: URL, network: TestNetwork) async throws -> Outcome {
-        var environment: [String: String] = [:]
+        var command = (Binaries.url("butler"), ["--home", home.path] + operation.arguments)
         if let clock = operation.clock, let faketime {
-            environment = ["LD_PRELOAD": faketime, "FAKETIME": clock, "FAKETIME_DONT_FAKE_MONOTONIC": "1"]
+            // Preloaded into butler only, through env (which execs it): a process that execs
+            // another under libfaketime (0.9.10) leaks its shared-memory segment. Without a
+            // segment (DISABLE_SHM, and SHARED naming none) libfaketime also leaves the environment
+            // alone, which a Swift program started under the preload needs to see its arguments.
+            let variables = [
+                "LD_PRELOAD=\(faketime)", "FAKETIME=\(clock)", "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_DISABLE_SHM=1",
+                "FAKETIME_SHARED=/butler-none /butler-none",
+            ]
+            command = (URL(fileURLWithPath: "/usr/bin/env"), variables + [command.0.path] + command.1)
         }
-        let (url, arguments) = network.command(operation.device, Binaries.url("butler"), ["--home", home.path] + operation.arguments)
-        let child = try ChildProcess(url, arguments, environment: environment)
+        let (url, arguments) = network.command(operation.device, command.0, command.1)
+        let child = try ChildProcess(url, arguments)
         var killed = false
         if let after = operation.killAfter {
             try await Task.sleep(for: after)
@@ -469,6 +496,10 @@ final class JepsenRun {
         let (exit, timedOut) = await child.exit(within: .seconds(40))
         await child.stdout?.end()
         await child.stderr?.end()
+        if operation.clock != nil {
+            // A butler killed under libfaketime leaves its segment behind (its destructor never ran).
+            for file in ["faketime_shm_\(child.pid)", "sem.faketime_sem_\(child.pid)"] { try? FileManager.default.removeItem(atPath: "/dev/shm/\(file)") }
+        }
         return Outcome(
             status: exit.signalled ? -exit.status : exit.status, stdout: child.stdout?.text ?? "", stderr: child.stderr?.text ?? "",
             killed: killed || timedOut)
@@ -491,11 +522,14 @@ final class JepsenRun {
             return
         }
         guard outcome.ok else {
-            let reason = outcome.stderr.split(separator: "\n").last.map { String($0.prefix(60)) } ?? "exit \(outcome.status)"
+            let line = outcome.stderr.split(separator: "\n").last.map(String.init) ?? "exit \(outcome.status)"
+            let reason = line.replacing(/(form|wo|cb|callback)-[0-9a-f-]{8,}/, with: "ID").prefix(90)
             failedCommands["\(args[0]) \(args.count > 1 ? args[1] : ""): \(reason)", default: 0] += 1
             return
         }
         let printed = outcome.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        acknowledgedCommands["\(args[0]) \(args[1])".replacingOccurrences(of: " --quiet", with: ""), default: 0] += 1
+        if operation.clock != nil { acknowledgedShifted += 1 }
         func promise(_ record: RecordID, _ effect: AcknowledgedEdit.Effect) {
             acknowledged.append(AcknowledgedEdit(device: device.name, command: command, record: record, effect: effect))
         }
@@ -529,6 +563,7 @@ final class JepsenRun {
                 if let n = forms.firstIndex(where: { $0.id.rawValue == args[2] }) { forms[n].submitted = true }
                 promise(try RecordID(args[2]), entry(["status"], ["state": "submitted"]))
             case ("form", "review"):
+                if let n = forms.firstIndex(where: { $0.id.rawValue == args[2] }) { forms[n].reviewed = true }
                 promise(try RecordID(args[2]), entry(["status"], ["state": "reviewed"]))
                 promise(try RecordID(args[2]), entry(["review", "notes", "*"], ["text": .string(args[4])]))
             case ("workorder", "new"):
@@ -644,6 +679,9 @@ final class JepsenRun {
             for line in failures.prefix(5) { violations.append("node\(node) answered a request with a 500: \(line.prefix(300))") }
         }
         notes.append("\(audit.count) accepted deltas in the audit log, \(server.count) records on the server, \(forms.count) forms, \(orders.count) work orders")
+        notes.append(
+            "commands that exited 0: " + acknowledgedCommands.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                + "; \(acknowledgedShifted) of them under a shifted clock; handhelds moved to the other node \(switches) time(s)")
         notes.append("failed commands (expected under faults): " + failedCommands.sorted { $0.value > $1.value }.prefix(12).map { "\($0.key) ×\($0.value)" }.joined(separator: "; "))
         return Report(violations: violations, faults: faults, acknowledged: acknowledged.count, notes: notes)
     }
