@@ -678,6 +678,10 @@ final class JepsenRun {
             let failures = server.log.split(separator: "\n").filter { $0.contains("request failed") }
             for line in failures.prefix(5) { violations.append("node\(node) answered a request with a 500: \(line.prefix(300))") }
         }
+        for (node, server) in servers.enumerated() {
+            let lines = server.log.split(separator: "\n").filter { $0.contains("warning") || $0.contains("error") }
+            if !lines.isEmpty { notes.append("node\(node) logged \(lines.count) warning(s)/error(s), the first: \(lines[0].prefix(240))") }
+        }
         notes.append("\(audit.count) accepted deltas in the audit log, \(server.count) records on the server, \(forms.count) forms, \(orders.count) work orders")
         notes.append(
             "commands that exited 0: " + acknowledgedCommands.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
