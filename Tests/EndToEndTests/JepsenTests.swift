@@ -112,7 +112,8 @@ struct AcknowledgedEditTests {
 final class JepsenRun {
     static let clients = 5
     static let nodes = 2
-    static let rounds = 24
+    /// 24 rounds (`BUTLER_JEPSEN_ROUNDS` for a longer run).
+    static let rounds = ProcessInfo.processInfo.environment["BUTLER_JEPSEN_ROUNDS"].flatMap { Int($0) }.map { max($0, 12) } ?? 24
     static let zone = "east-3"
 
     /// Why the run cannot happen on this machine, or nil.
@@ -292,6 +293,8 @@ final class JepsenRun {
             if dice.chance(0.2) { try await inject("failover", during: &during) }
             if dice.chance(0.15) { try await inject("heal", during: &during) }
             if dice.chance(0.1) { try await inject(dice.chance(0.5) ? "clock-behind" : "clock-ahead", during: &during) }
+            if dice.chance(0.03) { try await inject("node-kill", during: &during) }
+            if dice.chance(0.02) { try await inject("postgres-restart", during: &during) }
             let operations = devices.map { plan(for: $0) }
             let outcomes = try await execute(operations, during: during)
             for (operation, outcome) in zip(operations, outcomes) { record(operation, outcome) }
@@ -410,7 +413,7 @@ final class JepsenRun {
             } else {
                 args = ["sync", "--quiet"]
             }
-        } else if knownForms.isEmpty || (roll < 0.3 && forms.count < 8) {
+        } else if knownForms.isEmpty || (roll < 0.3 && forms.count < 8 + round / 6) {
             let template = dice.chance(0.6) ? "building-patrol" : "public-area"
             args = ["form", "new", "--template", template, "--zone", Self.zone, "--place", "\(device.index + 1)号楼 \(sequence)"]
         } else if roll < 0.62 || device.clockAhead {
@@ -431,7 +434,7 @@ final class JepsenRun {
             } else {
                 args = ["form", "note", form.id.rawValue, text(device)]
             }
-        } else if roll < 0.72, orders.count < 4 {
+        } else if roll < 0.72, orders.count < 4 + round / 8 {
             args = ["workorder", "new", "--zone", Self.zone, "--place", "B\(device.index + 1) \(sequence)", "--category", "general"]
         } else if let order = pick(orders.filter { $0.creator == device.index && !$0.completed }) {
             args = ["workorder", order.started ? "complete" : "start", order.id.rawValue]

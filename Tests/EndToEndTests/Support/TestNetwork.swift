@@ -42,6 +42,17 @@ final class TestNetwork: Sendable {
     /// Whether `tc netem` works here (otherwise: `tbf` and nftables).
     var netem: Bool { offers.withLock { $0.netem } }
     var nftables: Bool { offers.withLock { $0.nftables } }
+    /// The faults in place on each client's link, so healing undoes only those (every command
+    /// spawned is one more chance for swift-corelibs-foundation's intermittent crash in
+    /// `Process.run()`, swiftlang/swift-corelibs-foundation#5472).
+    private let applied = Mutex([Int: Applied]())
+
+    struct Applied {
+        var blackholes: Set<Int> = []
+        var silent: Set<Int> = []
+        var queues = false
+        var lossRules = false
+    }
     private let removed = Mutex(false)
 
     var bridge: String { "\(prefix)br" }
@@ -109,8 +120,9 @@ final class TestNetwork: Sendable {
     }
 
     private static func create(clients: Int, nodes: Int) async throws -> TestNetwork {
-        let tag = String(UInt32.random(in: 0..<(1 << 20)), radix: 16)
-        let prefix = "bjp\(tag)"
+        await sweepLeftovers()
+        // Named after this process, so a later run can tell a leftover of a killed run.
+        let prefix = "bjp\(getpid())-"
         // A /24 of 10.213.0.0/16 that no interface uses yet.
         let used = try await Self.ip(["-4", "-o", "addr", "show"]).stdout
         guard let third = (100..<200).shuffled().first(where: { !used.contains("10.213.\($0).") }) else {
@@ -134,6 +146,29 @@ final class TestNetwork: Sendable {
         } catch {
             await network.remove()
             throw error
+        }
+    }
+
+    /// Removes what runs killed before they could clean up left behind: namespaces, bridges and
+    /// hosts folders named `bjp<pid>-…` whose process is gone.
+    private static func sweepLeftovers() async {
+        func orphaned(_ name: Substring) -> Bool {
+            guard name.hasPrefix("bjp"), let dash = name.firstIndex(of: "-"), let pid = Int32(name[name.index(name.startIndex, offsetBy: 3)..<dash])
+            else { return false }
+            return pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
+        }
+        let namespaces = (try? await ip(["netns", "list"]).stdout) ?? ""
+        for line in namespaces.split(separator: "\n") {
+            guard let name = line.split(separator: " ").first, orphaned(name) else { continue }
+            _ = try? await ip(["netns", "del", String(name)])
+            try? FileManager.default.removeItem(atPath: "/etc/netns/\(name)")
+        }
+        let links = (try? await ip(["-o", "link", "show", "type", "bridge"]).stdout) ?? ""
+        for line in links.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 1 else { continue }
+            let name = fields[1].split(separator: ":").first ?? ""
+            if orphaned(name) { _ = try? await ip(["link", "del", String(name)]) }
         }
     }
 
@@ -207,8 +242,10 @@ final class TestNetwork: Sendable {
         let ns = namespace(client)
         if silent {
             try await Self.ipOK(["-n", ns, "neigh", "replace", nodeAddress(node), "lladdr", "02:00:00:00:00:01", "dev", "eth0", "nud", "permanent"])
+            applied.withLock { _ = $0[client, default: Applied()].silent.insert(node) }
         } else {
             try await Self.ipOK(["-n", ns, "route", "replace", "blackhole", "\(nodeAddress(node))/32"])
+            applied.withLock { _ = $0[client, default: Applied()].blackholes.insert(node) }
         }
     }
 
@@ -231,6 +268,7 @@ final class TestNetwork: Sendable {
         let ns = namespace(client)
         switch fault {
         case .latency(let ms, let jitter):
+            applied.withLock { $0[client, default: Applied()].queues = true }
             if netem {
                 try await netemBothWays(client, ["delay", "\(ms)ms", "\(jitter)ms"])
                 return "latency (netem)"
@@ -241,10 +279,12 @@ final class TestNetwork: Sendable {
             return "slow link (tbf)"
         case .loss(let percent):
             if netem {
+                applied.withLock { $0[client, default: Applied()].queues = true }
                 try await netemBothWays(client, ["loss", "\(percent)%"])
                 return "loss (netem)"
             }
             guard nftables, let nft = Self.nft else { return nil }
+            applied.withLock { $0[client, default: Applied()].lossRules = true }
             let rules = """
                 table inet butlerjepsen {
                   chain in { type filter hook input priority 0; policy accept; numgen random mod 100 < \(percent) drop; }
@@ -268,13 +308,14 @@ final class TestNetwork: Sendable {
     /// Removes every fault on the client's link and paths: partitions, queues, loss rules.
     func heal(client: Int) async throws {
         let ns = namespace(client)
-        for node in 0..<nodes {
-            _ = try await Self.ip(["-n", ns, "route", "del", "blackhole", "\(nodeAddress(node))/32"])
-            _ = try await Self.ip(["-n", ns, "neigh", "del", nodeAddress(node), "dev", "eth0"])
+        guard let faults = applied.withLock({ $0.removeValue(forKey: client) }) else { return }
+        for node in faults.blackholes.sorted() { _ = try await Self.ip(["-n", ns, "route", "del", "blackhole", "\(nodeAddress(node))/32"]) }
+        for node in faults.silent.sorted() { _ = try await Self.ip(["-n", ns, "neigh", "del", nodeAddress(node), "dev", "eth0"]) }
+        if faults.queues {
+            _ = try await inside(client, Self.tc!, ["qdisc", "del", "dev", "eth0", "root"])
+            _ = try await runCommand(Self.tc!, ["qdisc", "del", "dev", veth(client), "root"])
         }
-        _ = try await inside(client, Self.tc!, ["qdisc", "del", "dev", "eth0", "root"])
-        _ = try await runCommand(Self.tc!, ["qdisc", "del", "dev", veth(client), "root"])
-        if nftables, let nft = Self.nft { _ = try await inside(client, nft, ["delete", "table", "inet", "butlerjepsen"]) }
+        if faults.lossRules, let nft = Self.nft { _ = try await inside(client, nft, ["delete", "table", "inet", "butlerjepsen"]) }
     }
 
     // MARK: helpers

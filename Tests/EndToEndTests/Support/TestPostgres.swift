@@ -31,9 +31,10 @@ final class TestPostgres: Sendable {
         self.url = url
     }
 
-    /// Starts a fresh cluster on a free loopback port.
+    /// Starts a fresh cluster on a free loopback port (and stops any a killed run left running).
     static func start() async throws -> TestPostgres {
-        let directory = URL(fileURLWithPath: "/tmp/butler-pg-jepsen-\(UUID().uuidString.prefix(8))")
+        await sweepLeftovers()
+        let directory = URL(fileURLWithPath: "\(folderPrefix)\(getpid())-\(UUID().uuidString.prefix(8))")
         let port = try freePort()
         let script = Binaries.packageRoot.appendingPathComponent("Tests/postgres.sh")
         let result = try await runCommand(
@@ -42,6 +43,25 @@ final class TestPostgres: Sendable {
             let url = line.split(separator: "=", maxSplits: 1).last
         else { throw TestFailure("Tests/postgres.sh start failed: \(result.stderr)") }
         return TestPostgres(directory: directory, port: port, url: String(url))
+    }
+
+    /// Clusters are in `/tmp/butler-pg-jepsen-<pid of the test process>-<random>`.
+    static let folderPrefix = "/tmp/butler-pg-jepsen-"
+
+    /// Stops and removes the clusters of test processes that are gone.
+    static func sweepLeftovers() async {
+        let folders = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+        for folder in folders where folder.hasPrefix("butler-pg-jepsen-") {
+            guard let pid = folder.dropFirst("butler-pg-jepsen-".count).split(separator: "-").first.flatMap({ Int32($0) }),
+                pid != getpid(), kill(pid, 0) != 0, errno == ESRCH, let bin = binDirectory
+            else { continue }
+            let data = "/tmp/\(folder)/data"
+            if FileManager.default.fileExists(atPath: "\(data)/postmaster.pid") {
+                _ = try? await runCommand(
+                    URL(fileURLWithPath: "/usr/sbin/runuser"), ["-u", "postgres", "--", bin.appendingPathComponent("pg_ctl").path, "-D", data, "-m", "immediate", "stop"])
+            }
+            try? FileManager.default.removeItem(atPath: "/tmp/\(folder)")
+        }
     }
 
     /// Restarts the server the hard way (`pg_ctl restart -m immediate`: no shutdown checkpoint,
