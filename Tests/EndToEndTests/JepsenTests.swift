@@ -295,7 +295,11 @@ final class JepsenRun {
             if dice.chance(0.1) { try await inject(dice.chance(0.5) ? "clock-behind" : "clock-ahead", during: &during) }
             if dice.chance(0.03) { try await inject("node-kill", during: &during) }
             if dice.chance(0.02) { try await inject("postgres-restart", during: &during) }
-            let operations = devices.map { plan(for: $0) }
+            // A node killed or the database restarted mid-round: most handhelds sync into it.
+            let operations = devices.map { device in
+                during.isEmpty || !dice.chance(0.8)
+                    ? plan(for: device) : Operation(device: device.index, arguments: ["sync", "--quiet"], clock: device.clock, killAfter: nil)
+            }
             let outcomes = try await execute(operations, during: during)
             for (operation, outcome) in zip(operations, outcomes) { record(operation, outcome) }
             if round % 6 == 5 { try await checkCauses() }
