@@ -214,6 +214,8 @@ final class JepsenRun {
     var auditRead: Int64 = 0
     var causalViolations: [String] = []
     var sequence = 0
+    /// Syncs run while the same handheld ran an edit command.
+    var concurrentSyncs = 0
     /// Times a handheld was moved to the other node.
     var switches = 0
     /// Acknowledged commands by kind (`form set`, `sync`…), and those made under a shifted clock.
@@ -300,8 +302,16 @@ final class JepsenRun {
                 during.isEmpty || !dice.chance(0.8)
                     ? plan(for: device) : Operation(device: device.index, arguments: ["sync", "--quiet"], clock: device.clock, killAfter: nil)
             }
-            let outcomes = try await execute(operations, during: during)
-            for (operation, outcome) in zip(operations, outcomes) { record(operation, outcome) }
+            // A handheld's daemon syncing while its butler edits: the same store, two processes.
+            var alongside: [Operation] = []
+            for operation in operations where operation.arguments[0] != "sync" && dice.chance(0.25) {
+                let kill = dice.chance(0.2) ? Duration.milliseconds(10 + Int(dice.next() % 250)) : nil
+                alongside.append(Operation(device: operation.device, arguments: ["sync", "--quiet"], clock: operation.clock, killAfter: kill))
+            }
+            concurrentSyncs += alongside.count
+            let all = operations + alongside
+            let outcomes = try await execute(all, during: during)
+            for (operation, outcome) in zip(all, outcomes) { record(operation, outcome) }
             if round % 6 == 5 { try await checkCauses() }
         }
     }
@@ -338,11 +348,11 @@ final class JepsenRun {
                 devices[device].faultyFor = 3
                 faults[applied, default: 0] += 1
             } else {
-                notes.append("\(fault) not injected: this kernel has neither netem nor nftables")
+                note("\(fault) not injected: this kernel has neither netem nor nftables")
             }
         case "clock-behind", "clock-ahead":
             guard Self.faketime != nil else {
-                notes.append("clock shift not injected: libfaketime is not installed (Debian package faketime)")
+                note("clock shift not injected: libfaketime is not installed (Debian package faketime)")
                 return
             }
             let device = Int(dice.next() % UInt64(Self.clients))
@@ -361,9 +371,15 @@ final class JepsenRun {
             try await network.heal(client: device)
             devices[device].faultyFor = nil
             devices[device].clock = nil
+            devices[device].clockAhead = false
         default:
             Issue.record("unknown fault \(fault)")
         }
+    }
+
+    /// Adds a line to the report, once.
+    func note(_ line: String) {
+        if !notes.contains(line) { notes.append(line) }
     }
 
     func restartNodes(dueBy round: Int) async throws {
@@ -692,7 +708,7 @@ final class JepsenRun {
         notes.append("\(audit.count) accepted deltas in the audit log, \(server.count) records on the server, \(forms.count) forms, \(orders.count) work orders")
         notes.append(
             "commands that exited 0: " + acknowledgedCommands.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                + "; \(acknowledgedShifted) of them under a shifted clock; handhelds moved to the other node \(switches) time(s)")
+                + "; \(acknowledgedShifted) of them under a shifted clock; handhelds moved to the other node \(switches) time(s); \(concurrentSyncs) syncs ran beside an edit on the same handheld")
         notes.append("failed commands (expected under faults): " + failedCommands.sorted { $0.value > $1.value }.prefix(12).map { "\($0.key) ×\($0.value)" }.joined(separator: "; "))
         return Report(violations: violations, faults: faults, acknowledged: acknowledged.count, notes: notes)
     }
