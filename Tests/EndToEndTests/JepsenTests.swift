@@ -47,6 +47,83 @@ struct JepsenTests {
         #expect(report.acknowledged >= 30, "the workload made enough acknowledged edits to mean something: \(report.acknowledged)")
         #expect(report.faultCount >= 10, "the nemesis injected enough faults: \(report.faults)")
     }
+
+    /// Found by the real-process run (seed 765570): handhelds syncing while PostgreSQL restarted
+    /// were answered with 500s. A database that is down or restarting is a condition the server
+    /// knows: it must say so with a transient 503 `storage-unavailable`, not fail as if broken.
+    @Test("PostgreSQL restarted under concurrent pushes and pulls: requests succeed or get a 503, never a 500")
+    func databaseRestartUnderLoad() async throws {
+        let postgres = try await TestPostgres.start()
+        do {
+            try await Self.databaseRestartUnderLoad(postgres)
+        } catch {
+            await postgres.stop()
+            throw error
+        }
+        await postgres.stop()
+    }
+
+    static func databaseRestartUnderLoad(_ postgres: TestPostgres) async throws {
+        let scratch = Scratch("pg-restart")
+        let server = ServerProcess(
+            data: scratch.path("node"), storeArguments: ["--database-url", "\(postgres.url)?schema=restart", "--blobs", scratch.path("blobs").path])
+        try await server.start()
+        defer { server.terminate() }
+        var handhelds: [(store: ClientStore, engine: SyncEngine, form: RecordID)] = []
+        for n in 0..<6 {
+            let token = try await server.addDevice("restart\(n)", role: .butler, zones: ["east-3"])
+            let store = try ClientStore.open(home: scratch.path("h\(n)"))
+            try store.initialize(name: "h\(n)", serverURL: server.url, token: token)
+            var config = CurlTransport.Configuration(baseURL: server.url, token: token)
+            config.connectTimeout = .seconds(2)
+            config.requestTimeout = .seconds(8)
+            let form = try store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "\(n)号楼")
+            handhelds.append((store, SyncEngine(store: store, transport: CurlTransport(configuration: config)), form))
+        }
+        let answers = SharedSet()
+        let slow = SharedSet()
+        for restart in 0..<3 {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(100 + 150 * restart))
+                    try await postgres.restart()
+                }
+                for (n, handheld) in handhelds.enumerated() {
+                    group.addTask {
+                        let stop = ContinuousClock.now + .seconds(3)
+                        var step = 0
+                        while ContinuousClock.now < stop {
+                            step += 1
+                            try handheld.store.addNote(form: handheld.form, text: "restart \(restart) h\(n) #\(step)")
+                            let started = ContinuousClock.now
+                            do {
+                                _ = try await handheld.engine.sync()
+                                answers.insert(["ok"])
+                            } catch let error as ClientError {
+                                answers.insert(["\(error.code.rawValue): \(error.message.prefix(120))"])
+                            }
+                            let took = ContinuousClock.now - started
+                            if took > .seconds(5) { slow.insert(["a sync took \(took.components.seconds) s"]) }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        for handheld in handhelds {
+            _ = try await handheld.engine.sync()
+            #expect(try handheld.store.status().pendingEdits == 0)
+        }
+        let failures = server.log.split(separator: "\n").filter { $0.contains("request failed") }
+        print("database restarts under load: answers \(answers.contents.sorted())")
+        #expect(!answers.contents.contains { $0.contains("HTTP 500") }, "\(answers.contents.sorted())")
+        #expect(failures.isEmpty, "\(failures.prefix(3).joined(separator: "\n"))")
+        // Open: now and then a request that meets the restart is not answered at all until the
+        // client gives up (8 s here), though the database is back within a second.
+        withKnownIssue("a request caught by a PostgreSQL restart can hang until the client's timeout", isIntermittent: true) {
+            #expect(slow.contents.isEmpty, "\(slow.contents.sorted())")
+        }
+    }
 }
 
 /// The acknowledged-edit check on its own: it must find what it is there to find.
@@ -207,6 +284,12 @@ final class JepsenRun {
     var faults: [String: Int] = [:]
     var notes: [String] = []
     var failedCommands: [String: Int] = [:]
+    /// What each node's earlier processes (before a kill) logged.
+    var earlierLogs: [Int: String] = [:]
+    /// Every 500 a handheld was answered with: `device: command: message`.
+    var serverErrors: [String] = []
+    /// Whether this round restarts PostgreSQL already (one restart at a time).
+    var restartingDatabase = false
     /// Nodes killed, with the round at whose start each comes back.
     var deadNodes: [Int: Int] = [:]
     var round = 0
@@ -272,8 +355,10 @@ final class JepsenRun {
             guard result.ok else { throw TestFailure("butler init in \(network.namespace(index)) failed: \(result.stderr)") }
             devices.append(device)
         }
+        // Small ones, and one of 3 MB whose upload a kill, a partition or a move to the other node
+        // can cut halfway (it resumes from what the shared blob store holds).
         for n in 0..<4 {
-            photos.append(try scratch.photo("photo\(n).jpg", bytes: 30_000 + n * 70_000, seed: UInt64(n) + dice.next() % 1000))
+            photos.append(try scratch.photo("photo\(n).jpg", bytes: n == 3 ? 3_000_000 : 30_000 + n * 70_000, seed: UInt64(n) + dice.next() % 1000))
         }
     }
 
@@ -288,6 +373,7 @@ final class JepsenRun {
         for round in 0..<Self.rounds {
             self.round = round
             var during: [@Sendable () async throws -> Void] = []
+            restartingDatabase = false
             try await restartNodes(dueBy: round)
             try await relieveLinks()
             for fault in planned[round] ?? [] { try await inject(fault, during: &during) }
@@ -329,6 +415,8 @@ final class JepsenRun {
             faults["node kill -9", default: 0] += 1
             during.append { try await Task.sleep(for: delay); await server.kill() }
         case "postgres-restart":
+            guard !restartingDatabase else { return }
+            restartingDatabase = true
             let postgres = self.postgres
             let delay = Duration.milliseconds(Int(dice.next() % 500))
             faults["postgres restart", default: 0] += 1
@@ -384,6 +472,7 @@ final class JepsenRun {
 
     func restartNodes(dueBy round: Int) async throws {
         for (node, due) in deadNodes.sorted(by: { $0.key < $1.key }) where due <= round {
+            earlierLogs[node, default: ""] += servers[node].log
             try await servers[node].start()
             deadNodes[node] = nil
         }
@@ -423,7 +512,7 @@ final class JepsenRun {
         let roll = Double(dice.next() % 1000) / 1000
         if roll < 0.28 {
             args = ["sync", "--quiet"]
-            if dice.chance(0.35) { killAfter = .milliseconds(10 + Int(dice.next() % 250)) }
+            if dice.chance(0.35) { killAfter = .milliseconds(10 + Int(dice.next() % 600)) }
         } else if device.role == .supervisor {
             let submitted = knownForms.filter { !$0.reviewed && ($0.submissionPublished.map { device.lastSync > $0 } ?? false) }
             if let form = pick(submitted), roll < 0.6 {
@@ -545,6 +634,9 @@ final class JepsenRun {
             return
         }
         guard outcome.ok else {
+            if outcome.stderr.contains("HTTP 5"), !outcome.stderr.contains("HTTP 503") {
+                serverErrors.append("\(device.name): \(command): \(outcome.stderr.trimmingCharacters(in: .whitespacesAndNewlines).prefix(300))")
+            }
             let line = outcome.stderr.split(separator: "\n").last.map(String.init) ?? "exit \(outcome.status)"
             let reason = line.replacing(/(form|wo|cb|callback)-[0-9a-f-]{8,}/, with: "ID").prefix(90)
             failedCommands["\(args[0]) \(args.count > 1 ? args[1] : ""): \(reason)", default: 0] += 1
@@ -698,11 +790,12 @@ final class JepsenRun {
         }
         // A 500 is a bug whatever the fault: the server's log names each one.
         for (node, server) in servers.enumerated() {
-            let failures = server.log.split(separator: "\n").filter { $0.contains("request failed") }
-            for line in failures.prefix(5) { violations.append("node\(node) answered a request with a 500: \(line.prefix(300))") }
+            let failures = (earlierLogs[node, default: ""] + server.log).split(separator: "\n").filter { $0.contains("request failed") }
+            for line in failures.prefix(5) { violations.append("node\(node) answered a request with a 500: \(line.prefix(600))") }
         }
+        for error in serverErrors.prefix(5) { violations.append("a handheld was answered with a server error: \(error)") }
         for (node, server) in servers.enumerated() {
-            let lines = server.log.split(separator: "\n").filter { $0.contains("warning") || $0.contains("error") }
+            let lines = (earlierLogs[node, default: ""] + server.log).split(separator: "\n").filter { $0.contains("warning") || $0.contains("error") }
             if !lines.isEmpty { notes.append("node\(node) logged \(lines.count) warning(s)/error(s), the first: \(lines[0].prefix(240))") }
         }
         notes.append("\(audit.count) accepted deltas in the audit log, \(server.count) records on the server, \(forms.count) forms, \(orders.count) work orders")

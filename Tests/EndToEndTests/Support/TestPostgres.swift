@@ -72,7 +72,10 @@ final class TestPostgres: Sendable {
             ["-u", "postgres", "--", Self.binDirectory!.appendingPathComponent("pg_ctl").path, "-D", directory.appendingPathComponent("data").path,
              "-l", directory.appendingPathComponent("log").path, "-m", "immediate", "-w", "restart"],
             timeout: .seconds(60))
-        guard result.status == 0 else { throw TestFailure("pg_ctl restart failed: \(result.stdout) \(result.stderr)") }
+        guard result.status == 0 else {
+            let log = (try? String(contentsOf: directory.appendingPathComponent("log"), encoding: .utf8)) ?? ""
+            throw TestFailure("pg_ctl restart failed: \(result.stdout) \(result.stderr)\n\(log.split(separator: "\n").suffix(15).joined(separator: "\n"))")
+        }
     }
 
     /// Stops the cluster and removes its folder.
