@@ -143,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["ButlerClient", "ButlerServer", "ButlerModel", "ButlerTestSupport"]
+            dependencies: ["ButlerClient", "ButlerServer", "ButlerModel", "ButlerTestSupport", "ButlerSimulation"]
         ),
         .testTarget(
             name: "SimulationTests",

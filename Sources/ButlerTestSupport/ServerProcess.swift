@@ -7,22 +7,26 @@ import Synchronization
 import Glibc
 #endif
 
-/// A `butler-server serve` process on loopback, on its own data directory (and, through
-/// `storeArguments`, on a shared PostgreSQL database and blob folder).
+/// A `butler-server serve` process on loopback (or on `host`: an address of a test network's
+/// bridge), on its own data directory (and, through `storeArguments`, on a shared PostgreSQL
+/// database and blob folder).
 ///
 /// For what needs a process: SIGKILLs, full disks, a proxy on the network path, the command
 /// contract, several nodes. Engine behaviour runs on ``InProcessServer`` instead.
 public final class ServerProcess: ServerNode {
     public let data: URL
+    /// The address it listens on.
+    public let host: String
     /// Arguments every command on this server's store takes (`--database-url …`, `--blobs …`).
     public let storeArguments: [String]
     /// Extra environment for the server (e.g. quota variables).
     public let environment: [String: String]
     private let state: Mutex<(port: Int, child: ChildProcess?)>
 
-    /// A server to start on `port` (0: any free port; a restart keeps the port it got).
-    public init(data: URL, port: Int = 0, storeArguments: [String] = [], environment: [String: String] = [:]) {
+    /// A server to start on `host` and `port` (0: any free port; a restart keeps the port it got).
+    public init(data: URL, host: String = "127.0.0.1", port: Int = 0, storeArguments: [String] = [], environment: [String: String] = [:]) {
         self.data = data
+        self.host = host
         self.storeArguments = storeArguments
         self.environment = environment
         state = Mutex((port, nil))
@@ -30,7 +34,7 @@ public final class ServerProcess: ServerNode {
 
     /// The port it listens on (0 before the first start).
     public var port: Int { state.withLock { $0.port } }
-    public var url: String { "http://127.0.0.1:\(port)" }
+    public var url: String { "http://\(host):\(port)" }
     /// The server's process id while it runs.
     public var pid: Int32? { state.withLock { $0.child?.isRunning == true ? $0.child?.pid : nil } }
 
@@ -39,7 +43,7 @@ public final class ServerProcess: ServerNode {
         var env = environment
         env["BUTLER_LOG_LEVEL"] = env["BUTLER_LOG_LEVEL"] ?? "warning"
         let child = try ChildProcess(
-            Binaries.url("butler-server"), ["serve", "--data", data.path, "--host", "127.0.0.1", "--port", String(port)] + storeArguments,
+            Binaries.url("butler-server"), ["serve", "--data", data.path, "--host", host, "--port", String(port)] + storeArguments,
             environment: env)
         state.withLock { $0.child = child }
         guard let output = child.stdout, await output.wait(for: "listening on", within: .seconds(60), unless: { !child.isRunning }) else {

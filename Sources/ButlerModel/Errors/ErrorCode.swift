@@ -87,7 +87,8 @@ extension ErrorCode {
     public static let tokenRevoked = ErrorCode("token-revoked")
     /// The server failed; the request was not applied.
     public static let `internal` = ErrorCode("internal")
-    /// The store does not answer (health check).
+    /// The store does not answer (health check, or a request that met the database down or
+    /// restarting: 503, try again).
     public static let storageUnavailable = ErrorCode("storage-unavailable")
     /// The server is shutting down; try again.
     public static let shuttingDown = ErrorCode("shutting-down")

@@ -6,8 +6,9 @@ import Hummingbird
 import Logging
 
 /// Turns every error into a JSON `{"code","message"}` reply: Hummingbird's own errors (unknown
-/// route, body too large) keep their status with a stable code; anything unexpected is logged and
-/// answered as a bare 500 `internal`, never with its details.
+/// route, body too large) keep their status with a stable code; a database that cannot be reached
+/// now is a 503 `storage-unavailable`; anything unexpected is logged and answered as a bare 500
+/// `internal`, never with its details.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -21,6 +22,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error where Self.isDiskFull(error) {
             context.logger.error("storage full", metadata: ["path": "\(request.uri.path)"])
             throw APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), .storageFull, "the server's storage is full; nothing of this request was kept, try again later")
+        } catch let error where PostgresStorage.isUnavailable(error) {
+            context.logger.warning("storage unavailable", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+            throw APIError(.serviceUnavailable, .storageUnavailable, "the database does not answer now; try again (a push is safe to send again)")
         } catch is CancellationError {
             throw APIError(.serviceUnavailable, .shuttingDown, "the server is shutting down; try again")
         } catch {
