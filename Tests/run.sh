@@ -33,5 +33,5 @@ swift test --skip-build "$@"
 # (not with a --filter); BUTLER_SIM_SEED picks another seed, BUTLER_SIM_SKIP=1 leaves it out.
 if [ $# -eq 0 ] && [ "${BUTLER_SIM_SKIP:-0}" != 1 ]; then
   swift build -c release --scratch-path .build-release --product butler-sim
-  .build-release/release/butler-sim --seed "${BUTLER_SIM_SEED:-42}" --hours 12500 --devices 8 --nodes 2
+  .build-release/release/butler-sim --seed "${BUTLER_SIM_SEED:-42}" --hours 6250 --devices 16 --nodes 2
 fi

@@ -52,6 +52,18 @@ final class Observations: Sendable {
     let faults = Mutex<[FaultKind: Int]>([:])
     /// Every delta the server accepted, in the order it accepted them (re-sent ones included).
     let accepted = Mutex<[RecordState]>([])
+    /// The forms of each zone the server accepted a delta of, in the order first seen (the
+    /// rogue's targets).
+    let formsByZone = Mutex<[Zone: [RecordID]]>([:])
+    private let knownForms = Mutex<Set<RecordID>>([])
+
+    /// Logs deltas the server accepted.
+    func accept(_ deltas: [RecordState]) {
+        accepted.withLock { $0 += deltas }
+        for delta in deltas where delta.type == .inspectionForm && knownForms.withLock({ $0.insert(delta.id).inserted }) {
+            formsByZone.withLock { $0[delta.zone, default: []].append(delta.id) }
+        }
+    }
 
     /// Server nodes that died during a call since the loop last restarted them.
     let crashedNodes = Mutex<Set<Int>>([])
@@ -127,7 +139,7 @@ final class FaultyTransport: SyncTransport {
         return try await call("push") {
             let response = try await inner.push(request)
             let accepted = response.results.filter { $0.status == .accepted }.map { request.deltas[$0.index] }
-            observations.accepted.withLock { $0 += accepted }
+            observations.accept(accepted)
             return response
         }
     }

@@ -46,9 +46,12 @@ struct Rogue {
         _ forgery: Forgery, node: InProcessServer, decisions: DecisionSource, observations: Observations, now: Date
     ) async throws -> (violations: [String], refused: ErrorCode?) {
         let transport = node.transport(token: token)
-        let forms = try await node.storage.records(zones: [zone]).filter { $0.type == .inspectionForm }
+        // A form of its zone the server acknowledged, read as the server holds it now.
+        let forms = observations.formsByZone.withLock { $0[zone] ?? [] }
         guard !forms.isEmpty else { return ([], nil) }
-        let target = decisions.draw { $0.pick(forms) }
+        let picked = decisions.draw { $0.pick(forms) }
+        guard let bytes = try await node.storage.encodedRecord(id: picked) else { return ([], nil) }
+        let target = try JSONParser.parseRecordState(bytes)
         let stamp = EditStamp(author: try Author(replica: replica, name: "流氓设备"), time: HLCTimestamp(millis: Int64(now.timeIntervalSince1970 * 1000)))
         let others = Set(target.fields.values.flatMap(\.keys).map(\.replica)).subtracting([replica]).sorted { $0.rawValue < $1.rawValue }
         guard let colleague = others.first else { return ([], nil) }
@@ -90,7 +93,7 @@ struct Rogue {
             guard first.results.first?.status == .accepted else {
                 return (["rogue: an honest note on \(target.id) was refused: \(first.results.first?.code?.rawValue ?? "?")"], nil)
             }
-            observations.accepted.withLock { $0.append(honest) }
+            observations.accept([honest])
             delta = try note(own, "篡改", context: context([own]))
         }
         let before = try await node.storage.encodedRecord(id: target.id)
@@ -102,7 +105,7 @@ struct Rogue {
         }
         guard let result = response.results.first else { return (["rogue \(forgery.rawValue) on \(target.id): no result"], nil) }
         if result.status == .accepted {
-            observations.accepted.withLock { $0.append(delta) }
+            observations.accept([delta])
             return (["rogue \(forgery.rawValue) on \(target.id): the server accepted a forged delta"], nil)
         }
         var found: [String] = []

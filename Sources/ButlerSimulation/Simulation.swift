@@ -19,9 +19,9 @@ public struct SimulationOptions: Sendable {
     public var partition = 0.004
     public var clock = 0.001
     /// A backup of the device's store is taken (per device and step)…
-    public var backup = 0.003
+    public var backup = 0.0006
     /// …and the device is restored from its latest backup, losing what it did since.
-    public var restore = 0.0005
+    public var restore = 0.0003
     /// A rogue handheld in zone z0 pushes a forged delta (per step).
     public var rogue = 0.02
     /// The device's store is copied onto a second handheld that carries on with the same token

@@ -211,10 +211,33 @@ struct World {
 
     /// Copies the device's home folder (its SQLite files and photos) to `to`, as an image or a
     /// backup tool would between two operations. The `-shm` index is left out: SQLite rebuilds it.
+    ///
+    /// Complete photos (`blobs/<sha256>`) are never written again once installed, so they are
+    /// hard-linked rather than copied: the same bytes, without a run's backups copying every
+    /// photo of the estate again and again. Everything else (the database, partial downloads) is
+    /// copied.
     func copyHome(_ device: Device, to target: URL) throws {
-        try? FileManager.default.removeItem(at: target)
-        try FileManager.default.copyItem(at: device.home, to: target)
-        try? FileManager.default.removeItem(at: target.appendingPathComponent(ClientStore.databaseFileName + "-shm"))
+        let files = FileManager.default
+        let photos = device.store.blobDirectory.standardizedFileURL.path
+        try? files.removeItem(at: target)
+        func copy(_ from: URL, _ to: URL) throws {
+            try files.createDirectory(at: to, withIntermediateDirectories: true)
+            let installed = from.standardizedFileURL.path == photos
+            for name in try files.contentsOfDirectory(atPath: from.path) where name != ClientStore.databaseFileName + "-shm" {
+                let source = from.appendingPathComponent(name)
+                let destination = to.appendingPathComponent(name)
+                var isDirectory: ObjCBool = false
+                _ = files.fileExists(atPath: source.path, isDirectory: &isDirectory)
+                if isDirectory.boolValue {
+                    try copy(source, destination)
+                } else if installed && Photo.isSHA256(name) {
+                    try files.linkItem(at: source, to: destination)
+                } else {
+                    try files.copyItem(at: source, to: destination)
+                }
+            }
+        }
+        try copy(device.home, target)
     }
 
     mutating func takeBackup(_ device: Device) throws {
@@ -284,7 +307,7 @@ struct World {
         for (node, token, request) in held {
             let response = try await nodes[node].transport(token: token).push(request)
             let accepted = response.results.filter { $0.status == .accepted }.map { request.deltas[$0.index] }
-            observations.accepted.withLock { $0 += accepted }
+            observations.accept(accepted)
         }
     }
 
