@@ -4,22 +4,10 @@
 # the whole suite. Extra arguments go to `swift test` (e.g. --filter RouterTests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-Samples/install-deps.sh
 # The real-process run (JepsenTests) builds its own network namespaces (iproute2; nftables for
-# packet loss where the kernel has no netem) and shifts device clocks (libfaketime). Test-only, so
-# not in install-deps.sh, which the demo uses too.
-test_packages=(iproute2 nftables faketime)
-missing=()
-for p in "${test_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}" >&2
-  as_root=()
-  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
-  { "${as_root[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
-    echo "could not install ${missing[*]}: the real-process run will say what it skipped" >&2
-fi
+# packet loss where the kernel has no netem) and shifts device clocks (libfaketime): optional
+# extras, so the demo, which uses install-deps.sh too, does not need them.
+Samples/install-deps.sh iproute2 nftables faketime
 # schemathesis fuzzes the live server from Protocol/openapi.yaml (PyPI).
 command -v schemathesis >/dev/null || python3 -m pip install -q schemathesis >/dev/null 2>&1 || echo "could not install schemathesis: its test will say it was skipped" >&2
 eval "$(Tests/postgres.sh start)"
