@@ -1,5 +1,6 @@
 import ButlerClient
 import ButlerModel
+import ButlerServer
 import Foundation
 import Synchronization
 
@@ -84,22 +85,22 @@ struct SimulatedDeviceCrash: Error {}
 final class FaultyTransport: SyncTransport {
     let inner: any SyncTransport
     let token: String
-    /// The node this link reaches (its index), and that node's blob folder.
+    /// The node this link reaches (its index), and that node's blob store.
     let node: Int
-    let blobDirectory: URL
+    let blobs: BlobStore
     let observations: Observations
     let decisions: DecisionSource
     /// Decides the faults of each call: (the call's name) → the fault to inject, or nil.
     let decide: @Sendable (String) -> FaultKind?
 
     init(
-        inner: any SyncTransport, token: String, node: Int, blobDirectory: URL, observations: Observations, decisions: DecisionSource,
+        inner: any SyncTransport, token: String, node: Int, blobs: BlobStore, observations: Observations, decisions: DecisionSource,
         decide: @escaping @Sendable (String) -> FaultKind?
     ) {
         self.inner = inner
         self.token = token
         self.node = node
-        self.blobDirectory = blobDirectory
+        self.blobs = blobs
         self.observations = observations
         self.decisions = decisions
         self.decide = decide
@@ -178,8 +179,7 @@ final class FaultyTransport: SyncTransport {
     /// What a server that died between its last write and the install leaves on its disk: the
     /// whole chunk appended to the partial upload (only where the upload stood at `offset`).
     private func leaveWholePartial(sha256: String, file: URL, offset: Int64, count: Int64, length: Int64) throws {
-        let folder = blobDirectory.appendingPathComponent("partial")
-        let partial = folder.appendingPathComponent(sha256)
+        let partial = blobs.partialURL(sha256)
         let held = (try? FileManager.default.attributesOfItem(atPath: partial.path)[.size] as? Int64) ?? 0
         guard held == offset else { return }
         let source = try FileHandle(forReadingFrom: file)
@@ -191,7 +191,7 @@ final class FaultyTransport: SyncTransport {
         defer { try? target.close() }
         try target.seek(toOffset: UInt64(offset))
         try target.write(contentsOf: bytes)
-        try String(length).write(to: folder.appendingPathComponent(sha256 + ".length"), atomically: true, encoding: .utf8)
+        try String(length).write(to: blobs.lengthURL(sha256), atomically: true, encoding: .utf8)
     }
 
     func downloadBlob(sha256: String, to file: URL, from offset: Int64) async throws -> Int64 {

@@ -95,7 +95,7 @@ struct World {
         let link = device.link
         let network = options.network
         let transport = FaultyTransport(
-            inner: node.transport(token: device.token), token: device.token, node: device.node, blobDirectory: node.configuration.blobDirectory,
+            inner: node.transport(token: device.token), token: device.token, node: device.node, blobs: node.blobs,
             observations: observations, decisions: decisions
         ) { name in
             if calm.offline.load(ordering: .relaxed) { return nil }

@@ -1,5 +1,6 @@
 import ButlerClient
 import ButlerModel
+import ButlerServer
 import ButlerTestSupport
 import Foundation
 import Testing
@@ -100,9 +101,8 @@ struct UploadResumeTests {
         let form = try li.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "p")
         let file = try cluster.scratch.photo("photo-\(seed).jpg", bytes: size, seed: seed)
         let sha = try li.store.attachPhoto(form: form, file: file, item: "tiles")
-        let partial = cluster.node.configuration.blobDirectory.appendingPathComponent("partial")
-        try FileManager.default.copyItem(at: try held(file), to: partial.appendingPathComponent(sha))
-        try String(size).write(to: partial.appendingPathComponent(sha + ".length"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(at: try held(file), to: cluster.node.blobs.partialURL(sha))
+        try String(size).write(to: cluster.node.blobs.lengthURL(sha), atomically: true, encoding: .utf8)
         return (li, file, sha)
     }
 }

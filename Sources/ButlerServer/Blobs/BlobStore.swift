@@ -44,8 +44,10 @@ public actor BlobStore {
     }
 
     nonisolated func completeURL(_ sha: String) -> URL { directory.appendingPathComponent(sha) }
-    nonisolated func partialURL(_ sha: String) -> URL { directory.appendingPathComponent("partial").appendingPathComponent(sha) }
-    nonisolated func lengthURL(_ sha: String) -> URL { directory.appendingPathComponent("partial").appendingPathComponent(sha + ".length") }
+    /// Where an upload under way keeps its bytes, and the length it announced (fault tests and
+    /// the simulation leave here what a server stopped mid-upload leaves).
+    public nonisolated func partialURL(_ sha: String) -> URL { directory.appendingPathComponent("partial").appendingPathComponent(sha) }
+    public nonisolated func lengthURL(_ sha: String) -> URL { directory.appendingPathComponent("partial").appendingPathComponent(sha + ".length") }
 
     /// How much of `sha` is held.
     public nonisolated func status(_ sha: String) async throws -> BlobStatus {
