@@ -44,7 +44,12 @@ public struct InProcessTransport: SyncTransport {
     }
 
     public func pull(cursor: String?, limit: Int) async throws -> PullResponse {
+        try await pull(cursor: cursor, limit: limit, wait: .zero)
+    }
+
+    public func pull(cursor: String?, limit: Int, wait: Duration) async throws -> PullResponse {
         var query = "limit=\(limit)"
+        if wait > .zero { query += "&wait=\(wait.components.seconds)" }
         if let cursor {
             query += "&cursor=\(cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? cursor)"
         }

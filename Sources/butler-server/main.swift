@@ -84,6 +84,7 @@ struct Serve: AsyncParsableCommand {
             handler.logLevel = logLevel
             return handler
         }
+        raiseOpenFileLimit()
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let host = config.host
@@ -286,3 +287,19 @@ struct Blobs: AsyncParsableCommand {
         }
     }
 }
+
+/// Every live pull (`wait=`) holds a connection: a node serving thousands of online handhelds
+/// needs more descriptors than the usual soft limit of 1024. Raised to the hard limit, as most
+/// servers do at start; where that fails the server still runs, with the limit it was given.
+func raiseOpenFileLimit() {
+    var limit = rlimit()
+    guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    _ = setrlimit(RLIMIT_NOFILE_VALUE, &limit)
+}
+
+#if canImport(Glibc)
+private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+#else
+private let RLIMIT_NOFILE_VALUE = RLIMIT_NOFILE
+#endif

@@ -147,6 +147,13 @@ struct RouterTests {
             try expectError(try await client.execute(uri: "/v1/pull?cursor=abc", method: .get, headers: f.headers("li")), .badRequest, "invalid-cursor")
             try expectError(try await client.execute(uri: "/v1/pull?limit=0", method: .get, headers: f.headers("li")), .badRequest, "invalid-value")
             try expectError(try await client.execute(uri: "/v1/pull?limit=999999", method: .get, headers: f.headers("li")), .badRequest, "invalid-value")
+            // A live pull waits 0…60 s; anything else is refused before it waits.
+            for wait in ["61", "-1", "x", ""] {
+                try expectError(try await client.execute(uri: "/v1/pull?wait=\(wait)", method: .get, headers: f.headers("li")), .badRequest, "invalid-value")
+            }
+            // With changes to send, a live pull answers at once, as a plain one does.
+            let live = try PullResponse(json: F.json(try await client.execute(uri: "/v1/pull?limit=3&wait=60", method: .get, headers: f.headers("wang"))))
+            #expect(live.changes.count == 3)
         }
     }
 

@@ -34,17 +34,19 @@ struct ButlerBench: AsyncParsableCommand {
         let pg = databaseURL ?? ProcessInfo.processInfo.environment["BUTLER_BENCH_DATABASE_URL"]
         var rows: [Row] = []
         func note(_ text: String) { FileHandle.standardError.write(Data("butler-bench: \(text)\n".utf8)) }
-        let selected = Set((only ?? "1,2,3,4,5,6,7,8").split(separator: ",").compactMap { Int($0) })
-        if selected.contains(1) { note("1/8 durable edits"); rows.append(try await durableEdits(dir, sizes)) }
+        let selected = Set((only ?? "1,2,3,4,5,6,7,8,9,10").split(separator: ",").compactMap { Int($0) })
+        if selected.contains(1) { note("1/10 durable edits"); rows.append(try await durableEdits(dir, sizes)) }
         if !selected.isDisjoint(with: [2, 3]) {
-            note("2-3/8 server merge and pull catch-up"); rows += try await mergeAndPull(dir, sizes, databaseURL: nil)
-            if let pg { note("2/8 server merge on PostgreSQL"); rows += try await mergeAndPull(dir, sizes, databaseURL: pg) }
+            note("2-3/10 server merge and pull catch-up"); rows += try await mergeAndPull(dir, sizes, databaseURL: nil)
+            if let pg { note("2/10 server merge on PostgreSQL"); rows += try await mergeAndPull(dir, sizes, databaseURL: pg) }
         }
-        if selected.contains(4) { note("4/8 photo upload"); rows += try await photoUpload(dir, sizes) }
-        if selected.contains(5) { note("5/8 wire size"); rows.append(try await wireSize(dir)) }
-        if selected.contains(6) { note("6/8 concurrency"); rows.append(try await concurrency(dir, sizes)) }
-        if selected.contains(7) { note("7/8 merge kernel"); rows.append(try await mergeKernel(dir, sizes, python: !noPython)) }
-        if selected.contains(8) { note("8/8 deterministic simulation"); rows.append(try await simulationRate(dir, sizes)) }
+        if selected.contains(4) { note("4/10 photo upload"); rows += try await photoUpload(dir, sizes) }
+        if selected.contains(5) { note("5/10 wire size"); rows.append(try await wireSize(dir)) }
+        if selected.contains(6) { note("6/10 concurrency"); rows.append(try await concurrency(dir, sizes)) }
+        if selected.contains(7) { note("7/10 merge kernel"); rows.append(try await mergeKernel(dir, sizes, python: !noPython)) }
+        if selected.contains(8) { note("8/10 deterministic simulation"); rows.append(try await simulationRate(dir, sizes)) }
+        if selected.contains(9) { note("9/10 live latency"); rows.append(try await liveLatency(dir, sizes)) }
+        if selected.contains(10) { note("10/10 live connections"); rows.append(try await liveConnections(dir, sizes)) }
 
         let report = await render(rows, smoke: smoke, postgres: pg != nil)
         print(report)

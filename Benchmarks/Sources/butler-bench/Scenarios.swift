@@ -28,10 +28,14 @@ struct Sizes {
     var kernelEdits = 20_000
     /// Simulated hours of the deterministic simulation (8 devices, 2 nodes).
     var simulatedHours = 2_500.0
+    /// Changes sent one at a time from A to an online B (scenario 9).
+    var liveChanges = 200
+    /// Live pulls held open on one node, one device each (scenario 10).
+    var liveConnections = 5_000
 
     static let smoke = Sizes(
         edits: 20, devices: 2, editsPerDevice: 200, pushBatch: 100, photoBytes: 2_000_000, concurrentDevices: 5, concurrencySeconds: 1,
-        kernelEdits: 500, simulatedHours: 48)
+        kernelEdits: 500, simulatedHours: 48, liveChanges: 5, liveConnections: 20)
 }
 
 let zone = try! Zone("east-3")

@@ -16,6 +16,13 @@ public struct SyncDaemon: Service {
         public var backoff = Backoff(base: .seconds(2), cap: .seconds(300))
         /// Stop after this many syncs (tests); `nil` runs until shutdown.
         public var maxSyncs: Int? = nil
+        /// Between syncs, hold a live pull open (`GET /v1/pull?wait=`) so a colleague's change
+        /// is stored the moment it commits; a change that arrives starts a full sync (photos,
+        /// anything queued). While the server cannot be reached the daemon falls back to the
+        /// interval and the back-off.
+        public var live = false
+        /// How long one live pull waits before it is asked again (at most 60 s).
+        public var liveWait: Duration = .seconds(25)
 
         public init() {}
     }
@@ -50,6 +57,7 @@ public struct SyncDaemon: Service {
         var syncs = 0
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             let wait: Duration
+            var online = false
             do {
                 let report = try await cancelWhenGracefulShutdown { try await engine.sync() }
                 logger.info("synced", metadata: ["sync.pushed": "\(report.pushed)", "sync.pulled": "\(report.pulled)", "sync.bytes.up": "\(report.bytesUploaded)"])
@@ -60,6 +68,7 @@ public struct SyncDaemon: Service {
                     if left.isTransient { logger.info("sync left edits waiting", metadata: metadata) } else { logger.warning("sync needs attention", metadata: metadata) }
                 }
                 failures = 0
+                online = true
                 wait = configuration.interval
             } catch is CancellationError {
                 logger.info("sync interrupted by shutdown; it resumes on the next start")
@@ -74,8 +83,69 @@ public struct SyncDaemon: Service {
             }
             syncs += 1
             if let max = configuration.maxSyncs, syncs >= max { return }
-            // Sleep until the wait is over, a SIGUSR1 arrives, or shutdown begins.
-            await wakeup.wait(upTo: wait)
+            if configuration.live, online {
+                // Online: hold a live pull open until the interval is over or something happens.
+                await liveWait(upTo: wait, wakeup: wakeup)
+            } else {
+                // Sleep until the wait is over, a SIGUSR1 arrives, or shutdown begins.
+                await wakeup.wait(upTo: wait)
+            }
+        }
+    }
+
+    enum LiveEvent: Sendable {
+        case changes(Int), quiet, nudged, shutdown, failed(ClientError)
+    }
+
+    /// Holds live pulls open one after another for up to `duration`; returns when changes arrive
+    /// (they are stored already; the next full sync fetches their photos), on a nudge, on shutdown,
+    /// or when the server stops answering — then sleeps out the interval as a daemon without a
+    /// live feed would, so an unreachable server is not asked again at once.
+    func liveWait(upTo duration: Duration, wakeup: Wakeup) async {
+        let clock = ContinuousClock()
+        let deadline = clock.now + duration
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            let left = deadline - clock.now
+            guard left > .zero else { return }
+            let wait = min(left, configuration.liveWait)
+            let engine = engine
+            let event = await withTaskGroup(of: LiveEvent.self) { group -> LiveEvent in
+                group.addTask {
+                    var report = SyncReport()
+                    do {
+                        let stored = try await engine.pullLive(wait: wait, into: &report)
+                        return stored > 0 || report.skipped > 0 ? .changes(stored) : .quiet
+                    } catch let error as ClientError {
+                        return Task.isCancelled ? .quiet : .failed(error)
+                    } catch {
+                        return Task.isCancelled ? .quiet : .failed(ClientError(.database, "\(error)"))
+                    }
+                }
+                group.addTask {
+                    await wakeup.nextNudge()
+                    return .nudged
+                }
+                group.addTask {
+                    do { try await gracefulShutdown() } catch {}
+                    return .shutdown
+                }
+                let first = await group.next() ?? .shutdown
+                group.cancelAll()
+                return first
+            }
+            switch event {
+            case .quiet:
+                continue
+            case .changes(let count):
+                logger.info("live changes stored", metadata: ["sync.pulled": "\(count)"])
+                return
+            case .nudged, .shutdown:
+                return
+            case .failed(let error):
+                logger.info("live pull failed; waiting for the next sync", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)"])
+                await wakeup.wait(upTo: deadline - clock.now)
+                return
+            }
         }
     }
 }
@@ -113,7 +183,7 @@ final class Wakeup: Sendable {
         }
     }
 
-    private func nextNudge() async {
+    func nextNudge() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { s -> Bool in

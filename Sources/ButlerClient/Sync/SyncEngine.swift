@@ -44,6 +44,8 @@ public struct SyncReport: Hashable, Sendable {
     public var photosDownloaded = 0
     public var bytesDownloaded: Int64 = 0
 
+    public init() {}
+
     public var jsonValue: JSONValue {
         [
             "pushed": .int(Int64(pushed)), "refused": .int(Int64(refused)), "held": .int(Int64(held)),

@@ -43,8 +43,10 @@ final class CurlRequest {
         butler_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headers)
         butler_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         butler_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout.milliseconds))
-        butler_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, configuration.lowSpeedBytesPerSecond)
-        butler_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, Int(configuration.lowSpeedTime.milliseconds / 1000))
+        if !request.idle {
+            butler_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, configuration.lowSpeedBytesPerSecond)
+            butler_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, Int(configuration.lowSpeedTime.milliseconds / 1000))
+        }
         if let timeout = request.timeout { butler_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(timeout.milliseconds)) }
         if let rate = configuration.maxUploadBytesPerSecond, rate > 0 {
             butler_curl_setopt_off_t(handle, CURLOPT_MAX_SEND_SPEED_LARGE, curl_off_t(rate))

@@ -65,6 +65,17 @@ public struct CurlTransport: SyncTransport {
         return try response.reply.pullPage()
     }
 
+    public func pull(cursor: String?, limit: Int, wait: Duration) async throws -> PullResponse {
+        let seconds = min(max(0, Int(wait.components.seconds)), WireProtocol.maxPullWaitSeconds)
+        var query = "limit=\(limit)&wait=\(seconds)"
+        if let cursor { query += "&cursor=\(Self.escape(cursor))" }
+        // No byte moves while the server waits: the low-speed rule would cut the request, so the
+        // whole-request limit covers the wait plus the usual allowance.
+        let response = try await perform(
+            Request(method: .get, path: "/v1/pull?\(query)", timeout: configuration.requestTimeout + .seconds(seconds), idle: true))
+        return try response.reply.pullPage()
+    }
+
     public func record(id: RecordID) async throws -> RecordState? {
         // A record id is `[A-Za-z0-9._:-]`: every character may stand in a path segment as it is.
         let response = try await perform(Request(method: .get, path: "/v1/records/\(id.rawValue)", timeout: configuration.requestTimeout))
@@ -109,6 +120,8 @@ public struct CurlTransport: SyncTransport {
         var upload: Upload = .none
         var download: URL? = nil
         var timeout: Duration?
+        /// The server may send nothing for a while (a live pull): no low-speed abort.
+        var idle = false
         var onUpload: (@Sendable (Int64) -> Void)? = nil
     }
 

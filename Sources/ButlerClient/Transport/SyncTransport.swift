@@ -12,6 +12,9 @@ public protocol SyncTransport: Sendable {
     func push(_ request: PushRequest) async throws -> PushResponse
     /// One page of the change feed after `cursor`.
     func pull(cursor: String?, limit: Int) async throws -> PullResponse
+    /// A live pull (`wait=`): the next page after `cursor` as soon as a change in the device's
+    /// zones commits, or an empty page with the same cursor after `wait` (at most 60 s).
+    func pull(cursor: String?, limit: Int, wait: Duration) async throws -> PullResponse
     /// The server's current state of one record, or `nil` when the server does not hold it.
     /// Throws `zone-forbidden` when the record is outside the device's zones.
     func record(id: RecordID) async throws -> RecordState?
@@ -22,4 +25,11 @@ public protocol SyncTransport: Sendable {
     func uploadBlob(sha256: String, file: URL, offset: Int64, count: Int64, length: Int64, sent: @escaping @Sendable (Int64) -> Void) async throws -> BlobStatus
     /// Downloads the blob from `offset` on, appending to `file`; returns the bytes written.
     func downloadBlob(sha256: String, to file: URL, from offset: Int64) async throws -> Int64
+}
+
+extension SyncTransport {
+    /// A transport that cannot hold a request open answers at once: the caller's interval applies.
+    public func pull(cursor: String?, limit: Int, wait: Duration) async throws -> PullResponse {
+        try await pull(cursor: cursor, limit: limit)
+    }
 }

@@ -8,6 +8,8 @@ public enum WireProtocol {
     public static let maxPushDeltas = 1000
     /// The most changes one pull page returns.
     public static let maxPullLimit = 5000
+    /// The longest a live pull (`GET /v1/pull?wait=S`) waits for a change, in seconds.
+    public static let maxPullWaitSeconds = 60
 }
 
 /// `{"code": "...", "message": "..."}`: every error reply of the API.

@@ -9,6 +9,16 @@ struct DeviceAuthMiddleware: RouterMiddleware {
     let storage: any SyncStorage
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let device = try await Self.authenticate(request, storage: storage)
+        var context = context
+        context.device = device
+        context.logger[metadataKey: "butler.device"] = "\(device.name)"
+        return try await next(request, context)
+    }
+
+    /// The device a request comes from, checked: protocol version, token, not revoked. A live
+    /// pull checks again after its wait, so a device revoked meanwhile receives nothing more.
+    static func authenticate(_ request: Request, storage: any SyncStorage) async throws -> DeviceRecord {
         let version = request.headers[.init(WireProtocol.versionHeader)!]
         guard let version else {
             throw APIError(
@@ -29,9 +39,6 @@ struct DeviceAuthMiddleware: RouterMiddleware {
         guard device.revokedAt == nil else {
             throw APIError(.unauthorized, .tokenRevoked, "device \(device.name) was revoked; hand it in to your supervisor")
         }
-        var context = context
-        context.device = device
-        context.logger[metadataKey: "butler.device"] = "\(device.name)"
-        return try await next(request, context)
+        return device
     }
 }

@@ -3,11 +3,15 @@ import Foundation
 import Hummingbird
 import Metrics
 import NIOCore
+import ServiceLifecycle
+import Synchronization
 
 /// `/v1/devices/me`, `/v1/push`, `/v1/pull`.
 struct SyncRoutes {
     let storage: any SyncStorage
     let configuration: ServerConfiguration
+    /// The live pulls each device holds open on this node.
+    let live = LiveWaits()
 
     func register(on group: RouterGroup<DeviceRequestContext>) {
         group.get("devices/me") { _, context in
@@ -131,6 +135,39 @@ struct SyncRoutes {
         return nil
     }
 
+    /// A live pull: waits until a change in the device's zones after `cursor` commits, or until
+    /// `duration` is over (an empty page, the same cursor), or the server shuts down. Subscribes
+    /// before looking at the feed again, so a commit between the caller's read and the wait is
+    /// never missed (``ChangeSignal``).
+    func waitForChanges(
+        after cursor: Int64, limit: Int, upTo duration: Duration, _ context: DeviceRequestContext
+    ) async throws -> (states: [[UInt8]], cursor: Int64, more: Bool) {
+        let device = context.device
+        guard live.enter(device.name, limit: configuration.maxLiveWaitsPerDevice) else {
+            throw APIError(
+                .tooManyRequests, .quotaExceeded,
+                "device \(device.name) already holds \(configuration.maxLiveWaitsPerDevice) live pulls open; wait for one to end")
+        }
+        let changes = storage.changes
+        defer {
+            live.leave(device.name)
+            Gauge(label: "butler_server_live_pulls").record(changes.subscriptions)
+        }
+        Gauge(label: "butler_server_live_pulls").record(changes.subscriptions + 1)
+        let deadline = ContinuousClock.now + duration
+        while true {
+            // Subscribe first, then look: a commit in between has already marked the subscription.
+            let subscription = storage.changes.subscribe(zones: device.zones)
+            defer { subscription.cancel() }
+            let page = try await storage.changeEncodings(after: cursor, zones: device.zones, limit: limit, maxBytes: configuration.maxPullPageBytes)
+            let left = deadline - ContinuousClock.now
+            if !page.states.isEmpty || left <= .zero || Task.isCancelled || Task.isShuttingDownGracefully { return page }
+            // A wake-up that brings nothing this device can see (a shared notification of
+            // another schema, a publish of every zone) goes round again with what time is left.
+            await withGracefulShutdownHandler { await subscription.wait(upTo: left) } onGracefulShutdown: { subscription.release() }
+        }
+    }
+
     func pull(_ request: Request, _ context: DeviceRequestContext) async throws -> Response {
         let device = context.device
         let query = request.uri.queryParameters
@@ -148,7 +185,19 @@ struct SyncRoutes {
             }
             limit = value
         }
-        let page = try await storage.changeEncodings(after: cursor, zones: device.zones, limit: limit, maxBytes: configuration.maxPullPageBytes)
+        var wait = 0
+        if let text = query.get("wait") {
+            guard let value = Int(text), (0...WireProtocol.maxPullWaitSeconds).contains(value) else {
+                throw APIError(.badRequest, .invalidValue, "wait must be 0…\(WireProtocol.maxPullWaitSeconds) seconds")
+            }
+            wait = value
+        }
+        var page = try await storage.changeEncodings(after: cursor, zones: device.zones, limit: limit, maxBytes: configuration.maxPullPageBytes)
+        if page.states.isEmpty, wait > 0 {
+            page = try await waitForChanges(after: cursor, limit: limit, upTo: .seconds(wait), context)
+            // The device was checked before the wait: a revocation during it must hold too.
+            if !page.states.isEmpty { _ = try await DeviceAuthMiddleware.authenticate(request, storage: storage) }
+        }
         Counter(label: "butler_server_pulls_total").increment()
         Counter(label: "butler_server_changes_served_total").increment(by: page.states.count)
         if let latest = try? await storage.latestCursor() {
@@ -167,5 +216,27 @@ struct SyncRoutes {
         return Response(
             status: .ok, headers: [.contentType: "application/json", .contentLength: String(body.count)],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+
+/// How many live pulls each device holds open on this node.
+final class LiveWaits: Sendable {
+    private let held = Mutex<[String: Int]>([:])
+
+    /// Takes one of `device`'s `limit` places; false when all are taken.
+    func enter(_ device: String, limit: Int) -> Bool {
+        held.withLock { held in
+            guard held[device, default: 0] < limit else { return false }
+            held[device, default: 0] += 1
+            return true
+        }
+    }
+
+    func leave(_ device: String) {
+        held.withLock { held in
+            held[device, default: 1] -= 1
+            if held[device] == 0 { held[device] = nil }
+        }
     }
 }

@@ -41,6 +41,9 @@ public struct ServerConfiguration: Sendable {
     /// A pull page ends after the state that reaches this many bytes (it always holds one), so a
     /// zone of large records is served in bounded pages.
     public var maxPullPageBytes: Int = 8 << 20
+    /// Live pulls (`wait=`) one device may hold open at once; more answer 429 `quota-exceeded`,
+    /// so one device (a rogue, a looping script) cannot take a node's connections from the others.
+    public var maxLiveWaitsPerDevice: Int = 8
     /// The estate calendar the deadline views use: its time zone (env `BUTLER_ESTATE_UTC_OFFSET`,
     /// e.g. `+08:00`, the default) is served to devices in `GET /v1/devices/me`; the views add the
     /// rain days recorded in the zones' `rain-day` records.

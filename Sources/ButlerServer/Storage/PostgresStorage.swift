@@ -25,12 +25,21 @@ public final class PostgresStorage: SyncStorage, Service {
 
     public let client: PostgresClient
     let logger: Logger
+    /// Wakes this node's live pulls: after its own merges, and for every node's commits through
+    /// `LISTEN` on ``notifyChannel`` (see ``listenForChanges()``).
+    public let changes = ChangeSignal()
+    /// The `NOTIFY` channel of this database schema: nodes sharing a schema share a feed.
+    let notifyChannel: String
 
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database[?schema=name]`); the
     /// client's pool runs when ``run()`` does (add the storage to the application's services).
     public init(url: String, logger: Logger = Logger(label: "butler.server.postgres")) throws {
         self.client = PostgresClient(configuration: try Self.configuration(url: url), backgroundLogger: logger)
         self.logger = logger
+        let schema = URLComponents(string: url)?.queryItems?.first { $0.name == "schema" }?.value ?? "public"
+        // A channel name is at most 63 bytes; two schemas sharing a prefix only wake each other
+        // spuriously (a live pull looks again and finds nothing).
+        self.notifyChannel = "butler_changes_" + String(schema.prefix(40))
     }
 
     /// Parses a PostgreSQL URL; `schema=` puts every table in that schema (one per test, or per tenant).
@@ -59,8 +68,40 @@ public final class PostgresStorage: SyncStorage, Service {
         return config
     }
 
+    /// Runs the connection pool and, beside it, the listener that wakes live pulls for the
+    /// commits of every node; both stop when the pool does.
     public func run() async throws {
-        await client.run()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.client.run() }
+            group.addTask { await self.listenForChanges() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Holds one pooled connection on `LISTEN` and publishes the zones each commit names. On a
+    /// lost connection (a database restart) it reconnects, and wakes every live pull once: a
+    /// commit may have happened while no one listened.
+    func listenForChanges() async {
+        let channel = notifyChannel
+        let changes = changes
+        let logger = logger
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: channel) { notifications in
+                        changes.publishAll()
+                        for try await notification in notifications {
+                            changes.publish(zones: notification.payload.split(separator: ",").compactMap { try? Zone(String($0)) })
+                        }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("change listener lost its connection; reconnecting", metadata: ["error.message": "\(error)"])
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
     }
 
     /// The schema named in the search path, created if missing.
@@ -164,7 +205,8 @@ public final class PostgresStorage: SyncStorage, Service {
     public func merge(_ deltas: [RecordState], by device: DeviceRecord, at now: Date) async throws -> [MergeOutcome] {
         guard !deltas.isEmpty else { return [] }
         let logger = logger
-        return try await client.withTransaction(logger: logger) { tx in
+        let channel = notifyChannel
+        let (outcomes, touchedZones) = try await client.withTransaction(logger: logger) { tx -> ([MergeOutcome], Set<Zone>) in
             // The feed lock first: see the type's documentation for why this makes the feed gap-free.
             // It also serialises the audit chain and replica bindings across nodes.
             try await tx.query("SELECT pg_advisory_xact_lock(\(Self.feedLock))", logger: logger)
@@ -213,6 +255,9 @@ public final class PostgresStorage: SyncStorage, Service {
                     ORDER BY u.ord
                     ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, seq = EXCLUDED.seq
                     """, logger: logger)
+                // Delivered to every node's listener when (and only if) this transaction commits.
+                let touched = Set(zones).sorted().joined(separator: ",")
+                try await tx.query("SELECT pg_notify(\(channel), \(touched))", logger: logger)
             }
             if !result.audited.isEmpty {
                 var head: (seq: Int64, hash: String) = (0, AuditEntry.genesis)
@@ -228,8 +273,11 @@ public final class PostgresStorage: SyncStorage, Service {
                         \(entries.map(\.previousHash))::text[], \(entries.map(\.hash))::text[])
                     """, logger: logger)
             }
-            return result.outcomes
+            return (result.outcomes, Set(result.changed.map(\.zone)))
         }
+        // Committed: this node's live pulls need not wait for the notification's round trip.
+        changes.publish(zones: touchedZones)
+        return outcomes
     }
 
     public func replicaBindings() async throws -> [ReplicaBinding] {

@@ -11,6 +11,8 @@ import GRDB
 /// commit a number below *n*, and a cursor never skips a change (`Protocol/SYNC.md` §8).
 public final class SQLiteStorage: SyncStorage {
     let pool: DatabasePool
+    /// Wakes live pulls after each merge that changed a record (one server per file).
+    public let changes = ChangeSignal()
 
     /// Opens (creating) the database file at `path`. `durability` is ``Durability/powerLoss``
     /// (`synchronous = FULL`) for every real server; the simulation's nodes alone pass
@@ -135,6 +137,13 @@ public final class SQLiteStorage: SyncStorage {
     // MARK: Records
 
     public func merge(_ deltas: [RecordState], by device: DeviceRecord, at now: Date) async throws -> [MergeOutcome] {
+        let (outcomes, zones) = try await mergeTransaction(deltas, by: device, at: now)
+        // Committed: the live pulls of these zones may look again.
+        changes.publish(zones: zones)
+        return outcomes
+    }
+
+    func mergeTransaction(_ deltas: [RecordState], by device: DeviceRecord, at now: Date) async throws -> ([MergeOutcome], Set<Zone>) {
         try await pool.write { db in
             var existing: [RecordID: RecordState] = [:]
             var unreadable: [RecordID: ModelError] = [:]
@@ -195,7 +204,7 @@ public final class SQLiteStorage: SyncStorage {
                     ])
                 }
             }
-            return result.outcomes
+            return (result.outcomes, Set(result.changed.map(\.zone)))
         }
     }
 

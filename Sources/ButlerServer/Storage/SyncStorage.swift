@@ -67,6 +67,9 @@ public enum MergeOutcome: Hashable, Sendable {
 public protocol SyncStorage: Sendable {
     /// Creates or upgrades the schema; safe to run on every start.
     func migrate() async throws
+    /// Published after every committed merge that changed records, with their zones — on
+    /// PostgreSQL also for the commits of other nodes — so live pulls wake (``ChangeSignal``).
+    var changes: ChangeSignal { get }
     /// Checks the store answers.
     func health() async throws
 

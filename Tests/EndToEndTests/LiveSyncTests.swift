@@ -1,0 +1,152 @@
+import ButlerClient
+import ButlerModel
+import ButlerServer
+import ButlerTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Issue 15, the live feed: `GET /v1/pull?wait=S` answers as soon as a change in the device's
+/// zones commits — on the node that took the push, and on PostgreSQL on every other node through
+/// `LISTEN`/`NOTIFY` — and `butler-syncd` holds one open between syncs.
+@Suite("End to end: live sync")
+struct LiveSyncTests {
+    /// Waits (bounded) until `node` holds `count` live subscriptions: the pull is parked.
+    static func parked(_ node: InProcessServer, _ count: Int = 1) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while node.storage.changes.subscriptions < count {
+            guard ContinuousClock.now < deadline else { throw TestFailure("no live pull parked on \(node.name)") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    @Test("a live pull stores the change a colleague pushes while it waits, on the node that took the push", arguments: Backend.available)
+    func wakesOnCommit(backend: Backend) async throws {
+        try await Cluster.inProcess(backend, "live-one") { cluster in
+            let li = try await cluster.handheld("li")
+            let wang = try await cluster.handheld("wang")
+            _ = try await wang.engine.sync()
+            let before = try wang.store.cursor()
+            let waiting = Task {
+                var report = SyncReport()
+                return try await wang.engine.pullLive(wait: .seconds(50), into: &report)
+            }
+            try await Self.parked(cluster.node)
+            let form = try li.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "3号楼")
+            _ = try await li.engine.sync()
+            let stored = try await waiting.value
+            #expect(stored >= 1)
+            #expect(try wang.store.form(form).place == "3号楼")
+            #expect(try wang.store.cursor() != before)
+            #expect(cluster.node.storage.changes.subscriptions == 0, "the subscription ends with the pull")
+        }
+    }
+
+    @Test(
+        "on PostgreSQL a live pull on one node wakes for a push to another (LISTEN/NOTIFY)",
+        .enabled(if: Backend.databaseURL != nil, "SKIPPED: BUTLER_TEST_DATABASE_URL is not set; use Tests/run.sh"))
+    func wakesAcrossNodes() async throws {
+        try await Cluster.inProcess(.postgres, "live-nodes", nodes: 3) { cluster in
+            let li = try await cluster.handheld("li", node: 0)
+            let wang = try await cluster.handheld("wang", node: 2)
+            _ = try await wang.engine.sync()
+            let waiting = Task {
+                var report = SyncReport()
+                return try await wang.engine.pullLive(wait: .seconds(50), into: &report)
+            }
+            try await Self.parked(cluster.nodes[2])
+            let form = try li.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "B1 车库")
+            _ = try await li.engine.sync()
+            #expect(try await waiting.value >= 1)
+            #expect(try wang.store.form(form).place == "B1 车库")
+        }
+    }
+
+    @Test("a live pull that sees nothing of its zones ends with an empty page and the same cursor", arguments: Backend.available)
+    func otherZoneDoesNotWake(backend: Backend) async throws {
+        try await Cluster.inProcess(backend, "live-zones") { cluster in
+            let west = try await cluster.handheld("zhao", zones: ["west-1"])
+            let wang = try await cluster.handheld("wang")
+            _ = try await wang.engine.sync()
+            let cursor = try wang.store.cursor()
+            let waiting = Task {
+                var report = SyncReport()
+                return try await wang.engine.pullLive(wait: .seconds(2), into: &report)
+            }
+            try await Self.parked(cluster.node)
+            _ = try west.store.createForm(template: "building-patrol", zone: Zone("west-1"), place: "西区")
+            _ = try await west.engine.sync()
+            #expect(try await waiting.value == 0)
+            #expect(try wang.store.cursor() == cursor)
+            let page = try await wang.transport.pull(cursor: cursor, limit: 10, wait: .seconds(1))
+            #expect(page.changes.isEmpty && !page.more)
+            #expect(page.cursor == cursor ?? "0", "an empty page hands back the same cursor")
+        }
+    }
+
+    @Test("a device holds at most 8 live pulls and a ninth is refused at once; a device revoked while its pulls wait gets nothing more")
+    func limits() async throws {
+        try await Cluster.inProcess(.sqlite, "live-limits") { cluster in
+            let li = try await cluster.handheld("li")
+            let wang = try await cluster.handheld("wang")
+            let server = cluster.node
+            // Eight live pulls park; the ninth is refused at once, and the others are not touched.
+            let parked = (0..<8).map { _ in Task { try await wang.transport.pull(cursor: nil, limit: 10, wait: .seconds(50)) } }
+            try await Self.parked(server, 8)
+            do {
+                _ = try await wang.transport.pull(cursor: nil, limit: 10, wait: .seconds(50))
+                Issue.record("a ninth live pull was let in")
+            } catch let error as ClientError {
+                #expect(error.code == .quotaExceeded, "\(error)")
+            }
+            // Another device is not affected by wang's limit.
+            let other = Task { try await li.transport.pull(cursor: nil, limit: 10, wait: .seconds(50)) }
+            try await Self.parked(server, 9)
+            // wang is revoked while its pulls wait; li's push then wakes all nine.
+            try await server.revokeDevice("wang")
+            _ = try li.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "5号楼")
+            _ = try await li.engine.sync()
+            for task in parked {
+                do {
+                    let page = try await task.value
+                    Issue.record("a revoked device received a page of \(page.changes.count)")
+                } catch let error as ClientError {
+                    #expect(error.code == .tokenRevoked, "\(error)")
+                }
+            }
+            #expect(try await other.value.changes.count == 1)
+        }
+    }
+
+    @Test("butler-syncd holds a live pull between syncs: a colleague's edit reaches it long before its interval", arguments: Backend.available)
+    func daemonLive(backend: Backend) async throws {
+        let cluster = try await Cluster.processes("live-daemon", backend: backend, nodes: backend == .postgres ? 3 : 1)
+        defer { cluster.terminate() }
+        let liToken = try await cluster.node.addDevice("li", role: .butler, zones: ["east-3"])
+        let wangToken = try await cluster.node.addDevice("wang", role: .butler, zones: ["east-3"])
+        let liHome = cluster.scratch.path("li")
+        let wangHome = cluster.scratch.path("wang")
+        let li = cluster.node
+        let wangNode = cluster.nodes[cluster.nodes.count - 1]
+        #expect(try await runCommand("butler", ["--home", liHome.path, "init", "--name", "李管家", "--server", li.url, "--token", liToken]).status == 0)
+        #expect(try await runCommand("butler", ["--home", wangHome.path, "init", "--name", "王管家", "--server", wangNode.url, "--token", wangToken]).status == 0)
+        // An hour between syncs: only the live feed can bring li's edit within the test.
+        let daemon = try ChildProcess(Binaries.url("butler-syncd"), ["--home", wangHome.path, "--interval", "3600", "--live-wait", "20"], captureStdout: false)
+        defer { daemon.signal(SIGTERM) }
+        #expect(await daemon.stderr?.wait(for: "synced", within: .seconds(60), unless: { !daemon.isRunning }) ?? false, "\(daemon.stderr?.text ?? "")")
+        let created = try await runCommand("butler", ["--home", liHome.path, "form", "new", "--template", "building-patrol", "--zone", "east-3", "--place", "地下车库"])
+        let form = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(try await runCommand("butler", ["--home", liHome.path, "sync", "--quiet"]).status == 0)
+        let arrived = await daemon.stderr?.wait(for: "live changes stored", within: .seconds(60), unless: { !daemon.isRunning }) ?? false
+        #expect(arrived, "\(daemon.stderr?.text ?? "")")
+        // The full sync after the live change is done once the second "synced" line is out.
+        let store = try ClientStore.open(home: wangHome)
+        #expect(try store.form(RecordID(form)).place == "地下车库")
+        let exit = await daemon.stop(SIGTERM)
+        #expect(exit.status == 0 && !exit.signalled, "stops promptly from a live pull")
+    }
+}
