@@ -12,6 +12,8 @@ struct SyncRoutes {
     let configuration: ServerConfiguration
     /// The live pulls each device holds open on this node.
     let live = LiveWaits()
+    /// Feed reads shared by live pulls woken by the same commit.
+    let wakeReads = SharedReads()
 
     func register(on group: RouterGroup<DeviceRequestContext>) {
         group.get("devices/me") { _, context in
@@ -159,7 +161,12 @@ struct SyncRoutes {
             // Subscribe first, then look: a commit in between has already marked the subscription.
             let subscription = storage.changes.subscribe(zones: device.zones)
             defer { subscription.cancel() }
-            let page = try await storage.changeEncodings(after: cursor, zones: device.zones, limit: limit, maxBytes: configuration.maxPullPageBytes)
+            // One commit wakes every device of its zone at once: those at the same cursor share
+            // one read. A read already under way when this pull woke may predate the commit; if it
+            // finds nothing, the pull goes round again and reads afresh.
+            let page = try await wakeReads.read(cursor: cursor, zones: device.zones, limit: limit) {
+                try await storage.changeEncodings(after: cursor, zones: device.zones, limit: limit, maxBytes: configuration.maxPullPageBytes)
+            }
             let left = deadline - ContinuousClock.now
             if !page.states.isEmpty || left <= .zero || Task.isCancelled || Task.isShuttingDownGracefully { return page }
             // A wake-up that brings nothing this device can see (a shared notification of
@@ -238,5 +245,33 @@ final class LiveWaits: Sendable {
             held[device, default: 1] -= 1
             if held[device] == 0 { held[device] = nil }
         }
+    }
+}
+
+/// Single-flight feed reads: live pulls asking for the same page while a read of it is under
+/// way wait for that read instead of starting their own.
+final class SharedReads: Sendable {
+    typealias Page = (states: [[UInt8]], cursor: Int64, more: Bool)
+
+    struct Key: Hashable {
+        let cursor: Int64
+        let zones: [Zone]
+        let limit: Int
+    }
+
+    private let inFlight = Mutex<[Key: Task<Page, any Error>]>([:])
+
+    func read(cursor: Int64, zones: [Zone], limit: Int, _ body: @escaping @Sendable () async throws -> Page) async throws -> Page {
+        let key = Key(cursor: cursor, zones: zones.sorted(), limit: limit)
+        let (task, owner) = inFlight.withLock { reads -> (Task<Page, any Error>, Bool) in
+            if let running = reads[key] { return (running, false) }
+            let task = Task { try await body() }
+            reads[key] = task
+            return (task, true)
+        }
+        defer {
+            if owner { inFlight.withLock { _ = $0.removeValue(forKey: key) } }
+        }
+        return try await task.value
     }
 }
