@@ -23,7 +23,7 @@ struct ButlerBench: AsyncParsableCommand {
     @Option(help: "Write the report here (markdown).") var output: String?
     @Option(help: ArgumentHelp("Also measure the merge on PostgreSQL (env BUTLER_BENCH_DATABASE_URL).", valueName: "postgres://…"))
     var databaseURL: String?
-    @Flag(help: "Skip the pycrdt comparison (needs python3 with pycrdt).") var noPython = false
+    @Flag(help: "Skip the pycrdt and automerge comparisons (need python3 with pycrdt and automerge==1.0.0rc1).") var noPython = false
     @Option(help: ArgumentHelp("Run only these scenarios (e.g. 1,3); 2 and 3 run together.", valueName: "n[,n]")) var only: String?
 
     func run() async throws {
