@@ -41,6 +41,9 @@ def main(path):
         start = time.perf_counter()
         target.merge(doc)
         merging += time.perf_counter() - start
+    if len(changes) != len(stream):
+        # A put of the value already there records no change: the rate would be of less work.
+        raise SystemExit(f"automerge recorded {len(changes)} changes for {len(stream)} edits")
     start = time.perf_counter()
     batch = Document.load(b"".join(change.bytes for change in changes))
     loading = time.perf_counter() - start

@@ -41,7 +41,7 @@ struct ButlerBench: AsyncParsableCommand {
             if let pg { note("2/8 server merge on PostgreSQL"); rows += try await mergeAndPull(dir, sizes, databaseURL: pg) }
         }
         if selected.contains(4) { note("4/8 photo upload"); rows += try await photoUpload(dir, sizes) }
-        if selected.contains(5) { note("5/8 wire size"); rows.append(try await wireSize(dir)) }
+        if selected.contains(5) { note("5/8 wire size"); rows.append(try await wireSize(dir, sizes)) }
         if selected.contains(6) { note("6/8 concurrency"); rows.append(try await concurrency(dir, sizes)) }
         if selected.contains(7) { note("7/8 merge kernel"); rows.append(try await mergeKernel(dir, sizes, python: !noPython)) }
         if selected.contains(8) { note("8/8 deterministic simulation"); rows.append(try await simulationRate(dir, sizes)) }
