@@ -38,9 +38,15 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // zlib's gzip streams: the wire's compression, shared by the client and the server.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(
             name: "ButlerFiles",
-            dependencies: ["ButlerModel", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["ButlerModel", "CZlib", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "ButlerClient",
@@ -135,7 +141,7 @@ let package = Package(
         .testTarget(
             name: "ButlerServerTests",
             dependencies: [
-                "ButlerServer", "ButlerModel", "ButlerTestSupport",
+                "ButlerServer", "ButlerModel", "ButlerFiles", "ButlerTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -143,7 +149,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["ButlerClient", "ButlerServer", "ButlerModel", "ButlerTestSupport", "ButlerSimulation"]
+            dependencies: [
+                "ButlerClient", "ButlerServer", "ButlerModel", "ButlerFiles", "ButlerTestSupport", "ButlerSimulation",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
         .testTarget(
             name: "SimulationTests",

@@ -17,7 +17,7 @@ install_missing() {
   "${as_root[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-install_missing libsqlite3-dev libcurl4-openssl-dev curl
+install_missing libsqlite3-dev libcurl4-openssl-dev zlib1g-dev curl
 if [ $# -gt 0 ]; then
   install_missing "$@" || echo "could not install $*: the tests that need them will say what they skipped" >&2
 fi

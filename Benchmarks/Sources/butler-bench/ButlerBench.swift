@@ -23,7 +23,7 @@ struct ButlerBench: AsyncParsableCommand {
     @Option(help: "Write the report here (markdown).") var output: String?
     @Option(help: ArgumentHelp("Also measure the merge on PostgreSQL (env BUTLER_BENCH_DATABASE_URL).", valueName: "postgres://…"))
     var databaseURL: String?
-    @Flag(help: "Skip the pycrdt comparison (needs python3 with pycrdt).") var noPython = false
+    @Flag(help: "Skip the pycrdt and automerge comparisons (need python3 with pycrdt and automerge==1.0.0rc1).") var noPython = false
     @Option(help: ArgumentHelp("Run only these scenarios (e.g. 1,3); 2 and 3 run together.", valueName: "n[,n]")) var only: String?
 
     func run() async throws {
@@ -41,7 +41,7 @@ struct ButlerBench: AsyncParsableCommand {
             if let pg { note("2/10 server merge on PostgreSQL"); rows += try await mergeAndPull(dir, sizes, databaseURL: pg) }
         }
         if selected.contains(4) { note("4/10 photo upload"); rows += try await photoUpload(dir, sizes) }
-        if selected.contains(5) { note("5/10 wire size"); rows.append(try await wireSize(dir)) }
+        if selected.contains(5) { note("5/10 wire size"); rows.append(try await wireSize(dir, sizes)) }
         if selected.contains(6) { note("6/10 concurrency"); rows.append(try await concurrency(dir, sizes)) }
         if selected.contains(7) { note("7/10 merge kernel"); rows.append(try await mergeKernel(dir, sizes, python: !noPython)) }
         if selected.contains(8) { note("8/10 deterministic simulation"); rows.append(try await simulationRate(dir, sizes)) }

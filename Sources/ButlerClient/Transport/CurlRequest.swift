@@ -42,6 +42,9 @@ final class CurlRequest {
         butler_curl_setopt_string(handle, CURLOPT_URL, url)
         butler_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headers)
         butler_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        // libcurl sends `Accept-Encoding: gzip` and inflates the reply before the write callback:
+        // the body and its byte counts below are the inflated ones.
+        if request.acceptGzip { butler_curl_setopt_string(handle, CURLOPT_ACCEPT_ENCODING, "gzip") }
         butler_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout.milliseconds))
         if !request.idle {
             butler_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, configuration.lowSpeedBytesPerSecond)
@@ -127,7 +130,13 @@ final class CurlRequest {
                 throw ClientError(.unreachable, "cannot reach \(configuration.baseURL): \(reason)")
             }
         }
-        return CurlTransport.Response(status: state.currentStatus(), body: state.body, downloaded: state.downloaded)
+        var sent: curl_off_t = 0
+        var received: curl_off_t = 0
+        // libcurl counts the body bytes as they crossed the wire: compressed, when they were.
+        butler_curl_getinfo_off_t(handle, CURLINFO_SIZE_UPLOAD_T, &sent)
+        butler_curl_getinfo_off_t(handle, CURLINFO_SIZE_DOWNLOAD_T, &received)
+        return CurlTransport.Response(
+            status: state.currentStatus(), body: state.body, downloaded: state.downloaded, sentBytes: Int64(sent), receivedBytes: Int64(received))
     }
 
     var handle: UnsafeMutableRawPointer?

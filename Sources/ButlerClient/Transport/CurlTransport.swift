@@ -1,3 +1,4 @@
+import ButlerFiles
 import ButlerModel
 import CCurl
 import Foundation
@@ -24,6 +25,13 @@ public struct CurlTransport: SyncTransport {
         /// Cap on upload speed in bytes per second (`nil`: as fast as the link allows), so photo
         /// uploads do not starve everything else on a slow or metered link.
         public var maxUploadBytesPerSecond: Int? = nil
+        /// gzip on the JSON calls: ask for gzipped replies (`Accept-Encoding: gzip`, inflated by
+        /// libcurl) and gzip request bodies of at least ``compressAboveBytes``. An old server that
+        /// refuses a gzipped body gets it again as it is, and no more gzip for this transport's life.
+        public var compression = true
+        /// The smallest request body worth gzipping: below it the gzip header and trailer (18 B)
+        /// eat the gain.
+        public var compressAboveBytes = 150
 
         public init(baseURL: String, token: String) {
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -33,6 +41,10 @@ public struct CurlTransport: SyncTransport {
 
     public let configuration: Configuration
     let logger: Logger
+    /// What this transport learned of the server's gzip, shared by its copies.
+    let encoding = EncodingState()
+    /// The bytes this transport moved, as the wire carried them.
+    public let wire = WireTally()
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "butler.client.transport")) {
         self.configuration = configuration
@@ -61,7 +73,8 @@ public struct CurlTransport: SyncTransport {
     public func pull(cursor: String?, limit: Int) async throws -> PullResponse {
         var query = "limit=\(limit)"
         if let cursor { query += "&cursor=\(Self.escape(cursor))" }
-        let response = try await perform(Request(method: .get, path: "/v1/pull?\(query)", timeout: configuration.requestTimeout))
+        let response = try await perform(
+            Request(method: .get, path: "/v1/pull?\(query)", timeout: configuration.requestTimeout, acceptGzip: configuration.compression))
         return try response.reply.pullPage()
     }
 
@@ -78,7 +91,8 @@ public struct CurlTransport: SyncTransport {
 
     public func record(id: RecordID) async throws -> RecordState? {
         // A record id is `[A-Za-z0-9._:-]`: every character may stand in a path segment as it is.
-        let response = try await perform(Request(method: .get, path: "/v1/records/\(id.rawValue)", timeout: configuration.requestTimeout))
+        let response = try await perform(
+            Request(method: .get, path: "/v1/records/\(id.rawValue)", timeout: configuration.requestTimeout, acceptGzip: configuration.compression))
         return try response.reply.record(id)
     }
 
@@ -123,23 +137,40 @@ public struct CurlTransport: SyncTransport {
         /// The server may send nothing for a while (a live pull): no low-speed abort.
         var idle = false
         var onUpload: (@Sendable (Int64) -> Void)? = nil
+        /// Ask for a gzipped reply, inflated by libcurl (JSON calls; never a blob's bytes).
+        var acceptGzip = false
     }
 
     struct Response: Sendable {
         var status: Int
         var body: Data
         var downloaded: Int64
+        /// Body bytes as the wire carried them (compressed, where they were).
+        var sentBytes: Int64 = 0
+        var receivedBytes: Int64 = 0
 
         /// The status and body, read as every transport reads them.
         var reply: ServerReply { ServerReply(status: status, body: [UInt8](body)) }
     }
 
     func json(_ method: Method, _ path: String, body: Data? = nil) async throws -> JSONValue {
-        let response = try await perform(
-            Request(
-                method: method, path: path, headers: body == nil ? [] : ["Content-Type: application/json"],
-                upload: body.map(Upload.data) ?? .none, timeout: configuration.requestTimeout))
-        return try response.reply.json()
+        var request = Request(
+            method: method, path: path, headers: body == nil ? [] : ["Content-Type: application/json"],
+            upload: body.map(Upload.data) ?? .none, timeout: configuration.requestTimeout, acceptGzip: configuration.compression)
+        guard let body, configuration.compression, body.count >= configuration.compressAboveBytes, encoding.serverTakesGzip else {
+            return try await perform(request).reply.json()
+        }
+        var gzipped = request
+        gzipped.headers.append("Content-Encoding: gzip")
+        gzipped.upload = .data(Data(Gzip.compress(body)))
+        let response = try await perform(gzipped)
+        guard EncodingState.refusesGzip(response.reply) else { return try response.reply.json() }
+        // A server older than gzip bodies: 415, or its JSON parser choking on the gzip bytes. The
+        // server applied nothing; the body goes again as it is, and as it is from now on.
+        encoding.serverTakesGzip = false
+        logger.info("the server does not take gzip bodies; sending them as they are", metadata: ["http.status": "\(response.status)"])
+        request.upload = .data(body)
+        return try await perform(request).reply.json()
     }
 
     static func escape(_ text: String) -> String {
@@ -150,7 +181,7 @@ public struct CurlTransport: SyncTransport {
     func perform(_ request: Request) async throws -> Response {
         let cancelled = CancellationFlag()
         let configuration = configuration
-        return try await withTaskCancellationHandler {
+        let response = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Response, any Error>) in
                 DispatchQueue.global().async {
                     continuation.resume(with: Result { try CurlRequest.run(request, configuration: configuration, cancelled: cancelled) })
@@ -158,6 +189,47 @@ public struct CurlTransport: SyncTransport {
             }
         } onCancel: {
             cancelled.cancel()
+        }
+        wire.add(sent: response.sentBytes, received: response.receivedBytes)
+        return response
+    }
+}
+
+/// Body bytes a ``CurlTransport`` sent and received, counted as the wire carried them (gzipped
+/// where they were), from libcurl's own counts; headers are not included.
+public final class WireTally: Sendable {
+    private let counts = Mutex<(sent: Int64, received: Int64, requests: Int)>((0, 0, 0))
+
+    public init() {}
+
+    /// Bytes of request bodies sent, bytes of reply bodies received, and requests made.
+    public var totals: (sent: Int64, received: Int64, requests: Int) { counts.withLock { $0 } }
+
+    func add(sent: Int64, received: Int64) {
+        counts.withLock {
+            $0.sent += sent
+            $0.received += received
+            $0.requests += 1
+        }
+    }
+}
+
+/// Whether the server takes gzipped request bodies: assumed until it refuses one.
+final class EncodingState: Sendable {
+    private let takesGzip = Atomic<Bool>(true)
+
+    var serverTakesGzip: Bool {
+        get { takesGzip.load(ordering: .relaxed) }
+        set { takesGzip.store(newValue, ordering: .relaxed) }
+    }
+
+    /// A reply refusing a gzipped body: 415 from a server that knows encodings but not this one,
+    /// or 400 `invalid-json` from one that read the gzip bytes as JSON.
+    static func refusesGzip(_ reply: ServerReply) -> Bool {
+        switch reply.status {
+        case 415: true
+        case 400: reply.error.code == .invalidJSON
+        default: false
         }
     }
 }

@@ -100,8 +100,13 @@ extension ErrorCode {
     public static let methodNotAllowed = ErrorCode("method-not-allowed")
     /// A request HTTP could not read.
     public static let badRequest = ErrorCode("bad-request")
-    /// The request body is over the server's limit.
+    /// The request body is over the server's limit (for a gzip body: its inflated bytes are).
     public static let bodyTooLarge = ErrorCode("body-too-large")
+    /// A request body in a `Content-Encoding` the route does not take (415): only `gzip`, and
+    /// none on photo uploads. A client sends the body again unencoded.
+    public static let unsupportedEncoding = ErrorCode("unsupported-encoding")
+    /// A body that is not what its `Content-Encoding` says (a corrupt or cut-short gzip stream).
+    public static let invalidEncoding = ErrorCode("invalid-encoding")
     /// A `Range` the blob cannot satisfy.
     public static let rangeNotSatisfiable = ErrorCode("range-not-satisfiable")
     /// A photo over the server's size limit.
@@ -195,7 +200,7 @@ extension ErrorCode {
         .zoneForbidden, .clockAhead, .quotaExceeded, .storageFull,
         .unauthorized, .tokenRevoked, .internal, .storageUnavailable, .shuttingDown, .invalidCursor, .notFound,
         .methodNotAllowed, .badRequest, .bodyTooLarge, .rangeNotSatisfiable, .blobTooLarge, .lengthMismatch, .offsetMismatch,
-        .uploadInProgress, .chunkTooLarge, .hashMismatch,
+        .uploadInProgress, .chunkTooLarge, .hashMismatch, .unsupportedEncoding, .invalidEncoding,
     ]
 
     /// The findings of `butler-server check` and `audit verify` (`--json`'s `code`).
@@ -209,7 +214,7 @@ extension ErrorCode {
         .zoneForbidden, .clockAhead, .quotaExceeded, .storageFull,
         .unauthorized, .tokenRevoked, .internal, .storageUnavailable, .shuttingDown, .invalidCursor, .notFound,
         .methodNotAllowed, .badRequest, .bodyTooLarge, .rangeNotSatisfiable, .blobTooLarge, .lengthMismatch, .offsetMismatch,
-        .uploadInProgress, .chunkTooLarge, .hashMismatch,
+        .uploadInProgress, .chunkTooLarge, .hashMismatch, .unsupportedEncoding, .invalidEncoding,
         .invalidConfiguration,
         .auditBroken, .notCanonical, .columnMismatch, .auditUnreadable, .auditMismatch,
         .unreachable, .timeout, .serverError, .badResponse, .notInitialized, .alreadyInitialized, .zoneNotAssigned, .file,

@@ -77,6 +77,7 @@ public func buildRouter(
     let router = Router(context: ButlerRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: MetricsMiddleware())
+    router.add(middleware: CompressionMiddleware(maxInflatedBytes: configuration.maxPushBytes))
     router.get("healthz") { _, _ in
         do { try await storage.health() } catch {
             throw APIError(.serviceUnavailable, .storageUnavailable, "the store does not answer")
