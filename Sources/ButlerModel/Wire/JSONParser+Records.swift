@@ -25,6 +25,7 @@ extension JSONParser {
         var cursor: String?
         var more: Bool?
         var skipped: [PullResponse.Skipped] = []
+        var received: [ArraySlice<UInt8>] = []
         try parser.object { parser, key in
             switch key {
             case "changes":
@@ -37,6 +38,7 @@ extension JSONParser {
                     let start = parser.index
                     do {
                         list.append(try parser.recordState())
+                        received.append(parser.bytes[start..<parser.index])
                     } catch let error as ModelError {
                         parser.index = start
                         let element = try parser.parseValue(depth: 1)
@@ -58,7 +60,7 @@ extension JSONParser {
         parser.skipWhitespace()
         guard parser.index == bytes.count else { throw parser.error("unexpected data after the JSON value") }
         guard let changes, let cursor, let more else { throw ModelError(.invalidJSON, "pull needs changes, cursor and more") }
-        return PullResponse(changes: changes, cursor: cursor, more: more, skipped: skipped)
+        return PullResponse(changes: changes, cursor: cursor, more: more, skipped: skipped, received: ReceivedEncodings(received))
     }
 
     mutating func recordState() throws -> RecordState {
