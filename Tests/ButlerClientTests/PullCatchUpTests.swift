@@ -140,7 +140,8 @@ struct PullCatchUpTests {
             let loose = "{ " + canonical.dropFirst().replacingOccurrences(of: #"{"by":"#, with: #"{"note":"x","by":"#)
             let body = #"{"changes":[\#(loose)],"cursor":"999999","more":false}"#
             let page = try ServerReply(status: 200, body: Array(body.utf8)).pullPage()
-            #expect(page.changes.count == 1 && Array(try #require(page.received[0])) != Array(canonical.utf8))
+            let arrived = Array(try #require(page.received[0]))
+            #expect(page.changes.count == 1 && arrived != Array(canonical.utf8))
             let engine = SyncEngine(store: wang.store, transport: ScriptedPullTransport(wang.transport, pages: [Array(body.utf8)]))
             var report = SyncReport()
             try await engine.pull(into: &report)

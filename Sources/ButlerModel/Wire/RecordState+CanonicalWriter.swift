@@ -16,8 +16,8 @@ extension RecordState {
             JSONValue.writeCanonicalString(path.rawValue, into: &out)
             out.append(contentsOf: #":["#.utf8)
             let register = fields[path]!
-            if register.count == 1, let (dot, entry) = register.first {
-                Self.writeEntry(entry, dot: dot, into: &out)
+            if register.count == 1, let only = register.first {
+                Self.writeEntry(only.value, dot: only.key, into: &out)
             } else {
                 for (m, dot) in register.keys.sorted().enumerated() {
                     if m > 0 { out.append(UInt8(ascii: ",")) }
@@ -88,10 +88,10 @@ extension CausalContext {
         if !vector.isEmpty {
             out.append(contentsOf: #""vv":{"#.utf8)
             let counters = vector.counters
-            if counters.count == 1, let (replica, counter) = counters.first {
-                JSONValue.writeCanonicalString(replica.rawValue, into: &out)
+            if counters.count == 1, let only = counters.first {
+                JSONValue.writeCanonicalString(only.key.rawValue, into: &out)
                 out.append(UInt8(ascii: ":"))
-                JSONValue.writeCanonicalInteger(Int64(counter), into: &out)
+                JSONValue.writeCanonicalInteger(Int64(only.value), into: &out)
             } else {
                 let replicas = counters.keys.sorted { $0.rawValue.utf8.lexicographicallyPrecedes($1.rawValue.utf8) }
                 for (n, replica) in replicas.enumerated() {
