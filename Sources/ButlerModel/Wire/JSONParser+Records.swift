@@ -147,6 +147,9 @@ extension JSONParser {
         skipWhitespace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { throw error("expected an object") }
         index += 1
+        // Repeated keys are found in a short list while the object is small (a record's entries
+        // have four members), in a set once it grows (a record may hold 10,000 fields).
+        var few: [String] = []
         var seen = Set<String>()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
@@ -157,7 +160,13 @@ extension JSONParser {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
             let key = try parseString()
-            guard seen.insert(key).inserted else { throw error("duplicate key \"\(key)\"") }
+            if few.count < 16 {
+                guard !few.contains(key) else { throw error("duplicate key \"\(key)\"") }
+                few.append(key)
+                if few.count == 16 { seen = Set(few) }
+            } else {
+                guard seen.insert(key).inserted else { throw error("duplicate key \"\(key)\"") }
+            }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected : after key") }
             index += 1
