@@ -59,7 +59,7 @@ extension ClientStore {
         scratch.removeAll(keepingCapacity: true)
         change.writeCanonical(into: &scratch)
         let plain: Data
-        if let received, scratch.elementsEqual(received) {
+        if let received, Self.sameBytes(scratch, received) {
             plain = received.withUnsafeBytes { Data($0) }
         } else {
             plain = scratch.withUnsafeBytes { Data($0) }
@@ -67,5 +67,12 @@ extension ClientStore {
         let data = try atRest?.seal(plain) ?? plain
         try insert.execute(arguments: [change.id.rawValue, change.type.rawValue, change.zone.rawValue, data])
         return db.changesCount > 0
+    }
+
+    /// Whether two byte sequences are equal, compared with `memcmp`.
+    private static func sameBytes(_ a: [UInt8], _ b: ArraySlice<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        guard !a.isEmpty else { return true }
+        return a.withUnsafeBytes { x in b.withUnsafeBytes { y in memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
     }
 }

@@ -41,7 +41,8 @@ extension RecordState {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         writeCanonical(into: &out)
-        return out.elementsEqual(bytes)
+        guard out.count == bytes.count else { return false }
+        return out.withUnsafeBytes { x in bytes.withUnsafeBytes { y in x.elementsEqual(y) } }
     }
 
     /// `{"by":…,"dot":[…],"time":[…],"value":…}`: the members of ``entryJSON(_:dot:)`` in byte order.
