@@ -88,12 +88,6 @@ public final class ClientStore: Sendable {
             // DatabasePool sets synchronous = NORMAL on its WAL connections after prepareDatabase
             // runs, so the pragma is set here, on the one connection whose commits must be durable.
             try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(durability.sqliteSynchronous)") }
-            // A pulled page of 5,000 records dirties more pages than SQLite's default 2 MiB cache
-            // holds: it would spill them to the WAL mid-transaction and write them again. 16 MiB
-            // keeps a page's transaction in memory; checkpoints every 8,192 WAL pages (32 MiB)
-            // instead of 1,000 copy the hot index pages to the database less often. Neither
-            // changes what a commit makes durable.
-            try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 8192") }
             try migrate()
         }
         try checkAtRestKey()
