@@ -162,24 +162,32 @@ func mergeAndPull(_ dir: URL, _ sizes: Sizes, databaseURL: String?) async throws
     }
     guard exit?.status == 0, exit?.signalled == false else { throw BenchFailure("butler sync failed") }
     let pullRate = Double(total) / pullTime
-    // Ceiling: the same pages over loopback HTTP, parsed but not stored.
+    // Ceiling: the same pages over loopback HTTP, one after the other, parsed but not stored; at
+    // the client's page size and at the server's default (1000), the higher one counting.
     let ceilingTransport = CurlTransport(configuration: .init(baseURL: server.url, token: token))
-    var pulled = 0
-    let rawPull = try await seconds {
-        var cursor: String? = nil
-        while true {
-            let page = try await ceilingTransport.pull(cursor: cursor, limit: 1000)
-            pulled += page.changes.count
-            cursor = page.cursor
-            if !page.more { break }
+    let pageSize = SyncEngine.Configuration().pullPageSize
+    var ceilings: [Int: Double] = [:]
+    for limit in Set([pageSize, 1000]).sorted() {
+        var pulled = 0
+        let rawPull = try await seconds {
+            var cursor: String? = nil
+            while true {
+                let page = try await ceilingTransport.pull(cursor: cursor, limit: limit)
+                pulled += page.changes.count
+                cursor = page.cursor
+                if !page.more { break }
+            }
         }
+        ceilings[limit] = Double(pulled) / rawPull
     }
-    let ceiling = Double(pulled) / rawPull
+    let ceiling = ceilings.values.max() ?? .nan
+    let ceilingNote = ceilings.sorted { $0.key < $1.key }.map { "\(format($0.value)) changes/s in pages of \($0.key)" }.joined(separator: ", ")
     rows.append(Row(
         scenario: "3. Pull catch-up: a new device (`butler sync`) pulls \(total) changes into its store",
         measured: "\(format(pullRate)) changes/s, peak RSS \(mb(peak))", ceiling: "\(format(ceiling)) changes/s (pages over loopback, parsed, not stored)",
-        ratio: format(pullRate / ceiling, 2) + "×", goal: "≥ 50000 changes/s, RSS ≤ 150 MB", met: pullRate >= 50_000 && peak <= 150 << 20,
-        notes: "pages of 1000; each page merged and its cursor stored in one transaction"))
+        ratio: format(pullRate / ceiling, 2) + "×", goal: "≥ 50000 changes/s and ≥ 0.9× ceiling, RSS ≤ 150 MB",
+        met: pullRate >= 50_000 && pullRate >= 0.9 * ceiling && peak <= 150 << 20,
+        notes: "pages of \(pageSize), the next fetched while the last is stored; each page stored with its cursor in one transaction; ceiling: \(ceilingNote)"))
     return rows
 }
 

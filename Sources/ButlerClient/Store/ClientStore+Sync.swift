@@ -103,36 +103,12 @@ extension ClientStore {
         }
     }
 
-    /// Merges one pulled page and stores its cursor in the same transaction; notes photos to fetch.
-    func applyPull(_ page: PullResponse) throws {
-        try write { db in
-            var clock = try Self.loadClock(db)
-            let now = self.clock.now()
-            for change in page.changes {
-                let stored = try self.loadRecord(db, change.id)
-                var state = stored ?? RecordState(id: change.id, type: change.type, zone: change.zone)
-                try state.merge(change)
-                // A change this device already holds (its own edit coming back through the feed, a
-                // page pulled again after a lost reply) leaves the record as it was: nothing to
-                // encode or write.
-                if state != stored { try self.saveRecord(db, state) }
-                for register in change.fields.values {
-                    for entry in register.values { clock.observe(entry.time, now: now) }
-                }
-                for sha in Self.photoReferences(in: change) {
-                    try db.cachedStatement(sql: "INSERT INTO blobs (sha256, state) VALUES (?, 'missing') ON CONFLICT(sha256) DO NOTHING")
-                        .execute(arguments: [sha])
-                }
-            }
-            try Self.saveClock(db, clock)
-            try Self.setMeta(db, .cursor, page.cursor)
-        }
-    }
-
     /// The photo hashes a record refers to.
     static func photoReferences(in state: RecordState) -> Set<String> {
         var found = Set<String>()
-        for path in state.fields.keys {
+        // Only forms and photos refer to photos: the other records' paths are not split at all.
+        guard state.type == .inspectionForm || state.type == .photo else { return found }
+        for path in state.fields.keys where state.type == .inspectionForm && path.rawValue.hasPrefix("items/") {
             let s = path.segments
             if state.type == .inspectionForm, s.count == 4, s[0] == "items", s[2] == "photos" { found.insert(String(s[3])) }
         }

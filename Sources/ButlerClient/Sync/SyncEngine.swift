@@ -70,8 +70,8 @@ public struct SyncEngine: Sendable {
         public var pushBatchSize = 500
         /// Encoded bytes per push at most.
         public var pushBatchBytes = 4 << 20
-        /// Changes per pull page.
-        public var pullPageSize = 1000
+        /// Changes per pull page: the most a server serves (it also ends a page at its byte limit).
+        public var pullPageSize = WireProtocol.maxPullLimit
         /// Bytes per upload request; a cut loses at most the chunk in flight, and the server keeps
         /// what it received of that too.
         public var uploadChunkSize: Int64 = 8 << 20
@@ -302,21 +302,22 @@ public struct SyncEngine: Sendable {
     }
 
     /// Pulls the change feed from the stored cursor until the server says there is no more.
+    ///
+    /// One page is in flight while the last is stored: the request for page N+1 (after page N's
+    /// cursor) goes out before page N's transaction, which stores its states and its cursor
+    /// together. A failure fetching N+1 leaves page N stored; a failure storing N drops N+1 unread,
+    /// and the next pull starts again from the cursor stored with N−1. Nothing is skipped.
     public func pull(into report: inout SyncReport, progress: @escaping @Sendable (SyncProgress) -> Void = { _ in }) async throws {
+        var limit = configuration.pullPageSize
+        var page = try await pullPage(after: try store.cursor(), limit: &limit)
         while true {
             try Task.checkCancellation()
-            let page = try await transport.pull(cursor: try store.cursor(), limit: configuration.pullPageSize)
-            try store.applyPull(page)
-            report.pulled += page.changes.count
-            // A change this build cannot read is set aside by the decoder, never the whole page:
-            // the rest of the page is stored and the feed moves on.
-            for skipped in page.skipped {
-                report.skipped += 1
-                logger.info("pulled change set aside", metadata: ["record.id": "\(skipped.id)", "error.code": "\(skipped.code)", "error.message": "\(skipped.message)"])
-            }
-            Counter(label: "butler_client_changes_pulled_total").increment(by: page.changes.count)
-            progress(SyncProgress(phase: .pull, records: report.pulled, bytes: 0, totalBytes: nil))
-            if !page.more { return }
+            let (current, size) = (page, limit)
+            async let following = current.more ? transport.pull(cursor: current.cursor, limit: size) : nil
+            try store.applyPull(current)
+            record(current, into: &report, progress: progress)
+            guard let next = try await following else { return }
+            page = next
         }
     }
 

@@ -25,6 +25,7 @@ extension JSONParser {
         var cursor: String?
         var more: Bool?
         var skipped: [PullResponse.Skipped] = []
+        var received: [ArraySlice<UInt8>] = []
         try parser.object { parser, key in
             switch key {
             case "changes":
@@ -37,6 +38,7 @@ extension JSONParser {
                     let start = parser.index
                     do {
                         list.append(try parser.recordState())
+                        received.append(parser.bytes[start..<parser.index])
                     } catch let error as ModelError {
                         parser.index = start
                         let element = try parser.parseValue(depth: 1)
@@ -58,7 +60,7 @@ extension JSONParser {
         parser.skipWhitespace()
         guard parser.index == bytes.count else { throw parser.error("unexpected data after the JSON value") }
         guard let changes, let cursor, let more else { throw ModelError(.invalidJSON, "pull needs changes, cursor and more") }
-        return PullResponse(changes: changes, cursor: cursor, more: more, skipped: skipped)
+        return PullResponse(changes: changes, cursor: cursor, more: more, skipped: skipped, received: ReceivedEncodings(received))
     }
 
     mutating func recordState() throws -> RecordState {
@@ -145,6 +147,9 @@ extension JSONParser {
         skipWhitespace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { throw error("expected an object") }
         index += 1
+        // Repeated keys are found in a short list while the object is small (a record's entries
+        // have four members), in a set once it grows (a record may hold 10,000 fields).
+        var few: [String] = []
         var seen = Set<String>()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
@@ -155,7 +160,13 @@ extension JSONParser {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
             let key = try parseString()
-            guard seen.insert(key).inserted else { throw error("duplicate key \"\(key)\"") }
+            if few.count < 16 {
+                guard !few.contains(key) else { throw error("duplicate key \"\(key)\"") }
+                few.append(key)
+                if few.count == 16 { seen = Set(few) }
+            } else {
+                guard seen.insert(key).inserted else { throw error("duplicate key \"\(key)\"") }
+            }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected : after key") }
             index += 1

@@ -163,7 +163,12 @@ extension RecordState {
     }
 
     /// The canonical encoding of the state: equal states have equal bytes on every replica.
-    public var canonicalJSON: [UInt8] { jsonValue.canonicalBytes }
+    public var canonicalJSON: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        writeCanonical(into: &out)
+        return out
+    }
 
     /// SHA-256 of ``canonicalJSON``, lower-case hex: two replicas hold the same state exactly when
     /// their content hashes are equal.

@@ -133,12 +133,16 @@ public struct PullResponse: Hashable, Sendable {
     public let more: Bool
     /// Changes of the page that were set aside (not part of the wire form).
     public let skipped: [Skipped]
+    /// The bytes each of `changes` arrived as, when the page was read from the wire (see
+    /// ``ReceivedEncodings``); none for a page built in memory.
+    public let received: ReceivedEncodings
 
-    public init(changes: [RecordState], cursor: String, more: Bool, skipped: [Skipped] = []) {
+    public init(changes: [RecordState], cursor: String, more: Bool, skipped: [Skipped] = [], received: ReceivedEncodings = ReceivedEncodings()) {
         self.changes = changes
         self.cursor = cursor
         self.more = more
         self.skipped = skipped
+        self.received = received
     }
 
     public var jsonValue: JSONValue {
