@@ -25,6 +25,7 @@ extension JSONParser {
         var cursor: String?
         var more: Bool?
         var skipped: [PullResponse.Skipped] = []
+        var checksums: [String: String]?
         try parser.object { parser, key in
             switch key {
             case "changes":
@@ -51,6 +52,8 @@ extension JSONParser {
             case "more":
                 guard case .bool(let b) = try parser.parseValue(depth: 1) else { throw ModelError(.invalidJSON, "pull.more must be a boolean") }
                 more = b
+            case "checksums":
+                checksums = PullResponse.checksums(try parser.parseValue(depth: 1))
             default:
                 _ = try parser.parseValue(depth: 1)
             }
@@ -58,7 +61,7 @@ extension JSONParser {
         parser.skipWhitespace()
         guard parser.index == bytes.count else { throw parser.error("unexpected data after the JSON value") }
         guard let changes, let cursor, let more else { throw ModelError(.invalidJSON, "pull needs changes, cursor and more") }
-        return PullResponse(changes: changes, cursor: cursor, more: more, skipped: skipped)
+        return PullResponse(changes: changes, cursor: cursor, more: more, skipped: skipped, checksums: checksums)
     }
 
     mutating func recordState() throws -> RecordState {

@@ -109,6 +109,7 @@ public final class PostgresStorage: SyncStorage, Service {
                     CREATE TABLE IF NOT EXISTS blob_owners (sha256 TEXT PRIMARY KEY, device TEXT NOT NULL, bytes BIGINT NOT NULL, completed_at TEXT NOT NULL)
                     """, logger: logger)
                 try await tx.query("CREATE INDEX IF NOT EXISTS records_type ON records(type)", logger: logger)
+                try await Self.migrateIntegrity(tx, logger: logger)
             }
         }
     }
@@ -213,6 +214,7 @@ public final class PostgresStorage: SyncStorage, Service {
                     ORDER BY u.ord
                     ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, seq = EXCLUDED.seq
                     """, logger: logger)
+                try await Self.updateDigests(tx, zip(changed, bodies).map { ($0.id.rawValue, $0.zone.rawValue, Array($1.utf8)) }, logger: logger)
             }
             if !result.audited.isEmpty {
                 var head: (seq: Int64, hash: String) = (0, AuditEntry.genesis)
