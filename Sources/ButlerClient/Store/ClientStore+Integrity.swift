@@ -17,7 +17,9 @@ public struct ZoneIntegrity: Hashable, Sendable {
     }
 
     public var checksum: Checksum
-    public var checkedAt: Date?
+    /// Since when the zone has stood so: a check that finds the same again changes nothing, so a
+    /// sync that finds nothing new writes nothing to the device's disk.
+    public var since: Date?
     /// Why the status is `unknown` or `mismatch`.
     public var reason: String?
     /// Records the last check re-fetched and repaired.
@@ -28,9 +30,9 @@ public struct ZoneIntegrity: Hashable, Sendable {
     /// states this build cannot read).
     public var left: [String]
 
-    public init(checksum: Checksum, checkedAt: Date? = nil, reason: String? = nil, repaired: Int = 0, requeued: Int = 0, left: [String] = []) {
+    public init(checksum: Checksum, since: Date? = nil, reason: String? = nil, repaired: Int = 0, requeued: Int = 0, left: [String] = []) {
         self.checksum = checksum
-        self.checkedAt = checkedAt
+        self.since = since
         self.reason = reason
         self.repaired = repaired
         self.requeued = requeued
@@ -42,7 +44,7 @@ public struct ZoneIntegrity: Hashable, Sendable {
             "checksum": .string(checksum.rawValue), "repaired": .int(Int64(repaired)), "requeued": .int(Int64(requeued)),
             "left": .array(left.map(JSONValue.string)),
         ]
-        o["checkedAt"] = checkedAt.map { .string(Timestamp.format($0)) } ?? .null
+        o["since"] = since.map { .string(Timestamp.format($0)) } ?? .null
         o["reason"] = reason.map(JSONValue.string) ?? .null
         return .object(o)
     }
@@ -50,7 +52,7 @@ public struct ZoneIntegrity: Hashable, Sendable {
     public init(json: JSONValue) throws {
         let r = try JSONObjectReader(json, path: "integrity")
         checksum = Checksum(rawValue: try r.string("checksum")) ?? .unknown
-        checkedAt = try r.optionalString("checkedAt").flatMap(Timestamp.parse)
+        since = try r.optionalString("since").flatMap(Timestamp.parse)
         reason = try r.optionalString("reason")
         repaired = Int(try r.optionalInt("repaired") ?? 0)
         requeued = Int(try r.optionalInt("requeued") ?? 0)
@@ -187,11 +189,20 @@ extension ClientStore {
         }
     }
 
-    /// Records what a check found for some zones (the others keep their last result).
+    /// Records what a check found for some zones (the others keep their last result); a zone found
+    /// as it was keeps its `since`, and nothing is written when no zone changed.
     func setIntegrity(_ results: [String: ZoneIntegrity]) throws {
-        guard !results.isEmpty else { return }
         var all = try integrity()
-        all.merge(results) { _, new in new }
+        var changed = false
+        for (zone, result) in results {
+            var same = result
+            same.since = all[zone]?.since
+            if all[zone] != same {
+                all[zone] = result
+                changed = true
+            }
+        }
+        guard changed else { return }
         let text = JSONValue.object(all.mapValues(\.jsonValue)).canonicalString
         try write { db in
             try db.execute(

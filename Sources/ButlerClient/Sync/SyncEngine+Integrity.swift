@@ -21,11 +21,11 @@ extension SyncEngine {
             try Task.checkCancellation()
             guard let zone = try? Zone(name), let server = ZoneDigest(hex: serverHex) else { continue }
             if awaiting.contains(name) {
-                results[name] = ZoneIntegrity(checksum: .unknown, checkedAt: now, reason: "edits of this device in the zone wait to be pushed")
+                results[name] = ZoneIntegrity(checksum: .unknown, since: now, reason: "edits of this device in the zone wait to be pushed")
                 continue
             }
             if (local[zone] ?? ZoneDigest()) == server {
-                results[name] = ZoneIntegrity(checksum: .ok, checkedAt: now)
+                results[name] = ZoneIntegrity(checksum: .ok, since: now)
                 continue
             }
             Counter(label: "butler_client_integrity_mismatches_total").increment()
@@ -36,7 +36,7 @@ extension SyncEngine {
                 throw CancellationError()
             } catch {
                 let failure = ClientError.mapped(error, "the repair of zone \(name) was cut off")
-                results[name] = ZoneIntegrity(checksum: .unknown, checkedAt: now, reason: "the repair was cut off (\(failure.code)): \(failure.message)")
+                results[name] = ZoneIntegrity(checksum: .unknown, since: now, reason: "the repair was cut off (\(failure.code)): \(failure.message)")
                 logger.info("zone repair cut off; the next sync checks again", metadata: ["zone": "\(name)", "error.code": "\(failure.code)"])
             }
         }
@@ -49,7 +49,7 @@ extension SyncEngine {
     func reconcile(zone: Zone, checksum: ZoneDigest, into report: inout SyncReport) async throws -> ZoneIntegrity {
         let now = store.clock.now()
         guard let integrity = transport as? any IntegrityTransport else {
-            return ZoneIntegrity(checksum: .mismatch, checkedAt: now, reason: "the zone differs from the server's and this transport cannot repair it")
+            return ZoneIntegrity(checksum: .mismatch, since: now, reason: "the zone differs from the server's and this transport cannot repair it")
         }
         let server = try await integrity.bucketDigests(zone: zone)
         var local = try store.bucketHashes(zone: zone)
@@ -103,15 +103,15 @@ extension SyncEngine {
         }
         let matched = digest == checksum || Self.differingBuckets(server: server.buckets, local: local).isEmpty
         if matched && outcome.requeued == 0 {
-            return ZoneIntegrity(checksum: .ok, checkedAt: now, repaired: outcome.repaired)
+            return ZoneIntegrity(checksum: .ok, since: now, repaired: outcome.repaired)
         }
         if outcome.left.isEmpty && outcome.requeued > 0 {
             return ZoneIntegrity(
-                checksum: .unknown, checkedAt: now, reason: "edits of this device the server lacked are queued to be pushed again",
+                checksum: .unknown, since: now, reason: "edits of this device the server lacked are queued to be pushed again",
                 repaired: outcome.repaired, requeued: outcome.requeued)
         }
         return ZoneIntegrity(
-            checksum: .mismatch, checkedAt: now,
+            checksum: .mismatch, since: now,
             reason: outcome.left.isEmpty ? "the zone still differs from the server's" : "records hold values the server never had, or cannot be read here",
             repaired: outcome.repaired, requeued: outcome.requeued, left: outcome.left.sorted())
     }
