@@ -31,7 +31,13 @@ extension SyncEngine {
             Counter(label: "butler_client_integrity_mismatches_total").increment()
             logger.warning("zone differs from the server's: finding the differing records", metadata: ["zone": "\(name)"])
             do {
-                results[name] = try await reconcile(zone: zone, checksum: server, into: &report)
+                let result = try await reconcile(zone: zone, checksum: server, into: &report)
+                if result.checksum == .mismatch {
+                    logger.warning(
+                        "zone still differs from the server's after the repair: `butler doctor` lists what is left",
+                        metadata: ["zone": "\(name)", "integrity.left": "\(result.left.joined(separator: ","))"])
+                }
+                results[name] = result
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
