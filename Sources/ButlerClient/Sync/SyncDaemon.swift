@@ -61,6 +61,7 @@ public struct SyncDaemon: Service {
             do {
                 let report = try await cancelWhenGracefulShutdown { try await engine.sync() }
                 logger.info("synced", metadata: ["sync.pushed": "\(report.pushed)", "sync.pulled": "\(report.pulled)", "sync.bytes.up": "\(report.bytesUploaded)"])
+                await logHealth()
                 // The same policy as `butler sync`: refused edits need a person, held ones go
                 // again at the next sync; neither stops the daemon syncing everything else.
                 if let left = try engine.completion().error {

@@ -43,6 +43,12 @@ public struct SyncReport: Hashable, Sendable {
     public var bytesUploaded: Int64 = 0
     public var photosDownloaded = 0
     public var bytesDownloaded: Int64 = 0
+    /// Records re-fetched, rebuilt, and edits queued again by the integrity check (§8.3).
+    public var refetched = 0
+    public var repaired = 0
+    public var requeued = 0
+    /// The zones' checksums on the page that ended the pull, when the server sent them.
+    public var serverChecksums: [String: String]? = nil
 
     public init() {}
 
@@ -53,6 +59,7 @@ public struct SyncReport: Hashable, Sendable {
             "replicaRestamped": .int(Int64(replicaRestamped)), "skipped": .int(Int64(skipped)), "photosHeld": .int(Int64(photosHeld)), "pulled": .int(Int64(pulled)),
             "photosUploaded": .int(Int64(photosUploaded)), "bytesUploaded": .int(bytesUploaded),
             "photosDownloaded": .int(Int64(photosDownloaded)), "bytesDownloaded": .int(bytesDownloaded),
+            "refetched": .int(Int64(refetched)), "repaired": .int(Int64(repaired)), "requeued": .int(Int64(requeued)),
         ]
     }
 }
@@ -98,6 +105,10 @@ public struct SyncEngine: Sendable {
     /// everything acknowledged before it stays done. Whether the sync left anything behind is
     /// ``completion()``'s to say.
     public func sync(progress: @escaping @Sendable (SyncProgress) -> Void = { _ in }) async throws -> SyncReport {
+        try await recordingFailure { try await syncSteps(progress: progress) }
+    }
+
+    func syncSteps(progress: @escaping @Sendable (SyncProgress) -> Void) async throws -> SyncReport {
         var report = SyncReport()
         // Every time, not only the first: a zone assigned or a role changed on the server since
         // the last sync is what the local checks and the held `zone-forbidden` edits wait for.
@@ -106,6 +117,7 @@ public struct SyncEngine: Sendable {
         try await rebaseDiscarded(into: &report)
         try await uploadPhotos(into: &report, progress: progress)
         try await pull(into: &report, progress: progress)
+        try await checkIntegrity(into: &report)
         if configuration.downloadPhotos { try await downloadPhotos(into: &report, progress: progress) }
         try store.setLastSync(store.clock.now())
         Counter(label: "butler_client_sync_total").increment()
@@ -316,6 +328,7 @@ public struct SyncEngine: Sendable {
             async let following = current.more ? transport.pull(cursor: current.cursor, limit: size) : nil
             try store.applyPull(current)
             record(current, into: &report, progress: progress)
+            report.serverChecksums = current.checksums
             guard let next = try await following else { return }
             page = next
         }

@@ -26,6 +26,7 @@ extension JSONParser {
         var more: Bool?
         var skipped: [PullResponse.Skipped] = []
         var received: [ArraySlice<UInt8>] = []
+        var checksums: [String: String]?
         try parser.object { parser, key in
             switch key {
             case "changes":
@@ -53,6 +54,8 @@ extension JSONParser {
             case "more":
                 guard case .bool(let b) = try parser.parseValue(depth: 1) else { throw ModelError(.invalidJSON, "pull.more must be a boolean") }
                 more = b
+            case "checksums":
+                checksums = PullResponse.checksums(try parser.parseValue(depth: 1))
             default:
                 _ = try parser.parseValue(depth: 1)
             }
@@ -60,7 +63,7 @@ extension JSONParser {
         parser.skipWhitespace()
         guard parser.index == bytes.count else { throw parser.error("unexpected data after the JSON value") }
         guard let changes, let cursor, let more else { throw ModelError(.invalidJSON, "pull needs changes, cursor and more") }
-        return PullResponse(changes: changes, cursor: cursor, more: more, skipped: skipped, received: ReceivedEncodings(received))
+        return PullResponse(changes: changes, cursor: cursor, more: more, skipped: skipped, checksums: checksums, received: ReceivedEncodings(received))
     }
 
     mutating func recordState() throws -> RecordState {

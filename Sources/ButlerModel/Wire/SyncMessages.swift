@@ -133,20 +133,39 @@ public struct PullResponse: Hashable, Sendable {
     public let more: Bool
     /// Changes of the page that were set aside (not part of the wire form).
     public let skipped: [Skipped]
+    /// On the page that ends a catch-up (`more` false): the digest of each of the device's zones
+    /// as it stands at `cursor` (zone → 64 hex digits, `Protocol/SYNC.md` §8.3); `nil` when the
+    /// server sent none (an older server, or a commit slipped in while the page was built).
+    public let checksums: [String: String]?
     /// The bytes each of `changes` arrived as, when the page was read from the wire (see
     /// ``ReceivedEncodings``); none for a page built in memory.
     public let received: ReceivedEncodings
 
-    public init(changes: [RecordState], cursor: String, more: Bool, skipped: [Skipped] = [], received: ReceivedEncodings = ReceivedEncodings()) {
+    public init(changes: [RecordState], cursor: String, more: Bool, skipped: [Skipped] = [], checksums: [String: String]? = nil, received: ReceivedEncodings = ReceivedEncodings()) {
         self.changes = changes
         self.cursor = cursor
         self.more = more
         self.skipped = skipped
         self.received = received
+        self.checksums = checksums
     }
 
     public var jsonValue: JSONValue {
-        ["changes": .array(changes.map(\.jsonValue)), "cursor": .string(cursor), "more": .bool(more)]
+        var o: [String: JSONValue] = ["changes": .array(changes.map(\.jsonValue)), "cursor": .string(cursor), "more": .bool(more)]
+        if let checksums { o["checksums"] = .object(checksums.mapValues(JSONValue.string)) }
+        return .object(o)
+    }
+
+    /// The `checksums` member as sent, or `nil` when absent or malformed (then the device cannot
+    /// compare this time, and says so: a checksum it cannot read is never taken as a match).
+    static func checksums(_ value: JSONValue?) -> [String: String]? {
+        guard case .object(let members)? = value else { return nil }
+        var sums: [String: String] = [:]
+        for (zone, digest) in members {
+            guard let hex = digest.stringValue, Photo.isSHA256(hex) else { return nil }
+            sums[zone] = hex
+        }
+        return sums
     }
 
     public init(json: JSONValue) throws {
@@ -158,6 +177,7 @@ public struct PullResponse: Hashable, Sendable {
                 skipped.append(Skipped(id: element["id"]?.stringValue ?? "?", code: error.code, message: error.message))
             }
         }
-        self.init(changes: changes, cursor: try r.string("cursor"), more: try r.bool("more"), skipped: skipped)
+        self.init(
+            changes: changes, cursor: try r.string("cursor"), more: try r.bool("more"), skipped: skipped, checksums: Self.checksums(r.members["checksums"]))
     }
 }

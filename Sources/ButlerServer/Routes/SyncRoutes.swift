@@ -210,8 +210,10 @@ struct SyncRoutes {
         if let latest = try? await storage.latestCursor() {
             Recorder(label: "butler_server_pull_lag_changes").record(max(0, latest - page.cursor))
         }
+        // The page that ends a catch-up carries the zones' checksums at its cursor (§8.3).
+        let checksums = await IntegrityRoutes.checksumsMember(storage, device: device, cursor: page.cursor, more: page.more)
         // The stored states are already canonical JSON: the page is assembled around them as they
-        // are, in the canonical member order (changes < cursor < more), without decoding any.
+        // are, in the canonical member order (changes < checksums < cursor < more), without decoding any.
         var body: [UInt8] = []
         body.reserveCapacity(page.states.reduce(64) { $0 + $1.count + 1 })
         body.append(contentsOf: Array(#"{"changes":["#.utf8))
@@ -219,7 +221,8 @@ struct SyncRoutes {
             if n > 0 { body.append(UInt8(ascii: ",")) }
             body.append(contentsOf: state)
         }
-        body.append(contentsOf: Array(#"],"cursor":"\#(page.cursor)","more":\#(page.more)}"#.utf8))
+        body.append(contentsOf: Array("],".utf8) + checksums)
+        body.append(contentsOf: Array(#""cursor":"\#(page.cursor)","more":\#(page.more)}"#.utf8))
         return Response(
             status: .ok, headers: [.contentType: "application/json", .contentLength: String(body.count)],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))

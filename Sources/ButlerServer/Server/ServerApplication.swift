@@ -94,6 +94,7 @@ public func buildRouter(
     BlobRoutes(storage: storage, blobs: blobs, configuration: configuration).register(on: v1)
     ViewRoutes(storage: storage, configuration: configuration).register(on: v1)
     RecordRoutes(storage: storage).register(on: v1)
+    IntegrityRoutes(storage: storage, configuration: configuration).register(on: v1)
     return router
 }
 

@@ -150,6 +150,7 @@ public final class PostgresStorage: SyncStorage, Service {
                     CREATE TABLE IF NOT EXISTS blob_owners (sha256 TEXT PRIMARY KEY, device TEXT NOT NULL, bytes BIGINT NOT NULL, completed_at TEXT NOT NULL)
                     """, logger: logger)
                 try await tx.query("CREATE INDEX IF NOT EXISTS records_type ON records(type)", logger: logger)
+                try await Self.migrateIntegrity(tx, logger: logger)
             }
         }
     }
@@ -255,6 +256,7 @@ public final class PostgresStorage: SyncStorage, Service {
                     ORDER BY u.ord
                     ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, seq = EXCLUDED.seq
                     """, logger: logger)
+                try await Self.updateDigests(tx, zip(changed, bodies).map { ($0.id.rawValue, $0.zone.rawValue, Array($1.utf8)) }, logger: logger)
                 // Delivered to every node's listener when (and only if) this transaction commits.
                 let touched = Set(zones).sorted().joined(separator: ",")
                 try await tx.query("SELECT pg_notify(\(channel), \(touched))", logger: logger)

@@ -84,6 +84,7 @@ public final class SQLiteStorage: SyncStorage {
                 CREATE INDEX records_type ON records(type);
                 """)
         }
+        Self.registerIntegrityMigration(&migrator)
         try migrator.migrate(pool)
     }
 
@@ -184,11 +185,14 @@ public final class SQLiteStorage: SyncStorage {
                 INSERT INTO records (id, type, zone, state, seq) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET state = excluded.state, seq = excluded.seq
                 """)
+            var written: [(id: String, zone: String, bytes: [UInt8])] = []
             for state in result.changed {
                 let bytes = encoded[state.id]?.bytes ?? state.canonicalJSON
                 try upsert.execute(arguments: [state.id.rawValue, state.type.rawValue, state.zone.rawValue, Data(bytes), next])
                 next += 1
+                written.append((state.id.rawValue, state.zone.rawValue, bytes))
             }
+            try Self.updateDigests(db, written)
             if !result.audited.isEmpty {
                 let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
                 let insert = try db.cachedStatement(sql: """

@@ -1,3 +1,4 @@
+import ButlerFiles
 import ButlerModel
 import Foundation
 
@@ -123,6 +124,20 @@ public protocol SyncStorage: Sendable {
     func isPhotoVisible(sha256: String, zones: [Zone]) async throws -> Bool
     /// The stored canonical encoding of record `id`, or `nil` when there is none.
     func encodedRecord(id: RecordID) async throws -> [UInt8]?
+
+    // Integrity (`Protocol/SYNC.md` §8.3): every store keeps, in the merge transaction, each
+    // record's hash and each zone's digest (``ZoneDigest``); see `*Storage+Integrity.swift`.
+
+    /// The digest of each of `zones` as it stands at `cursor`: read in one snapshot, and `nil` when
+    /// a change to one of `zones` committed after `cursor` (the digests would not match what a
+    /// client that pulled up to `cursor` holds).
+    func zoneChecksums(zones: [Zone], validAt cursor: Int64) async throws -> [Zone: ZoneDigest]?
+    /// The hash (hex) of every record of `zone` with its bucket (``ZoneDigest/bucket(of:)``).
+    func recordHashes(zone: Zone) async throws -> [(bucket: Int, hash: String)]
+    /// The records of one bucket of `zone` by id after `after`, at most `limit`, with their hashes.
+    func recordHashes(zone: Zone, bucket: Int, after: String?, limit: Int) async throws -> [(id: String, hash: String)]
+    /// The stored canonical encodings of those of `ids` that the store holds in `zone`, by id.
+    func encodedRecords(ids: [RecordID], zone: Zone) async throws -> [[UInt8]]
 }
 
 extension SyncStorage {
