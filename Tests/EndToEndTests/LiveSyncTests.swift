@@ -87,22 +87,25 @@ struct LiveSyncTests {
         }
     }
 
-    @Test("a device holds at most 8 live pulls and a ninth is refused at once; a device revoked while its pulls wait gets nothing more")
+    @Test("a device holds at most 8 live pulls: a ninth ends the oldest with an empty page; a device revoked while its pulls wait gets nothing more")
     func limits() async throws {
         try await Cluster.inProcess(.sqlite, "live-limits") { cluster in
             let li = try await cluster.handheld("li")
             let wang = try await cluster.handheld("wang")
             let server = cluster.node
-            // Eight live pulls park; the ninth is refused at once, and the others are not touched.
-            let parked = (0..<8).map { _ in Task { try await wang.transport.pull(cursor: nil, limit: 10, wait: .seconds(50)) } }
-            try await Self.parked(server, 8)
-            do {
-                _ = try await wang.transport.pull(cursor: nil, limit: 10, wait: .seconds(50))
-                Issue.record("a ninth live pull was let in")
-            } catch let error as ClientError {
-                #expect(error.code == .quotaExceeded, "\(error)")
+            // Eight live pulls park, one after another.
+            var parked: [Task<PullResponse, any Error>] = []
+            for n in 0..<8 {
+                parked.append(Task { try await wang.transport.pull(cursor: nil, limit: 10, wait: .seconds(50)) })
+                try await Self.parked(server, n + 1)
             }
-            // Another device is not affected by wang's limit.
+            // A ninth takes the oldest one's place: that one answers at once, empty.
+            let ninth = Task { try await wang.transport.pull(cursor: nil, limit: 10, wait: .seconds(50)) }
+            let oldest = try await parked.removeFirst().value
+            #expect(oldest.changes.isEmpty && !oldest.more)
+            parked.append(ninth)
+            try await Self.parked(server, 8)
+            // Another device is not affected by wang's places.
             let other = Task { try await li.transport.pull(cursor: nil, limit: 10, wait: .seconds(50)) }
             try await Self.parked(server, 9)
             // wang is revoked while its pulls wait; li's push then wakes all nine.
@@ -119,6 +122,32 @@ struct LiveSyncTests {
             }
             #expect(try await other.value.changes.count == 1)
         }
+    }
+
+    @Test("a handheld that abandons its live pulls mid-wait (lost coverage) is not refused when it reconnects")
+    func hangUpFreesPlace() async throws {
+        let cluster = try await Cluster.processes("live-hangup")
+        defer { cluster.terminate() }
+        let token = try await cluster.node.addDevice("wang", role: .butler, zones: ["east-3"])
+        let transport = CurlTransport(configuration: .init(baseURL: cluster.node.url, token: token))
+        // Eight live pulls, then coverage is lost: every request is abandoned mid-wait.
+        let parked = (0..<8).map { _ in Task { try await transport.pull(cursor: nil, limit: 10, wait: .seconds(55)) } }
+        try await Task.sleep(for: .milliseconds(500))
+        for task in parked { task.cancel() }
+        for task in parked { _ = try? await task.value }
+        // Back in coverage: a live pull is let in (bounded retries while the server notices).
+        var admitted = false
+        var last = ""
+        for _ in 0..<50 where !admitted {
+            do {
+                let page = try await transport.pull(cursor: nil, limit: 10, wait: .seconds(1))
+                admitted = page.changes.isEmpty
+            } catch let error as ClientError {
+                last = "\(error)"
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        #expect(admitted, "the reconnecting pull was refused: \(last)")
     }
 
     @Test("butler-syncd holds a live pull between syncs: a colleague's edit reaches it long before its interval", arguments: Backend.available)

@@ -145,22 +145,23 @@ struct SyncRoutes {
         after cursor: Int64, limit: Int, upTo duration: Duration, _ context: DeviceRequestContext
     ) async throws -> (states: [[UInt8]], cursor: Int64, more: Bool) {
         let device = context.device
-        guard live.enter(device.name, limit: configuration.maxLiveWaitsPerDevice) else {
-            throw APIError(
-                .tooManyRequests, .quotaExceeded,
-                "device \(device.name) already holds \(configuration.maxLiveWaitsPerDevice) live pulls open; wait for one to end")
-        }
+        // A handheld that lost coverage mid-wait may never hang up: its abandoned pulls would hold
+        // its places. A new pull beyond the device's places ends its oldest one (an empty page to
+        // a connection most likely gone), so reconnecting is never refused and one device never
+        // holds more than its places for long, whatever it sends.
+        let hangUp = HangUp()
+        let place = live.enter(device.name, limit: configuration.maxLiveWaitsPerDevice, hangUp)
+        defer { live.leave(device.name, place) }
+        context.connection?.closeFuture.whenComplete { _ in hangUp.close() }
         let changes = storage.changes
-        defer {
-            live.leave(device.name)
-            Gauge(label: "butler_server_live_pulls").record(changes.subscriptions)
-        }
+        defer { Gauge(label: "butler_server_live_pulls").record(changes.subscriptions) }
         Gauge(label: "butler_server_live_pulls").record(changes.subscriptions + 1)
         let deadline = ContinuousClock.now + duration
         while true {
             // Subscribe first, then look: a commit in between has already marked the subscription.
             let subscription = storage.changes.subscribe(zones: device.zones)
             defer { subscription.cancel() }
+            guard hangUp.watch(subscription) else { return (states: [], cursor: cursor, more: false) }
             // One commit wakes every device of its zone at once: those at the same cursor share
             // one read. A read already under way when this pull woke may predate the commit; if it
             // finds nothing, the pull goes round again and reads afresh.
@@ -197,7 +198,7 @@ struct SyncRoutes {
             guard let value = Int(text), (0...WireProtocol.maxPullWaitSeconds).contains(value) else {
                 throw APIError(.badRequest, .invalidValue, "wait must be 0…\(WireProtocol.maxPullWaitSeconds) seconds")
             }
-            wait = value
+            wait = min(value, configuration.maxLiveWaitSeconds)
         }
         var page = try await storage.changeEncodings(after: cursor, zones: device.zones, limit: limit, maxBytes: configuration.maxPullPageBytes)
         if page.states.isEmpty, wait > 0 {
@@ -230,23 +231,29 @@ struct SyncRoutes {
 }
 
 
-/// How many live pulls each device holds open on this node.
+/// The live pulls each device holds open on this node, oldest first.
 final class LiveWaits: Sendable {
-    private let held = Mutex<[String: Int]>([:])
+    private let held = Mutex<(next: UInt64, places: [String: [(id: UInt64, hangUp: HangUp)]])>((0, [:]))
 
-    /// Takes one of `device`'s `limit` places; false when all are taken.
-    func enter(_ device: String, limit: Int) -> Bool {
-        held.withLock { held in
-            guard held[device, default: 0] < limit else { return false }
-            held[device, default: 0] += 1
-            return true
+    /// Takes a place for `device`; when its `limit` places are taken, ends the oldest pull.
+    func enter(_ device: String, limit: Int, _ hangUp: HangUp) -> UInt64 {
+        let (id, evicted) = held.withLock { held -> (UInt64, [HangUp]) in
+            held.next += 1
+            var places = held.places[device, default: []]
+            var evicted: [HangUp] = []
+            while places.count >= limit, !places.isEmpty { evicted.append(places.removeFirst().hangUp) }
+            places.append((held.next, hangUp))
+            held.places[device] = places
+            return (held.next, evicted)
         }
+        for pull in evicted { pull.close() }
+        return id
     }
 
-    func leave(_ device: String) {
+    func leave(_ device: String, _ id: UInt64) {
         held.withLock { held in
-            held[device, default: 1] -= 1
-            if held[device] == 0 { held[device] = nil }
+            held.places[device]?.removeAll { $0.id == id }
+            if held.places[device]?.isEmpty == true { held.places[device] = nil }
         }
     }
 }
@@ -276,5 +283,27 @@ final class SharedReads: Sendable {
             if owner { inFlight.withLock { _ = $0.removeValue(forKey: key) } }
         }
         return try await task.value
+    }
+}
+
+/// Whether a live pull's connection was closed by the device; ends the wait in progress.
+final class HangUp: Sendable {
+    private let state = Mutex<(closed: Bool, current: ChangeSignal.Subscription?)>((false, nil))
+
+    /// The connection closed: release the wait in progress, if any.
+    func close() {
+        let current = state.withLock { s -> ChangeSignal.Subscription? in
+            s.closed = true
+            return s.current
+        }
+        current?.release()
+    }
+
+    /// Watches `subscription`'s wait; false when the connection has closed already.
+    func watch(_ subscription: ChangeSignal.Subscription) -> Bool {
+        state.withLock { s in
+            s.current = subscription
+            return !s.closed
+        }
     }
 }

@@ -41,9 +41,14 @@ public struct ServerConfiguration: Sendable {
     /// A pull page ends after the state that reaches this many bytes (it always holds one), so a
     /// zone of large records is served in bounded pages.
     public var maxPullPageBytes: Int = 8 << 20
-    /// Live pulls (`wait=`) one device may hold open at once; more answer 429 `quota-exceeded`,
-    /// so one device (a rogue, a looping script) cannot take a node's connections from the others.
+    /// Live pulls (`wait=`) one device may hold open at once; a new one beyond them ends the
+    /// device's oldest, so one device (a rogue, a looping script) cannot take a node's connections
+    /// from the others, and a device that abandoned its pulls is not refused when it reconnects.
     public var maxLiveWaitsPerDevice: Int = 8
+    /// The longest this server holds a live pull, whatever `wait` asks (≤ 60 s): shorter behind a
+    /// proxy that cuts idle connections. The device gets an empty page and asks again. Env
+    /// `BUTLER_MAX_LIVE_WAIT` (seconds).
+    public var maxLiveWaitSeconds: Int = WireProtocol.maxPullWaitSeconds
     /// The estate calendar the deadline views use: its time zone (env `BUTLER_ESTATE_UTC_OFFSET`,
     /// e.g. `+08:00`, the default) is served to devices in `GET /v1/devices/me`; the views add the
     /// rain days recorded in the zones' `rain-day` records.
@@ -94,6 +99,12 @@ public struct ServerConfiguration: Sendable {
         if let text = environment["BUTLER_UNREFERENCED_BLOB_TTL_HOURS"], !text.isEmpty {
             guard let value = Double(text), value > 0 else { throw ConfigurationError("BUTLER_UNREFERENCED_BLOB_TTL_HOURS must be a positive number of hours, got \"\(text)\"") }
             config.unreferencedBlobTTL = value * 3600
+        }
+        if let text = environment["BUTLER_MAX_LIVE_WAIT"], !text.isEmpty {
+            guard let value = Int(text), (1...WireProtocol.maxPullWaitSeconds).contains(value) else {
+                throw ConfigurationError("BUTLER_MAX_LIVE_WAIT must be 1…\(WireProtocol.maxPullWaitSeconds) seconds, got \"\(text)\"")
+            }
+            config.maxLiveWaitSeconds = value
         }
         if let text = environment["BUTLER_ESTATE_UTC_OFFSET"], !text.isEmpty {
             do {

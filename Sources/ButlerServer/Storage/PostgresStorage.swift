@@ -73,7 +73,8 @@ public final class PostgresStorage: SyncStorage, Service {
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.client.run() }
-            group.addTask { await self.listenForChanges() }
+            // Ends with the pool on graceful shutdown, not by losing its connection.
+            group.addTask { await cancelWhenGracefulShutdown { await self.listenForChanges() } }
             await group.next()
             group.cancelAll()
         }
