@@ -172,7 +172,7 @@ struct SyncRoutes {
             if !page.states.isEmpty || left <= .zero || Task.isCancelled || Task.isShuttingDownGracefully { return page }
             // A wake-up that brings nothing this device can see (a shared notification of
             // another schema, a publish of every zone) goes round again with what time is left.
-            await withGracefulShutdownHandler { await subscription.wait(upTo: left) } onGracefulShutdown: { subscription.release() }
+            _ = await withGracefulShutdownHandler { await subscription.wait(upTo: left) } onGracefulShutdown: { subscription.release() }
         }
     }
 
