@@ -13,12 +13,7 @@ extension SyncEngine {
         // An empty last page is the wait running out: nothing to store, the cursor is unchanged.
         guard !page.changes.isEmpty || !page.skipped.isEmpty || page.more else { return 0 }
         try store.applyPull(page)
-        report.pulled += page.changes.count
-        for skipped in page.skipped {
-            report.skipped += 1
-            logger.info("pulled change set aside", metadata: ["record.id": "\(skipped.id)", "error.code": "\(skipped.code)", "error.message": "\(skipped.message)"])
-        }
-        Counter(label: "butler_client_changes_pulled_total").increment(by: page.changes.count)
+        record(page, into: &report, progress: { _ in })
         Counter(label: "butler_client_live_changes_total").increment(by: page.changes.count)
         if page.more { try await pull(into: &report) }
         return report.pulled - before

@@ -45,24 +45,17 @@ public final class ChangeSignal: Sendable {
     public func publish(zones: some Sequence<Zone>) {
         let zones = Set(zones)
         guard !zones.isEmpty else { return }
-        let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            var woken: [CheckedContinuation<Void, Never>] = []
-            for (id, entry) in s.entries where !entry.fired && !entry.zones.isDisjoint(with: zones) {
-                if let continuation = entry.continuation { woken.append(continuation) }
-                s.entries[id]?.fired = true
-                s.entries[id]?.continuation = nil
-            }
-            return woken
-        }
-        for continuation in woken { continuation.resume() }
+        wake { !$0.isDisjoint(with: zones) }
     }
 
     /// Wakes every subscription (a missed notification is possible: the PostgreSQL listener
     /// reconnected, or the server is shutting down).
-    public func publishAll() {
+    public func publishAll() { wake { _ in true } }
+
+    private func wake(_ interested: (Set<Zone>) -> Bool) {
         let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             var woken: [CheckedContinuation<Void, Never>] = []
-            for (id, entry) in s.entries where !entry.fired {
+            for (id, entry) in s.entries where !entry.fired && interested(entry.zones) {
                 if let continuation = entry.continuation { woken.append(continuation) }
                 s.entries[id]?.fired = true
                 s.entries[id]?.continuation = nil
