@@ -29,7 +29,7 @@ struct ChangeSignalTests {
         subscription.cancel()
     }
 
-    @Test("a parked wait wakes for its zone; every subscriber of the zone wakes, and publishAll wakes the rest")
+    @Test("a parked wait wakes for its zone; every subscriber of the zone wakes, the others only for theirs")
     func wakesParked() async {
         let signal = ChangeSignal()
         let a = signal.subscribe(zones: [east])
@@ -44,7 +44,7 @@ struct ChangeSignalTests {
         #expect(await wokeA)
         #expect(await wokeB)
         #expect(!c.hasFired)
-        signal.publishAll()
+        signal.publish(zones: [west])
         #expect(c.hasFired)
         for s in [a, b, c] { s.cancel() }
         #expect(signal.subscriptions == 0)

@@ -11,7 +11,7 @@ import Glibc
 
 /// Issue 15, the live feed: `GET /v1/pull?wait=S` answers as soon as a change in the device's
 /// zones commits — on the node that took the push, and on PostgreSQL on every other node through
-/// `LISTEN`/`NOTIFY` — and `butler-syncd` holds one open between syncs.
+/// the node's watch of the feed — and `butler-syncd` holds one open between syncs.
 @Suite("End to end: live sync")
 struct LiveSyncTests {
     /// Waits (bounded) until `node` holds `count` live subscriptions: the pull is parked.
@@ -46,7 +46,7 @@ struct LiveSyncTests {
     }
 
     @Test(
-        "on PostgreSQL a live pull on one node wakes for a push to another (LISTEN/NOTIFY)",
+        "on PostgreSQL a live pull on one node wakes for a push to another (each node watches the feed)",
         .enabled(if: Backend.databaseURL != nil, "SKIPPED: BUTLER_TEST_DATABASE_URL is not set; use Tests/run.sh"))
     func wakesAcrossNodes() async throws {
         try await Cluster.inProcess(.postgres, "live-nodes", nodes: 3) { cluster in

@@ -4,11 +4,13 @@ import Foundation
 import GRDB
 import Hummingbird
 import Logging
+import NIOHTTP1
 
 /// Turns every error into a JSON `{"code","message"}` reply: Hummingbird's own errors (unknown
 /// route, body too large) keep their status with a stable code; a database that cannot be reached
-/// now is a 503 `storage-unavailable`; anything unexpected is logged and answered as a bare 500
-/// `internal`, never with its details.
+/// now is a 503 `storage-unavailable`; a request cut before its body ended (lost coverage mid-push
+/// or mid-upload) or not valid HTTP is the sender's doing, a 400 `bad-request` logged as a notice;
+/// anything unexpected is logged and answered as a bare 500 `internal`, never with its details.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -25,6 +27,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error where PostgresStorage.isUnavailable(error) {
             context.logger.warning("storage unavailable", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             throw APIError(.serviceUnavailable, .storageUnavailable, "the database does not answer now; try again (a push is safe to send again)")
+        } catch let error as HTTPParserError {
+            // The connection is usually gone already; the reply is for a sender that is still there.
+            context.logger.notice("request cut or malformed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            throw APIError(.badRequest, .badRequest, "the request ended before its body did, or was not valid HTTP; send it again")
         } catch is CancellationError {
             throw APIError(.serviceUnavailable, .shuttingDown, "the server is shutting down; try again")
         } catch {

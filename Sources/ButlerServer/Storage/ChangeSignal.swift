@@ -3,7 +3,7 @@ import Synchronization
 
 /// Wakes the live pulls (`GET /v1/pull?wait=S`) waiting on a zone when a change to a record of
 /// that zone commits. The storage publishes after each merge that changed something (and, on
-/// PostgreSQL, when another node's commit arrives through `LISTEN`); a waiting pull subscribes
+/// PostgreSQL, when its watch of the feed sees another node's commit); a waiting pull subscribes
 /// *before* it looks at the feed once more, so a commit between its first read and its wait is
 /// never missed: the subscription is already marked and the wait returns at once.
 ///
@@ -45,17 +45,9 @@ public final class ChangeSignal: Sendable {
     public func publish(zones: some Sequence<Zone>) {
         let zones = Set(zones)
         guard !zones.isEmpty else { return }
-        wake { !$0.isDisjoint(with: zones) }
-    }
-
-    /// Wakes every subscription (a missed notification is possible: the PostgreSQL listener
-    /// reconnected, or the server is shutting down).
-    public func publishAll() { wake { _ in true } }
-
-    private func wake(_ interested: (Set<Zone>) -> Bool) {
         let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             var woken: [CheckedContinuation<Void, Never>] = []
-            for (id, entry) in s.entries where !entry.fired && interested(entry.zones) {
+            for (id, entry) in s.entries where !entry.fired && !entry.zones.isDisjoint(with: zones) {
                 if let continuation = entry.continuation { woken.append(continuation) }
                 s.entries[id]?.fired = true
                 s.entries[id]?.continuation = nil

@@ -26,20 +26,14 @@ public final class PostgresStorage: SyncStorage, Service {
     public let client: PostgresClient
     let logger: Logger
     /// Wakes this node's live pulls: after its own merges, and for every node's commits through
-    /// `LISTEN` on ``notifyChannel`` (see ``listenForChanges()``).
+    /// watching the feed (see ``listenForChanges()``).
     public let changes = ChangeSignal()
-    /// The `NOTIFY` channel of this database schema: nodes sharing a schema share a feed.
-    let notifyChannel: String
 
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database[?schema=name]`); the
     /// client's pool runs when ``run()`` does (add the storage to the application's services).
     public init(url: String, logger: Logger = Logger(label: "butler.server.postgres")) throws {
         self.client = PostgresClient(configuration: try Self.configuration(url: url), backgroundLogger: logger)
         self.logger = logger
-        let schema = URLComponents(string: url)?.queryItems?.first { $0.name == "schema" }?.value ?? "public"
-        // A channel name is at most 63 bytes; two schemas sharing a prefix only wake each other
-        // spuriously (a live pull looks again and finds nothing).
-        self.notifyChannel = "butler_changes_" + String(schema.prefix(40))
     }
 
     /// Parses a PostgreSQL URL; `schema=` puts every table in that schema (one per test, or per tenant).
@@ -80,28 +74,31 @@ public final class PostgresStorage: SyncStorage, Service {
         }
     }
 
-    /// Holds one pooled connection on `LISTEN` and publishes the zones each commit names. On a
-    /// lost connection (a database restart) it reconnects, and wakes every live pull once: a
-    /// commit may have happened while no one listened.
+    /// Watches the feed for the commits of every node: every 200 ms one short query asks which
+    /// zones moved past the last sequence number seen, and wakes this node's live pulls of those
+    /// zones. No connection is held between queries, so the pool never waits for this at shutdown
+    /// or after a database restart (a listener holding a pooled connection on `LISTEN` hung a
+    /// node's shutdown in the real-process run). A failed query is asked again from the same
+    /// sequence number, so a commit made while the database was away still wakes its pulls.
     func listenForChanges() async {
-        let channel = notifyChannel
         let changes = changes
-        let logger = logger
+        var seen: Int64? = nil
         while !Task.isCancelled {
+            // First sleep: the pool's `run()` starts beside this task.
+            try? await Task.sleep(for: .milliseconds(200))
             do {
-                try await client.withConnection { connection in
-                    try await connection.listen(on: channel) { notifications in
-                        changes.publishAll()
-                        for try await notification in notifications {
-                            changes.publish(zones: notification.payload.split(separator: ",").compactMap { try? Zone(String($0)) })
-                        }
-                    }
+                guard let after = seen else {
+                    seen = try await latestCursor()
+                    continue
+                }
+                let moved = try await zonesChanged(after: after)
+                if let latest = moved.latest {
+                    changes.publish(zones: moved.zones)
+                    seen = latest
                 }
             } catch {
-                if Task.isCancelled { return }
-                logger.warning("change listener lost its connection; reconnecting", metadata: ["error.message": "\(error)"])
+                continue
             }
-            try? await Task.sleep(for: .milliseconds(500))
         }
     }
 
@@ -207,7 +204,6 @@ public final class PostgresStorage: SyncStorage, Service {
     public func merge(_ deltas: [RecordState], by device: DeviceRecord, at now: Date) async throws -> [MergeOutcome] {
         guard !deltas.isEmpty else { return [] }
         let logger = logger
-        let channel = notifyChannel
         let (outcomes, touchedZones) = try await client.withTransaction(logger: logger) { tx -> ([MergeOutcome], Set<Zone>) in
             // The feed lock first: see the type's documentation for why this makes the feed gap-free.
             // It also serialises the audit chain and replica bindings across nodes.
@@ -258,9 +254,6 @@ public final class PostgresStorage: SyncStorage, Service {
                     ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, seq = EXCLUDED.seq
                     """, logger: logger)
                 try await Self.updateDigests(tx, zip(changed, bodies).map { ($0.id.rawValue, $0.zone.rawValue, Array($1.utf8)) }, logger: logger)
-                // Delivered to every node's listener when (and only if) this transaction commits.
-                let touched = Set(zones).sorted().joined(separator: ",")
-                try await tx.query("SELECT pg_notify(\(channel), \(touched))", logger: logger)
             }
             if !result.audited.isEmpty {
                 var head: (seq: Int64, hash: String) = (0, AuditEntry.genesis)
@@ -348,6 +341,20 @@ public final class PostgresStorage: SyncStorage, Service {
             last = seq
         }
         return (states, last, more)
+    }
+
+    /// The zones of the records changed after feed position `seq`, and the newest position among
+    /// them (`nil` when nothing changed): the live-pull watcher's one query.
+    func zonesChanged(after seq: Int64) async throws -> (zones: [Zone], latest: Int64?) {
+        let rows = try await client.query(
+            "SELECT zone, MAX(seq)::BIGINT FROM records WHERE seq > \(seq) GROUP BY zone", logger: logger)
+        var zones: [Zone] = []
+        var latest: Int64? = nil
+        for try await (zone, last) in rows.decode((String, Int64).self) {
+            if let zone = try? Zone(zone) { zones.append(zone) }
+            latest = max(latest ?? last, last)
+        }
+        return (zones, latest)
     }
 
     public func latestCursor() async throws -> Int64 {
