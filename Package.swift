@@ -155,6 +155,7 @@ let package = Package(
             dependencies: [
                 "ButlerClient", "ButlerServer", "ButlerModel", "ButlerFiles", "ButlerTestSupport", "ButlerSimulation",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(

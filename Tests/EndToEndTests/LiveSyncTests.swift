@@ -3,6 +3,7 @@ import ButlerModel
 import ButlerServer
 import ButlerTestSupport
 import Foundation
+import PostgresNIO
 import Testing
 
 #if canImport(Glibc)
@@ -11,7 +12,7 @@ import Glibc
 
 /// Issue 15, the live feed: `GET /v1/pull?wait=S` answers as soon as a change in the device's
 /// zones commits — on the node that took the push, and on PostgreSQL on every other node through
-/// the node's watch of the feed — and `butler-syncd` holds one open between syncs.
+/// `LISTEN`/`NOTIFY` — and `butler-syncd` holds one open between syncs.
 @Suite("End to end: live sync")
 struct LiveSyncTests {
     /// Waits (bounded) until `node` holds `count` live subscriptions: the pull is parked.
@@ -46,7 +47,7 @@ struct LiveSyncTests {
     }
 
     @Test(
-        "on PostgreSQL a live pull on one node wakes for a push to another (each node watches the feed)",
+        "on PostgreSQL a live pull on one node wakes for a push to another (LISTEN/NOTIFY)",
         .enabled(if: Backend.databaseURL != nil, "SKIPPED: BUTLER_TEST_DATABASE_URL is not set; use Tests/run.sh"))
     func wakesAcrossNodes() async throws {
         try await Cluster.inProcess(.postgres, "live-nodes", nodes: 3) { cluster in
@@ -62,6 +63,42 @@ struct LiveSyncTests {
             _ = try await li.engine.sync()
             #expect(try await waiting.value >= 1)
             #expect(try wang.store.form(form).place == "B1 车库")
+        }
+    }
+
+    @Test(
+        "on PostgreSQL a node whose listener lost its connection still wakes for a commit made while it was away",
+        .enabled(if: Backend.databaseURL != nil, "SKIPPED: BUTLER_TEST_DATABASE_URL is not set; use Tests/run.sh"))
+    func listenerReconnects() async throws {
+        try await Cluster.inProcess(.postgres, "live-relisten", nodes: 2) { cluster in
+            let li = try await cluster.handheld("li", node: 0)
+            let wang = try await cluster.handheld("wang", node: 1)
+            _ = try await wang.engine.sync()
+            let waiting = Task {
+                var report = SyncReport()
+                return try await wang.engine.pullLive(wait: .seconds(50), into: &report)
+            }
+            try await Self.parked(cluster.nodes[1])
+            // Both nodes' listeners lose their connections (as in a failover); the push commits
+            // before they reconnect, so its NOTIFY reaches no one: only the catch-up can wake Wang.
+            let database = try #require(cluster.nodes[0].storage as? PostgresStorage)
+            func listeners(_ sql: PostgresQuery) async throws -> Int {
+                var count = 0
+                for try await _ in try await database.client.query(sql) { count += 1 }
+                return count
+            }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try await listeners("SELECT pid FROM pg_stat_activity WHERE application_name = \(database.notifyChannel)") < 2 {
+                guard ContinuousClock.now < deadline else { throw TestFailure("the nodes' listeners never connected") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let killed = try await listeners(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = \(database.notifyChannel)")
+            #expect(killed == 2, "each node holds one listener connection")
+            let form = try li.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "B2 泵房")
+            _ = try await li.engine.sync()
+            #expect(try await waiting.value >= 1, "the pull woke with the change, not at the end of its wait")
+            #expect(try wang.store.form(form).place == "B2 泵房")
         }
     }
 

@@ -3,7 +3,7 @@ import Synchronization
 
 /// Wakes the live pulls (`GET /v1/pull?wait=S`) waiting on a zone when a change to a record of
 /// that zone commits. The storage publishes after each merge that changed something (and, on
-/// PostgreSQL, when its watch of the feed sees another node's commit); a waiting pull subscribes
+/// PostgreSQL, when its listener hears of another node's commit); a waiting pull subscribes
 /// *before* it looks at the feed once more, so a commit between its first read and its wait is
 /// never missed: the subscription is already marked and the wait returns at once.
 ///

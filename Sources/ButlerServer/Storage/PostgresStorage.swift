@@ -25,81 +25,155 @@ public final class PostgresStorage: SyncStorage, Service {
 
     public let client: PostgresClient
     let logger: Logger
+    /// Where the database is: the pool connects through it, and so does the change listener's own
+    /// connection (held outside the pool, see ``listenForChanges()``).
+    let address: Address
+    /// The `NOTIFY` channel of this database schema: nodes sharing a schema share a feed. The
+    /// listener's connection carries it as its `application_name` too (see `pg_stat_activity`).
+    public let notifyChannel: String
     /// Wakes this node's live pulls: after its own merges, and for every node's commits through
-    /// watching the feed (see ``listenForChanges()``).
+    /// `LISTEN` on ``notifyChannel`` (see ``listenForChanges()``).
     public let changes = ChangeSignal()
 
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database[?schema=name]`); the
     /// client's pool runs when ``run()`` does (add the storage to the application's services).
     public init(url: String, logger: Logger = Logger(label: "butler.server.postgres")) throws {
-        self.client = PostgresClient(configuration: try Self.configuration(url: url), backgroundLogger: logger)
+        self.address = try Address(url: url)
+        self.client = PostgresClient(configuration: address.poolConfiguration, backgroundLogger: logger)
         self.logger = logger
+        // A channel name is at most 63 bytes; two schemas sharing a prefix only wake each other
+        // spuriously (a live pull looks again and finds nothing).
+        self.notifyChannel = "butler_changes_" + String((address.schema ?? "public").prefix(40))
     }
 
-    /// Parses a PostgreSQL URL; `schema=` puts every table in that schema (one per test, or per tenant).
-    public static func configuration(url text: String) throws -> PostgresClient.Configuration {
-        guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? ""), let host = url.host, !host.isEmpty else {
-            throw ConfigurationError("the database URL must look like postgres://user:password@host:5432/database")
-        }
-        let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
-        var config = PostgresClient.Configuration(
-            host: host, port: url.port ?? 5432, username: url.user ?? "postgres", password: url.password,
-            database: database.isEmpty ? nil : database, tls: .disable)
-        for item in url.queryItems ?? [] {
-            switch item.name {
-            case "schema":
-                guard let schema = item.value, schema.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
-                    throw ConfigurationError("the database URL option schema must be a lower-case SQL identifier")
+    /// A parsed database URL.
+    struct Address: Sendable {
+        var host: String
+        var port: Int
+        var username: String
+        var password: String?
+        var database: String?
+        /// `schema=`: every table in that schema (one per test, or per tenant).
+        var schema: String?
+        var requireTLS = false
+
+        init(url text: String) throws {
+            guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? ""), let host = url.host, !host.isEmpty
+            else {
+                throw ConfigurationError("the database URL must look like postgres://user:password@host:5432/database")
+            }
+            let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+            (self.host, self.port, self.username, self.password) = (host, url.port ?? 5432, url.user ?? "postgres", url.password)
+            self.database = database.isEmpty ? nil : database
+            for item in url.queryItems ?? [] {
+                switch item.name {
+                case "schema":
+                    guard let schema = item.value, schema.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
+                        throw ConfigurationError("the database URL option schema must be a lower-case SQL identifier")
+                    }
+                    self.schema = schema
+                case "sslmode":
+                    if item.value == "require" { requireTLS = true }
+                default:
+                    throw ConfigurationError("unknown database URL option \(item.name)")
                 }
-                config.options.additionalStartupParameters.append(("search_path", schema))
-            case "sslmode":
-                if item.value == "require" { config.tls = .require(.makeClientConfiguration()) }
-            default:
-                throw ConfigurationError("unknown database URL option \(item.name)")
             }
         }
-        config.options.maximumConnections = 16
-        return config
+
+        var poolConfiguration: PostgresClient.Configuration {
+            var config = PostgresClient.Configuration(
+                host: host, port: port, username: username, password: password, database: database,
+                tls: requireTLS ? .require(.makeClientConfiguration()) : .disable)
+            if let schema { config.options.additionalStartupParameters.append(("search_path", schema)) }
+            config.options.maximumConnections = 16
+            return config
+        }
+
+        func connectionConfiguration() throws -> PostgresConnection.Configuration {
+            var config = PostgresConnection.Configuration(
+                host: host, port: port, username: username, password: password, database: database,
+                tls: requireTLS ? .require(try .init(configuration: .makeClientConfiguration())) : .disable)
+            if let schema { config.options.additionalStartupParameters.append(("search_path", schema)) }
+            return config
+        }
+    }
+
+    /// Parses a PostgreSQL URL into the pool's configuration.
+    public static func configuration(url text: String) throws -> PostgresClient.Configuration {
+        try Address(url: text).poolConfiguration
     }
 
     /// Runs the connection pool and, beside it, the listener that wakes live pulls for the
-    /// commits of every node; both stop when the pool does.
+    /// commits of every node; the listener stops on graceful shutdown, the pool when its task ends.
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.client.run() }
-            // Ends with the pool on graceful shutdown, not by losing its connection.
             group.addTask { await cancelWhenGracefulShutdown { await self.listenForChanges() } }
             await group.next()
             group.cancelAll()
         }
     }
 
-    /// Watches the feed for the commits of every node: every 200 ms one short query asks which
-    /// zones moved past the last sequence number seen, and wakes this node's live pulls of those
-    /// zones. No connection is held between queries, so the pool never waits for this at shutdown
-    /// or after a database restart (a listener holding a pooled connection on `LISTEN` hung a
-    /// node's shutdown in the real-process run). A failed query is asked again from the same
-    /// sequence number, so a commit made while the database was away still wakes its pulls.
+    /// Wakes this node's live pulls for every node's commits. Each merge transaction with a change
+    /// runs `pg_notify` on ``notifyChannel`` naming its zones, delivered only if it commits; this
+    /// holds one connection of its own on `LISTEN` — outside the pool, so neither the pool's
+    /// shutdown nor its leases ever wait on it (a pooled listener hung a node's shutdown after a
+    /// database restart in the real-process run). On every (re)connection, once listening, it
+    /// notes the feed's newest sequence number; after a lost connection it first wakes the zones
+    /// whose records moved past the last number noted, so a commit made while no one listened
+    /// still wakes its pulls (a commit seen twice costs one spurious look).
     func listenForChanges() async {
         let changes = changes
-        var seen: Int64? = nil
+        var noted: Int64? = nil
+        var attempt = 0
         while !Task.isCancelled {
-            // First sleep: the pool's `run()` starts beside this task.
-            try? await Task.sleep(for: .milliseconds(200))
             do {
-                guard let after = seen else {
-                    seen = try await latestCursor()
-                    continue
+                var configuration = try address.connectionConfiguration()
+                configuration.options.additionalStartupParameters.append(("application_name", notifyChannel))
+                let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+                // Closed on every path (a connection must not be dropped open), then any error rethrown.
+                let listened: Result<Void, any Error>
+                do {
+                    try await withTaskCancellationHandler {
+                        try await connection.listen(on: notifyChannel) { notifications in
+                            if let after = noted { changes.publish(zones: try await Self.zonesChanged(after: after, on: connection, logger: logger)) }
+                            noted = try await Self.latestCursor(on: connection, logger: logger)
+                            attempt = 0
+                            for try await notification in notifications {
+                                changes.publish(zones: notification.payload.split(separator: ",").compactMap { try? Zone(String($0)) })
+                            }
+                        }
+                    } onCancel: {
+                        connection.close().whenComplete { _ in }
+                    }
+                    listened = .success(())
+                } catch {
+                    listened = .failure(error)
                 }
-                let moved = try await zonesChanged(after: after)
-                if let latest = moved.latest {
-                    changes.publish(zones: moved.zones)
-                    seen = latest
-                }
+                try? await connection.close()
+                try listened.get()
             } catch {
-                continue
+                if Task.isCancelled { return }
+                if attempt == 0 { logger.notice("change listener lost its connection; reconnecting", metadata: ["error.message": "\(String(reflecting: error))"]) }
             }
+            attempt += 1
+            // 0.2 s, then up to 5 s apart while the database is away.
+            try? await Task.sleep(for: .milliseconds(min(5_000, 200 * attempt)))
         }
+    }
+
+    /// The zones of the records changed after feed position `seq`.
+    static func zonesChanged(after seq: Int64, on connection: PostgresConnection, logger: Logger) async throws -> [Zone] {
+        let rows = try await connection.query("SELECT DISTINCT zone FROM records WHERE seq > \(seq)", logger: logger)
+        var zones: [Zone] = []
+        for try await (zone) in rows.decode(String.self) { if let zone = try? Zone(zone) { zones.append(zone) } }
+        return zones
+    }
+
+    static func latestCursor(on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+        let rows = try await connection.query("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM records", logger: logger)
+        for try await (value) in rows.decode(Int64.self) { return value }
+        return 0
     }
 
     /// The schema named in the search path, created if missing.
@@ -204,6 +278,7 @@ public final class PostgresStorage: SyncStorage, Service {
     public func merge(_ deltas: [RecordState], by device: DeviceRecord, at now: Date) async throws -> [MergeOutcome] {
         guard !deltas.isEmpty else { return [] }
         let logger = logger
+        let channel = notifyChannel
         let (outcomes, touchedZones) = try await client.withTransaction(logger: logger) { tx -> ([MergeOutcome], Set<Zone>) in
             // The feed lock first: see the type's documentation for why this makes the feed gap-free.
             // It also serialises the audit chain and replica bindings across nodes.
@@ -254,6 +329,9 @@ public final class PostgresStorage: SyncStorage, Service {
                     ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, seq = EXCLUDED.seq
                     """, logger: logger)
                 try await Self.updateDigests(tx, zip(changed, bodies).map { ($0.id.rawValue, $0.zone.rawValue, Array($1.utf8)) }, logger: logger)
+                // Delivered to every node's listener when (and only if) this transaction commits.
+                let touched = Set(zones).sorted().joined(separator: ",")
+                try await tx.query("SELECT pg_notify(\(channel), \(touched))", logger: logger)
             }
             if !result.audited.isEmpty {
                 var head: (seq: Int64, hash: String) = (0, AuditEntry.genesis)
@@ -343,24 +421,8 @@ public final class PostgresStorage: SyncStorage, Service {
         return (states, last, more)
     }
 
-    /// The zones of the records changed after feed position `seq`, and the newest position among
-    /// them (`nil` when nothing changed): the live-pull watcher's one query.
-    func zonesChanged(after seq: Int64) async throws -> (zones: [Zone], latest: Int64?) {
-        let rows = try await client.query(
-            "SELECT zone, MAX(seq)::BIGINT FROM records WHERE seq > \(seq) GROUP BY zone", logger: logger)
-        var zones: [Zone] = []
-        var latest: Int64? = nil
-        for try await (zone, last) in rows.decode((String, Int64).self) {
-            if let zone = try? Zone(zone) { zones.append(zone) }
-            latest = max(latest ?? last, last)
-        }
-        return (zones, latest)
-    }
-
     public func latestCursor() async throws -> Int64 {
-        let rows = try await client.query("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM records", logger: logger)
-        for try await (value) in rows.decode(Int64.self) { return value }
-        return 0
+        try await client.withConnection { [logger] in try await Self.latestCursor(on: $0, logger: logger) }
     }
 
     public func records(zones: [Zone]) async throws -> [RecordState] {
