@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 Samples/install-deps.sh iproute2 nftables faketime
 # schemathesis fuzzes the live server from Protocol/openapi.yaml (PyPI).
 command -v schemathesis >/dev/null || python3 -m pip install -q schemathesis >/dev/null 2>&1 || echo "could not install schemathesis: its test will say it was skipped" >&2
+# The screens (issue 16) are tested in a real browser: headless Chromium driven by selenium (PyPI);
+# a CJK font so the screenshots show the Chinese labels.
+Samples/install-deps.sh chromium chromium-driver fonts-wqy-zenhei
+python3 -c "import selenium" 2>/dev/null || python3 -m pip install -q selenium >/dev/null 2>&1 || echo "could not install selenium: the browser tests will say they were skipped" >&2
 eval "$(Tests/postgres.sh start)"
 trap 'Tests/postgres.sh stop' EXIT
 swift build --build-tests
