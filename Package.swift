@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
         // Already built for Hummingbird; named for NIOHTTP1's `HTTPParserError` (a request cut mid-body).
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        // The supervisor console's server-rendered HTML (issue 16).
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
     ],
     targets: [
         .target(
@@ -78,7 +80,11 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
+                // The supervisor console: its templates and its passwords' scrypt hash.
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            resources: [.copy("Console/Templates")]
         ),
         .executableTarget(
             name: "butler",

@@ -18,7 +18,7 @@ struct ButlerServerCommand: AsyncParsableCommand {
             Register each handheld before it can sync; the token is printed once:
               butler-server device add --data ./butler-data --name li-handheld --role butler --zones east-3
             """,
-        subcommands: [Serve.self, Device.self, Audit.self, Check.self, Blobs.self],
+        subcommands: [Serve.self, Device.self, ConsoleUserCommand.self, Audit.self, Check.self, Blobs.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -64,9 +64,18 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("estate-utc-offset"),
         help: ArgumentHelp("The estate's time zone, like +08:00; west of UTC as --estate-utc-offset=-05:00 (env BUTLER_ESTATE_UTC_OFFSET; default +08:00).", valueName: "±hh:mm"))
     var estateUTCOffset: String?
+    @Option(
+        name: .customLong("console-session-hours"),
+        help: ArgumentHelp("How long a supervisor console sign-in lasts, however active (env BUTLER_CONSOLE_SESSION_HOURS; default 12).", valueName: "hours"))
+    var consoleSessionHours: String?
 
     func run() async throws {
         var config = try data.configuration()
+        if let consoleSessionHours {
+            do { config.console.sessionLifetime = try ConsoleConfiguration.parseHours(consoleSessionHours, name: "--console-session-hours") } catch let error as ConfigurationError {
+                throw ValidationError(error.message)
+            }
+        }
         if let host { config.host = host }
         if let port {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
@@ -303,3 +312,84 @@ private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 #else
 private let RLIMIT_NOFILE_VALUE = RLIMIT_NOFILE
 #endif
+
+// MARK: The supervisor console's accounts (issue 16)
+
+struct ConsoleUserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "console-user",
+        abstract: "Add, list and revoke supervisor console accounts (works while the server runs).",
+        discussion: """
+            Supervisors sign in to the console at http://HOST:PORT/console with a name and a password. A password \
+            rather than a one-time sign-in link: supervisors sign in again and again from a shared tablet, and the \
+            server has no mail or SMS channel to deliver a link. The password is read from standard input and kept \
+            only as a salted scrypt hash (a random salt per user, the cost parameters stored beside it).
+            """,
+        subcommands: [Add.self, List.self, Revoke.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a supervisor's console account; the password is read from standard input.",
+            discussion: """
+                The first line of standard input is the password (at least 10 characters); nothing is printed on \
+                stdout. Only its scrypt hash (swift-crypto's KDF.Scrypt, N=2^15, r=8, p=1, a random 16-byte salt) \
+                is stored; a sign-in compares hashes in constant time.
+
+                Example:
+                  printf '%s\\n' 'correct horse battery' | butler-server console-user add --data ./butler-data --name zhou --zones east-3,east-4
+                """)
+        @OptionGroup var data: DataOptions
+        @Option(help: "A unique console user name (letters, digits, '.', '_', '-').") var name: String
+        @Option(help: ArgumentHelp("Comma-separated zones the supervisor oversees.", valueName: "z1[,z2]")) var zones: String
+
+        func run() async throws {
+            let zones = try zones.split(separator: ",").map { try Zone(String($0).trimmingCharacters(in: .whitespaces)) }
+            guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+                throw ValidationError("write the password on standard input, e.g. printf '%s\\n' 'the password' | butler-server console-user add …")
+            }
+            let (name, password) = (name, line)
+            try await ButlerServer.withStorage(try data.configuration()) { storage, _ in
+                try await ConsoleAccounts(storage: storage).add(name: name, zones: zones, password: password)
+            }
+            FileHandle.standardError.write(Data("added console user \(name)\n".utf8))
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List console accounts (never their password hashes).",
+            discussion: "Example:\n  butler-server console-user list --data ./butler-data --json")
+        @OptionGroup var data: DataOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let users = try await ButlerServer.withStorage(try data.configuration()) { storage, _ in
+                try await ConsoleAccounts(storage: storage).list()
+            }
+            if json {
+                print(JSONValue.array(users.map(\.jsonValue)).canonicalString)
+            } else {
+                for user in users {
+                    let state = user.revokedAt.map { "revoked \(Timestamp.format($0))" } ?? "active"
+                    print("\(user.name)\t\(user.role.rawValue)\t\(user.zones.map(\.rawValue).joined(separator: ","))\t\(state)")
+                }
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a console account: its sessions end at once and it can no longer sign in.",
+            discussion: "Example:\n  butler-server console-user revoke --data ./butler-data --name zhou")
+        @OptionGroup var data: DataOptions
+        @Option(help: "The console user name.") var name: String
+
+        func run() async throws {
+            let name = name
+            try await ButlerServer.withStorage(try data.configuration()) { storage, _ in
+                try await ConsoleAccounts(storage: storage).revoke(name: name)
+            }
+            FileHandle.standardError.write(Data("revoked console user \(name)\n".utf8))
+        }
+    }
+}

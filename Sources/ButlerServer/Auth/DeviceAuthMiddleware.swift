@@ -7,9 +7,13 @@ import Hummingbird
 struct DeviceAuthMiddleware: RouterMiddleware {
     typealias Context = ButlerRequestContext
     let storage: any SyncStorage
+    /// The console's devices page shows when each device was last seen (`nil`: not noted).
+    var lastSeen: LastSeen? = nil
+    var clock: any WallClock = SystemWallClock()
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let device = try await Self.authenticate(request, storage: storage)
+        await lastSeen?.note(device.name, at: clock.now(), logger: context.logger)
         var context = context
         context.device = device
         context.logger[metadataKey: "butler.device"] = "\(device.name)"

@@ -31,6 +31,10 @@ public struct DeviceRegistry: Sendable {
             throw ModelError(.invalidValue, "a device name must be 1–64 characters without control characters")
         }
         guard !zones.isEmpty else { throw ModelError(.invalidValue, "a device needs at least one zone") }
+        // The console's users merge under `console:NAME` (``ConsoleUser/deviceName``): no device takes such a name.
+        guard !name.hasPrefix(ConsoleUser.devicePrefix) else {
+            throw ModelError(.invalidValue, "device names starting with \"\(ConsoleUser.devicePrefix)\" are kept for the supervisor console")
+        }
         let token = DeviceTokens.mint()
         try await storage.addDevice(name: name, role: role, zones: zones, tokenHash: DeviceTokens.hash(token), at: now)
         return token

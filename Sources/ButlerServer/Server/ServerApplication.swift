@@ -89,12 +89,26 @@ public func buildRouter(
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
-    let v1 = router.group("v1").add(middleware: DeviceAuthMiddleware(storage: storage)).group(context: DeviceRequestContext.self)
+    let console = storage as? any ConsoleStorage
+    let v1 = router.group("v1")
+        .add(middleware: DeviceAuthMiddleware(storage: storage, lastSeen: console.map { LastSeen(storage: $0) }, clock: configuration.clock))
+        .group(context: DeviceRequestContext.self)
     SyncRoutes(storage: storage, configuration: configuration).register(on: v1)
     BlobRoutes(storage: storage, blobs: blobs, configuration: configuration).register(on: v1)
     ViewRoutes(storage: storage, configuration: configuration).register(on: v1)
     RecordRoutes(storage: storage).register(on: v1)
     IntegrityRoutes(storage: storage, configuration: configuration).register(on: v1)
+    // The supervisor console (`Console/`): pages for people, signed in with their own cookie.
+    if let console {
+        do {
+            let sessions = ConsoleSessions(storage: console, configuration: configuration.console, clock: configuration.clock)
+            let pages = try ConsolePages.load(calendar: configuration.calendar)
+            ConsoleRoutes(storage: storage, console: console, blobs: blobs, configuration: configuration, sessions: sessions, pages: pages)
+                .register(on: router)
+        } catch {
+            Logger(label: "butler.server").error("the supervisor console is off: \(error)")
+        }
+    }
     return router
 }
 

@@ -65,6 +65,8 @@ public struct ServerConfiguration: Sendable {
     /// push survives power loss. The deterministic simulation alone sets ``Durability/processCrash``
     /// for its in-process nodes (see ``Durability``). PostgreSQL's durability is its own.
     public var durability: Durability = .powerLoss
+    /// The supervisor console's settings (sessions' lifetime), see ``ConsoleConfiguration``.
+    public var console = ConsoleConfiguration()
 
     public init() {}
 
@@ -113,6 +115,7 @@ public struct ServerConfiguration: Sendable {
                 throw ConfigurationError("BUTLER_ESTATE_UTC_OFFSET: \(error.message)")
             }
         }
+        config.console = try ConsoleConfiguration.fromEnvironment(environment)
         do {
             if let name = try LogLevelSetting.levelName(in: environment, acceptingLegacy: true) { config.logLevel = Logger.Level(rawValue: name) ?? .info }
         } catch let error as ModelError {

@@ -223,6 +223,7 @@ public final class PostgresStorage: SyncStorage, Service {
                     """, logger: logger)
                 try await tx.query("CREATE INDEX IF NOT EXISTS records_type ON records(type)", logger: logger)
                 try await Self.migrateIntegrity(tx, logger: logger)
+                try await Self.migrateConsole(tx, logger: logger)
             }
         }
     }

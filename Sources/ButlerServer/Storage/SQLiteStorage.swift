@@ -85,6 +85,7 @@ public final class SQLiteStorage: SyncStorage {
                 """)
         }
         Self.registerIntegrityMigration(&migrator)
+        Self.registerConsoleMigration(&migrator)
         try migrator.migrate(pool)
     }
 
