@@ -130,8 +130,12 @@ struct ConsolePages: Sendable {
         (type == .inspectionForm ? "/console/forms/" : "/console/records/") + id.rawValue
     }
 
-    static func describe(_ value: JSONValue) -> String {
-        if let s = value.stringValue { return s }
+    /// A value as a person reads it: a checklist result by its label, a status by its state and round.
+    static func describe(_ value: JSONValue, field: FieldPath? = nil) -> String {
+        if let s = value.stringValue {
+            if field?.segments.last == "result", let result = ChecklistResult(rawValue: s) { return resultLabel(result).text }
+            return s
+        }
         if let result = value["result"]?.stringValue, let r = ChecklistResult(rawValue: result) { return resultLabel(r).text }
         if let state = value["state"]?.stringValue, let round = value["round"]?.intValue {
             return "\(FormState(rawValue: state).map(stateLabel) ?? state)（第 \(round) 轮）"
@@ -198,14 +202,14 @@ struct ConsolePages: Sendable {
             [
                 "field": conflict.field.rawValue, "rule": conflict.rule.rawValue, "ruleLabel": Self.ruleLabel(conflict.rule),
                 "explanation": conflict.explanation,
-                "values": conflict.values.map { ["value": Self.describe($0.value), "author": $0.author] as [String: Any] },
+                "values": conflict.values.map { ["value": Self.describe($0.value, field: conflict.field), "author": $0.author] as [String: Any] },
             ]
         }
         let late = form.conflicts.filter { $0.rule == .lateEdit }.map { conflict -> [String: Any] in
             [
                 "field": conflict.field.rawValue, "explanation": conflict.explanation,
-                "current": conflict.values.isEmpty ? "（已删除）" : conflict.values.map { "\(Self.describe($0.value))（\($0.author)）" }.joined(separator: "、"),
-                "submitted": conflict.submitted.isEmpty ? "（无）" : conflict.submitted.map(Self.describe).joined(separator: "、"),
+                "current": conflict.values.isEmpty ? "（已删除）" : conflict.values.map { "\(Self.describe($0.value, field: conflict.field))（\($0.author)）" }.joined(separator: "、"),
+                "submitted": conflict.submitted.isEmpty ? "（无）" : conflict.submitted.map { Self.describe($0, field: conflict.field) }.joined(separator: "、"),
             ]
         }
         let state = form.status.state

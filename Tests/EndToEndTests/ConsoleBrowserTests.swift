@@ -1,0 +1,149 @@
+import ButlerModel
+import ButlerTestSupport
+import Foundation
+import Testing
+
+/// The supervisor console in a real browser (issue 16): real `butler-server` and `butler`
+/// processes, headless Chromium driven by `Tests/browser/console.py`, then the real state checked.
+@Suite("End to end: the supervisor console in a browser", .serialized)
+struct ConsoleBrowserTests {
+    static let password = "correct horse battery"
+
+    /// Chromium, chromedriver and selenium (what `Tests/run.sh` installs).
+    static let browserAvailable: Bool = {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium"),
+            FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver")
+        else { return false }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import selenium"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }()
+
+    static let script = Binaries.packageRoot.appendingPathComponent("Tests/browser/console.py")
+
+    static func python(_ arguments: [String], timeout: Duration = .seconds(180)) async throws -> CommandResult {
+        try await runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + arguments, timeout: timeout)
+    }
+
+    /// A small real PNG (a gradient), so the browser has something to draw as a thumbnail.
+    static func writePNG(_ url: URL) async throws {
+        let code = """
+            import struct, sys, zlib
+            w, h = 320, 240
+            rows = b"".join(b"\\x00" + b"".join(bytes((x * 255 // w, y * 255 // h, 120)) for x in range(w)) for y in range(h))
+            def chunk(kind, data):
+                return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+            png = b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+            open(sys.argv[1], "wb").write(png)
+            """
+        let result = try await python(["-c", code, url.path])
+        guard result.status == 0 else { throw TestFailure("could not write a PNG: \(result.stderr)") }
+    }
+
+    /// Copies the screenshots where CI keeps artifacts.
+    static func keep(_ screens: URL, backend: Backend) {
+        let artifacts = Binaries.packageRoot.appendingPathComponent(".build/test-artifacts/screens/\(backend.rawValue)")
+        try? FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: screens.path)) ?? [] {
+            let target = artifacts.appendingPathComponent(name)
+            try? FileManager.default.removeItem(at: target)
+            try? FileManager.default.copyItem(at: screens.appendingPathComponent(name), to: target)
+        }
+    }
+
+    @Test(
+        "a butler submits a form with a photo and a conflict; a supervisor signs in, sees both and reviews it in Chromium; the butler's device shows it reviewed",
+        .enabled(if: browserAvailable, "SKIPPED: chromium, chromedriver or selenium is missing (Tests/run.sh installs them)"),
+        arguments: Backend.available)
+    func review(_ backend: Backend) async throws {
+        let cluster = try await Cluster.processes("console-\(backend.rawValue)", backend: backend)
+        let server = cluster.node
+        let scratch = cluster.scratch
+        let screens = scratch.path("screens")
+        try FileManager.default.createDirectory(at: screens, withIntermediateDirectories: true)
+        var stopped = false
+        defer { if !stopped { cluster.terminate() } }
+
+        // Two butlers of east-3 and the supervisor's console account (password on stdin).
+        let liToken = try await server.addDevice("li", role: .butler, zones: ["east-3"])
+        let wangToken = try await server.addDevice("wang", role: .butler, zones: ["east-3"])
+        let add = try await runCommand(
+            URL(fileURLWithPath: "/bin/bash"),
+            ["-c", "printf '%s\\n' \"$1\" | \"$2\" console-user add --data \"$3\" --name zhou --zones east-3,east-4 \"${@:4}\"", "sh",
+             Self.password, Binaries.url("butler-server").path, server.data.path] + server.storeArguments)
+        #expect(add.status == 0 && add.stdout.isEmpty, "console-user add: \(add.stderr)")
+
+        func li(_ args: [String]) async throws -> CommandResult { try await runCommand("butler", ["--home", scratch.path("li").path] + args) }
+        func wang(_ args: [String]) async throws -> CommandResult { try await runCommand("butler", ["--home", scratch.path("wang").path] + args) }
+        #expect(try await li(["init", "--server", server.url, "--token", liToken, "--name", "李管家"]).status == 0)
+        #expect(try await wang(["init", "--server", server.url, "--token", wangToken, "--name", "王管家"]).status == 0)
+
+        // Li opens a patrol form; both handhelds have it; each, offline, judges the stairwell
+        // lights differently (a defect-wins conflict); Li attaches a photo and submits.
+        let form = try await li(["form", "new", "--template", "building-patrol", "--zone", "east-3", "--place", "3号楼2单元 楼梯间"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try await li(["sync", "--quiet"]).status == 0)
+        #expect(try await wang(["sync", "--quiet"]).status == 0)
+        #expect(try await li(["form", "set", form, "stairwell-lights", "--result", "ok"]).status == 0)
+        #expect(try await wang(["form", "set", form, "stairwell-lights", "--result", "defect", "--note", "3F 走廊灯不亮"]).status == 0)
+        #expect(try await wang(["sync", "--quiet"]).status == 0)
+        let photo = scratch.path("IMG_0001.png")
+        try await Self.writePNG(photo)
+        let sha = try await li(["photo", "add", form, photo.path, "--item", "stairwell-lights"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(Photo.isSHA256(sha))
+        #expect(try await li(["sync", "--quiet"]).status == 0)
+        #expect(try await li(["form", "submit", form]).status == 0)
+        #expect(try await li(["sync", "--quiet"]).status == 0)
+
+        // For the overdue page: a rectification notice past its deadline, and an urgent repair
+        // completed now, whose callback falls due within 24 hours.
+        let other = try await li(["form", "new", "--template", "building-patrol", "--zone", "east-3", "--place", "5号楼 大堂"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try await li(["form", "set", other, "hygiene", "--result", "defect", "--note", "3F 楼道堆放杂物"]).status == 0)
+        // A deadline must be in the future when the notice is raised: three seconds, then it passes.
+        let deadline = Date().addingTimeInterval(3)
+        let soon = Timestamp.format(deadline)
+        let notice = try await li(["notice", "new", other, "hygiene", "--party", "cleaning", "--due", soon, "--note", "清理3F楼道杂物"])
+        #expect(notice.status == 0, "notice new: \(notice.stderr)")
+        let order = try await li(["workorder", "new", "--zone", "east-3", "--place", "5号楼 301", "--category", "urgent-utility", "--description", "停水"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try await li(["workorder", "start", order]).status == 0)
+        #expect(try await li(["workorder", "complete", order]).status == 0)
+        #expect(try await li(["sync", "--quiet"]).status == 0)
+
+        try await Task.sleep(for: .seconds(max(0, deadline.timeIntervalSinceNow) + 0.5))
+
+        // The browser: wrong password, sign in, overview, the form with its photo and conflict, review.
+        let note = "楼梯灯已报修，同意"
+        let run = try await Self.python([Self.script.path, "main", server.url, "zhou", Self.password, form, note, screens.path])
+        Self.keep(screens, backend: backend)
+        #expect(run.status == 0, "console.py: \(run.stderr)\n\(run.stdout)")
+
+        // The review went through the merge as console:zhou, and Li's handheld receives it.
+        let audit = try await runCommand("butler-server", ["audit", "show", "--data", server.data.path, "--json", form] + server.storeArguments)
+        #expect(try JSONParser.parse(audit.stdout).arrayValue?.last?["device"] == "console:zhou", "\(audit.stdout)")
+        #expect(try await li(["sync", "--quiet"]).status == 0)
+        let shown = try JSONParser.parse(try await li(["form", "show", form, "--json"]).stdout)
+        #expect(shown["status"] == "reviewed", "\(shown["status"]?.canonicalString ?? "")")
+        #expect(shown.canonicalString.contains(note))
+        #expect(!server.log.contains("request failed"), "\(server.log)")
+
+        // An expired session is sent back to sign in: the same store under a server whose
+        // sessions last two seconds.
+        await cluster.stop()
+        stopped = true
+        let short = ServerProcess(data: server.data, storeArguments: server.storeArguments, environment: ["BUTLER_CONSOLE_SESSION_HOURS": "0.0006"])
+        try await short.start()
+        defer { short.terminate() }
+        let expiry = try await Self.python([Self.script.path, "expiry", short.url, "zhou", Self.password, "4", screens.path])
+        Self.keep(screens, backend: backend)
+        #expect(expiry.status == 0, "console.py expiry: \(expiry.stderr)\n\(expiry.stdout)")
+        #expect(!short.log.contains("request failed"), "\(short.log)")
+        await short.stop()
+    }
+}
