@@ -248,4 +248,50 @@ struct ConsoleRouteTests {
             #expect(try await Self.get(client, "/console", session: session).status == .seeOther)
         }
     }
+
+    @Test("the form page highlights a late edit beside what was submitted", arguments: Backend.available)
+    func lateEdits(_ backend: Backend) async throws {
+        try await ServerFixture.with(backend) { f in
+            try await ConsoleAccounts(storage: f.storage, cost: .fast).add(name: "zhou", zones: [try Zone("east-3")], password: Self.password)
+            try await f.app().test(.router) { client in
+                let template = Deltas.template
+                let created = Deltas.form()
+                // Li records a defect and submits; Wang, who saw only the new form, marks it ok.
+                var li = created
+                let defect = try InspectionForm.setResult(
+                    &li, item: "fire-door", result: .defect, note: nil, template: template, at: ServerFixture.now, stamp: Deltas.stamp("li-dev", Self.t0 + 5))
+                let submit = try InspectionForm.submit(&li, stamp: Deltas.stamp("li-dev", Self.t0 + 10))
+                var wang = created
+                let late = try InspectionForm.setResult(
+                    &wang, item: "fire-door", result: .ok, note: nil, template: template, at: ServerFixture.now, stamp: Deltas.stamp("wang-dev", Self.t0 + 20))
+                #expect(try await f.push(client, as: "li", [created, defect, submit]).map(\.status) == [.accepted, .accepted, .accepted])
+                #expect(try await f.push(client, as: "wang", [late]).map(\.status) == [.accepted])
+                let session = try #require(try await Self.signIn(client))
+                let page = String(buffer: try await Self.get(client, "/console/forms/form-1", session: session).body)
+                #expect(page.contains("id=\"late-edits\""))
+                #expect(page.contains("items/fire-door/result"))
+                #expect(page.contains("提交时为 <strong>不合格</strong>"), "the submitted defect is shown beside the late ok")
+                #expect(page.contains("class=\"late\" id=\"item-fire-door\""), "the item is highlighted")
+                let overview = String(buffer: try await Self.get(client, "/console", session: session).body)
+                #expect(overview.contains("处迟到修改"))
+            }
+        }
+    }
+
+    @Test("two clicks of one supervisor at once: one review lands, the other is refused and shown, nothing else changes", arguments: Backend.available)
+    func doubleClick(_ backend: Backend) async throws {
+        try await withConsole(backend) { f, client in
+            let first = try #require(try await Self.signIn(client))
+            let second = try #require(try await Self.signIn(client))
+            let (t1, t2) = (try await Self.csrf(client, session: first), try await Self.csrf(client, session: second))
+            async let a = Self.post(client, "/console/forms/form-1/review", session: first, [("csrf", t1), ("note", "第一次")])
+            async let b = Self.post(client, "/console/forms/form-1/review", session: second, [("csrf", t2), ("note", "第二次")])
+            let statuses = [try await a.status, try await b.status]
+            #expect(statuses.filter { $0 == .seeOther }.count == 1, "\(statuses)")
+            #expect(statuses.filter { $0 == .conflict }.count == 1, "\(statuses)")
+            let form = try InspectionForm(JSONParser.parseRecordState(try #require(try await f.storage.encodedRecord(id: RecordID("form-1")))))
+            #expect(form.status.state == .reviewed)
+            #expect(form.reviewNotes.count == 1)
+        }
+    }
 }

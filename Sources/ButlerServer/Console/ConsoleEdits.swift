@@ -37,27 +37,31 @@ public enum ConsoleEdits {
         DeviceRecord(name: user.deviceName, role: user.role, zones: user.zones, createdAt: user.createdAt, revokedAt: user.revokedAt)
     }
 
-    /// The replica the server issued to `user`, issuing and binding one on first use.
-    public static func replica(for user: ConsoleUser, storage: any SyncStorage, entropy: any EntropySource, now: Date) async throws -> ReplicaID {
-        if let bound = try await storage.replicaBindings().first(where: { $0.device == user.deviceName }) {
-            return try ReplicaID(bound.replica)
+    /// The replica the server binds to `user`: one per user, the same on every request and node,
+    /// so that two decisions of one user built from the same state take the same dot and the
+    /// second is refused (`dot-reused`) instead of both landing.
+    ///
+    /// Its id is derived from the user's password hash (salted, kept only in the store), so no
+    /// device can predict it and claim it first; it is bound to `console:NAME` on first use.
+    public static func replica(for user: ConsoleUser, storage: any SyncStorage, now: Date) async throws -> ReplicaID {
+        let digest = ConsoleSecrets.hash("butler-console-replica\u{0}" + user.passwordHash)
+        let replica = try ReplicaID("r" + digest.prefix(16))
+        if try await storage.bindReplica(replica, to: user.deviceName, at: now) { return replica }
+        guard try await storage.replicaBindings().contains(where: { $0.replica == replica.rawValue && $0.device == user.deviceName }) else {
+            throw ModelError(.foreignDot, "the console replica of \(user.name) is bound to another device")
         }
-        for _ in 0..<8 {
-            let replica = try ReplicaID("r" + entropy.hex(bytes: 8))
-            if try await storage.bindReplica(replica, to: user.deviceName, at: now) { return replica }
-        }
-        throw ModelError(.invalidValue, "could not issue a replica id for console user \(user.name)")
+        return replica
     }
 
     /// Applies `action` to form `id` as `user`; returns the refusal to show when the merge (or the
     /// model) refused it — nothing is changed then — and `nil` when it was merged.
     public static func apply(
-        _ action: Action, form id: RecordID, note: String?, user: ConsoleUser, storage: any SyncStorage, entropy: any EntropySource, now: Date
+        _ action: Action, form id: RecordID, note: String?, user: ConsoleUser, storage: any SyncStorage, now: Date
     ) async throws -> ModelError? {
         guard let bytes = try await storage.encodedRecord(id: id) else { return ModelError(.unknownRecord, "no form \(id)") }
         let state = try JSONParser.parseRecordState(bytes)
         guard state.type == .inspectionForm, user.zones.contains(state.zone) else { return ModelError(.unknownRecord, "no form \(id)") }
-        let replica = try await replica(for: user, storage: storage, entropy: entropy, now: now)
+        let replica = try await replica(for: user, storage: storage, now: now)
         let delta: RecordState
         do {
             delta = try Self.delta(action, on: state, replica: replica, author: user.deviceName, note: note, now: now)

@@ -52,8 +52,7 @@ struct ConsoleRoutes: Sendable {
                     let form = try await form(context.parameters.get("id"), for: signedIn.user)
                 else { return notFound(signedIn) }
                 let refusal = try await ConsoleEdits.apply(
-                    action, form: form.id, note: fields["note"], user: signedIn.user, storage: storage, entropy: configuration.entropy,
-                    now: configuration.clock.now())
+                    action, form: form.id, note: fields["note"], user: signedIn.user, storage: storage, now: configuration.clock.now())
                 if let refusal {
                     context.logger.notice(
                         "console edit refused",
