@@ -146,4 +146,39 @@ struct ConsoleBrowserTests {
         #expect(!short.log.contains("request failed"), "\(short.log)")
         await short.stop()
     }
+
+    @Test("console-user add, list and revoke: the password from stdin, nothing on stdout, clear errors that change nothing")
+    func accountsContract() async throws {
+        let scratch = Scratch("console-cli")
+        let data = scratch.path("data").path
+        func add(_ password: String, _ args: [String]) async throws -> CommandResult {
+            try await runCommand(
+                URL(fileURLWithPath: "/bin/bash"), ["-c", "printf '%s' \"$1\" | \"$2\" console-user add --data \"$3\" \"${@:4}\"", "bash", password,
+                Binaries.url("butler-server").path, data] + args)
+        }
+        let added = try await add(Self.password + "\n", ["--name", "zhou", "--zones", "east-3,east-4"])
+        #expect(added.status == 0 && added.stdout.isEmpty, "\(added.stderr)")
+        for (password, args, message) in [
+            (Self.password + "\n", ["--name", "zhou", "--zones", "east-3"], "already exists"),
+            ("short\n", ["--name", "li", "--zones", "east-3"], "10–1024"),
+            ("", ["--name", "li", "--zones", "east-3"], "standard input"),
+            (Self.password + "\n", ["--name", "li wang", "--zones", "east-3"], "letters, digits"),
+        ] {
+            let refused = try await add(password, args)
+            #expect(refused.status != 0 && refused.stdout.isEmpty && refused.stderr.contains(message), "\(args): \(refused.stderr)")
+        }
+        let list = try await runCommand("butler-server", ["console-user", "list", "--data", data, "--json"])
+        let users = try JSONParser.parse(list.stdout).arrayValue ?? []
+        #expect(users.count == 1 && users.first?["name"] == "zhou" && users.first?["revokedAt"] == .null)
+        #expect(!list.stdout.contains("scrypt"))
+        let revoke = try await runCommand("butler-server", ["console-user", "revoke", "--data", data, "--name", "zhou"])
+        #expect(revoke.status == 0 && revoke.stdout.isEmpty)
+        #expect(try await runCommand("butler-server", ["console-user", "revoke", "--data", data, "--name", "nobody"]).status != 0)
+        let text = try await runCommand("butler-server", ["console-user", "list", "--data", data]).stdout
+        #expect(text.hasPrefix("zhou\tsupervisor\teast-3,east-4\trevoked "))
+        let help = try await runCommand("butler-server", ["console-user", "add", "--help"])
+        #expect(help.stdout.contains("scrypt") && help.stdout.contains("Example"))
+        let device = try await runCommand("butler-server", ["device", "add", "--data", data, "--name", "console:zhou", "--role", "supervisor", "--zones", "east-3"])
+        #expect(device.status != 0 && device.stdout.isEmpty, "no device may take a console user's merge name")
+    }
 }
