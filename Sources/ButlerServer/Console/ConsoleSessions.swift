@@ -73,8 +73,6 @@ public struct ConsoleSessions: Sendable {
 public struct ConsoleConfiguration: Sendable {
     /// How long a session opens pages after sign-in, however active (absolute, not sliding).
     public var sessionLifetime: TimeInterval = 12 * 3600
-    /// The scrypt cost of new passwords.
-    public var passwordCost: ConsolePassword.Cost = .standard
 
     public init() {}
 
