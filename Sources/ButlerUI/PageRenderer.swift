@@ -1,0 +1,40 @@
+import Foundation
+import Hummingbird
+import Mustache
+
+/// The page templates (`Pages/*.mustache`, bundled with this module) and how a page becomes a response.
+struct PageRenderer: Sendable {
+    let library: MustacheLibrary
+
+    static func bundled() async throws -> PageRenderer {
+        guard let directory = Bundle.module.resourceURL?.appendingPathComponent("Pages").path else {
+            throw PageError(.internalServerError, "出错了", "the page templates are missing from this build")
+        }
+        return PageRenderer(library: try await MustacheLibrary(directory: directory))
+    }
+
+    /// The page `name` rendered with `data`, as an HTML response that no other site may frame or
+    /// script, and that no cache keeps (it holds the form token).
+    func page(_ name: String, _ data: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
+        let html = library.render(data, withTemplate: name) ?? "<!doctype html><p>page \(name) is missing</p>"
+        return Response(status: status, headers: Self.headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    func error(_ error: PageError, back: String = "/") -> Response {
+        page("error", ["title": error.title, "message": error.message, "back": back], status: error.status)
+    }
+
+    static let headers: HTTPFields = [
+        .contentType: "text/html; charset=utf-8",
+        .cacheControl: "no-store",
+        .contentSecurityPolicy:
+            "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        HeaderName("X-Frame-Options")!: "DENY",
+        HeaderName("Referrer-Policy")!: "no-referrer",
+        HeaderName("X-Content-Type-Options")!: "nosniff",
+    ]
+
+    static func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+}
