@@ -295,7 +295,8 @@ struct HandheldRoutes: Sendable {
             "running": state.running, "progress": Labels.progress(state),
             "refused": refused.map { ["code": $0.code.rawValue, "record": $0.record.rawValue, "message": $0.message, "final": $0.isFinal] as [String: Any] },
         ]
-        if let lastError { data["lastError"] = "\(Labels.localTime(lastError.at, calendar)) \(lastError.code)：\(lastError.message)" }
+        // The store keeps the last failure for `butler doctor`; the page shows it only while no sync succeeded since.
+        if let lastError, status.lastSync.map({ lastError.at > $0 }) ?? true { data["lastError"] = "\(Labels.localTime(lastError.at, calendar)) \(lastError.code)：\(lastError.message)" }
         if !state.running, state.finishedAt != nil {
             let (text, good) = Labels.outcome(of: state)
             data["outcome"] = text

@@ -30,7 +30,8 @@ struct PageRenderer: Sendable {
         .contentSecurityPolicy:
             "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         HeaderName("X-Frame-Options")!: "DENY",
-        HeaderName("Referrer-Policy")!: "no-referrer",
+        // Not no-referrer: with it, browsers send `Origin: null` on our own form posts, which the guard refuses.
+        HeaderName("Referrer-Policy")!: "same-origin",
         HeaderName("X-Content-Type-Options")!: "nosniff",
     ]
 
