@@ -38,6 +38,8 @@ func buildHandheldRouter(
     store: ClientStore, configuration: HandheldConfiguration, sync: SyncRunner, logger: Logger
 ) async throws -> Router<BasicRequestContext> {
     let pages = try await PageRenderer.bundled()
+    // Read once here, at start: the routes then find the form templates in memory.
+    _ = try ClientError.mapping { try TemplateCatalog.bundled() }
     let guardian = RequestGuard(token: configuration.formToken)
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: PageMiddleware(pages: pages, guardian: guardian, logger: logger))

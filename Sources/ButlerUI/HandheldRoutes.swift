@@ -231,7 +231,9 @@ struct HandheldRoutes: Sendable {
         }
         let type = data.starts(with: [0xFF, 0xD8]) ? "image/jpeg" : data.starts(with: [0x89, 0x50, 0x4E, 0x47]) ? "image/png" : "application/octet-stream"
         return Response(
-            status: .ok, headers: [.contentType: type, .cacheControl: "private, max-age=86400", HeaderName("X-Content-Type-Options")!: "nosniff"],
+            status: .ok, headers: [.contentType: type, .cacheControl: "private, max-age=86400", HeaderName("X-Content-Type-Options")!: "nosniff",
+                HeaderName("Cross-Origin-Resource-Policy")!: "same-origin",
+            ],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 

@@ -1,3 +1,4 @@
+import ButlerClient
 import Foundation
 import Hummingbird
 import Mustache
@@ -6,11 +7,23 @@ import Mustache
 struct PageRenderer: Sendable {
     let library: MustacheLibrary
 
+    /// The templates from the resource bundle the build places beside the executable, looked up
+    /// as `TemplateCatalog.bundled()` looks up the form templates: `Bundle.module` would stop the
+    /// process on a binary copied without its bundle; this throws a clear error instead.
     static func bundled() async throws -> PageRenderer {
-        guard let directory = Bundle.module.resourceURL?.appendingPathComponent("Pages").path else {
-            throw PageError(.internalServerError, "出错了", "the page templates are missing from this build")
+        let name = "ButlerSync_ButlerUI.resources"
+        var candidates: [URL] = [Bundle.main.bundleURL.appendingPathComponent(name)]
+        if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() {
+            candidates.append(executable.deletingLastPathComponent().appendingPathComponent(name))
         }
-        return PageRenderer(library: try await MustacheLibrary(directory: directory))
+        // Test runners load this module from inside an .xctest bundle next to the resources.
+        candidates += Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent().appendingPathComponent(name) }
+        guard let directory = candidates.map({ $0.appendingPathComponent("Pages") }).first(where: {
+            FileManager.default.fileExists(atPath: $0.appendingPathComponent("base.mustache").path)
+        }) else {
+            throw ClientError(.file, "the page templates (\(name)/Pages) are not beside the executable: install butler with its resource bundles")
+        }
+        return PageRenderer(library: try await MustacheLibrary(directory: directory.path))
     }
 
     /// The page `name` rendered with `data`, as an HTML response that no other site may frame or
@@ -33,6 +46,7 @@ struct PageRenderer: Sendable {
         // Not no-referrer: with it, browsers send `Origin: null` on our own form posts, which the guard refuses.
         HeaderName("Referrer-Policy")!: "same-origin",
         HeaderName("X-Content-Type-Options")!: "nosniff",
+        HeaderName("Cross-Origin-Resource-Policy")!: "same-origin",
     ]
 
     static func redirect(_ location: String) -> Response {

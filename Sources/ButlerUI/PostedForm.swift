@@ -10,14 +10,20 @@ struct PostedForm: Sendable {
 
     /// Reads and parses the body, refusing (413) past `maxBytes` before holding more than that.
     static func read(_ request: Request, maxBytes: Int) async throws -> PostedForm {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBytes {
-            throw tooLarge(maxBytes)
-        }
-        var body = Data()
+        // Past the limit the rest is read and dropped (up to a bound), so the browser gets the
+        // 413 page instead of a connection reset while it is still sending.
+        var body = Data(), seen = 0, over = request.headers[.contentLength].flatMap(Int.init).map { $0 > maxBytes } ?? false
         for try await buffer in request.body {
-            guard body.count + buffer.readableBytes <= maxBytes else { throw tooLarge(maxBytes) }
+            seen += buffer.readableBytes
+            if seen > maxBytes { over = true }
+            if over {
+                body = Data()
+                if seen > drainLimit { break }
+                continue
+            }
             body.append(contentsOf: buffer.readableBytesView)
         }
+        if over { throw tooLarge(maxBytes) }
         let contentType = request.headers[.contentType] ?? ""
         if contentType.lowercased().hasPrefix("multipart/form-data") {
             guard let boundary = parameter("boundary", in: contentType) else {
@@ -27,6 +33,9 @@ struct PostedForm: Sendable {
         }
         return PostedForm(fields: urlEncoded(String(decoding: body, as: UTF8.self)))
     }
+
+    /// How much of an oversized body is read and dropped before the connection is given up.
+    static let drainLimit = 256 << 20
 
     static func tooLarge(_ maxBytes: Int) -> PageError {
         PageError(.contentTooLarge, "文件太大", "上传的内容超过 \(maxBytes / (1 << 20)) MB，未保存。请拍一张较小的照片再试。")

@@ -21,8 +21,9 @@ struct UICommand: AsyncParsableCommand {
             --port 0 picks a free port; the default is BUTLER_UI_PORT, else 8765.
 
             Examples:
-              butler ui
-              URL=$(butler ui --port 0 | head -n 1)     # then open $URL in the browser
+              butler ui                                  # then open http://127.0.0.1:8765/ on the handheld
+              BUTLER_UI_PORT=9000 butler ui --home /var/lib/butler
+              butler ui --port 0 | { read -r URL; chromium --kiosk "$URL"; }
             """)
     @OptionGroup var home: HomeOptions
     @Option(help: ArgumentHelp("The port on 127.0.0.1 (0: any free port; env BUTLER_UI_PORT, default 8765).", valueName: "port"))

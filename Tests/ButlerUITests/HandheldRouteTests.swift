@@ -257,6 +257,7 @@ import Testing
             #expect(try Data(contentsOf: f.store.blobURL(sha)) == Data(jpeg))
             let image = try await client.execute(uri: "/photos/\(sha)", method: .get)
             #expect(image.headers[.contentType] == "image/jpeg")
+            #expect(image.headers[HTTPFields.Element.Name("Cross-Origin-Resource-Policy")!] == "same-origin")
             #expect(Array(buffer: image.body) == jpeg)
             #expect(try await client.execute(uri: "/photos/../../etc/passwd", method: .get).status == .notFound)
         }
