@@ -171,7 +171,7 @@ struct HandheldRoutes: Sendable {
             try store.setResult(form: id, item: item, result: result, note: note)
             return id
         }
-        return PageRenderer.redirect("/forms/\(id.rawValue)#item-\(item)")
+        return PageRenderer.redirect("/forms/\(id.rawValue)" + Self.anchor(item))
     }
 
     func addNote(_ request: Request, form: String) async throws -> Response {
@@ -190,13 +190,18 @@ struct HandheldRoutes: Sendable {
     func addPhoto(_ request: Request, form: String) async throws -> Response {
         let posted = try await posted(request)
         guard let bytes = posted.file else { throw PageError(.badRequest, "没有照片", "请先拍照或选择一张照片，再上传。") }
+        // The kind comes from the bytes, not from the name the browser sent; it names the
+        // temporary file, whose extension is what the store records as the photo's media type.
+        guard let kind = Self.imageExtension(of: bytes) else {
+            throw PageError(.unsupportedMediaType, "不是照片", "只能上传照片（JPEG、PNG、WebP 或 HEIC），未保存。")
+        }
         let item = posted.fields["item"].flatMap { $0.isEmpty ? nil : $0 }
         let store = self.store
         let (id, sha) = try await blocking {
             let id = try store.resolveID(form, type: .inspectionForm)
             // attachPhoto copies the file into the blob store under its SHA-256; the upload's
             // temporary file goes whatever happens.
-            let temporary = store.blobDirectory.appendingPathComponent("tmp").appendingPathComponent("ui-\(UUID().uuidString)")
+            let temporary = store.blobDirectory.appendingPathComponent("tmp").appendingPathComponent("ui-\(UUID().uuidString).\(kind)")
             do {
                 try bytes.write(to: temporary)
             } catch {
@@ -206,7 +211,7 @@ struct HandheldRoutes: Sendable {
             return (id, try store.attachPhoto(form: id, file: temporary, item: item))
         }
         logger.info("photo attached from the page", metadata: ["form.id": "\(id)", "photo.sha256": "\(sha)"])
-        return PageRenderer.redirect("/forms/\(id.rawValue)" + (item.map { "#item-\($0)" } ?? ""))
+        return PageRenderer.redirect("/forms/\(id.rawValue)" + (item.map(Self.anchor) ?? ""))
     }
 
     func submit(_ request: Request, form: String) async throws -> Response {
@@ -218,6 +223,23 @@ struct HandheldRoutes: Sendable {
             return id
         }
         return PageRenderer.redirect("/forms/\(id.rawValue)")
+    }
+
+    /// `#item-KEY`, the item's place on the form page, for a key of template characters only
+    /// (anything else is left out of the redirect rather than echoed into a header).
+    static func anchor(_ item: String) -> String {
+        item.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) && !item.isEmpty ? "#item-\(item)" : ""
+    }
+
+    /// The file extension for an image's bytes (JPEG, PNG, WebP, HEIC/HEIF), or nil for anything else.
+    static func imageExtension(of data: Data) -> String? {
+        let b = [UInt8](data.prefix(12))
+        if b.starts(with: [0xFF, 0xD8, 0xFF]) { return "jpg" }
+        if b.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return "png" }
+        if b.count == 12, b[0..<4].elementsEqual("RIFF".utf8), b[8..<12].elementsEqual("WEBP".utf8) { return "webp" }
+        if b.count == 12, b[4..<8].elementsEqual("ftyp".utf8),
+           ["heic", "heix", "mif1", "msf1", "heif"].contains(String(decoding: b[8..<12], as: UTF8.self)) { return "heic" }
+        return nil
     }
 
     /// A photo from the device's blob store, by its SHA-256 (64 lowercase hex digits, nothing else).

@@ -260,6 +260,15 @@ import Testing
             #expect(image.headers[HTTPFields.Element.Name("Cross-Origin-Resource-Policy")!] == "same-origin")
             #expect(Array(buffer: image.body) == jpeg)
             #expect(try await client.execute(uri: "/photos/../../etc/passwd", method: .get).status == .notFound)
+            // Not an image: refused, nothing kept.
+            var text = ByteBuffer(string: "--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n\(token)\r\n")
+            text.writeString("--XyZ\r\nContent-Disposition: form-data; name=\"item\"\r\n\r\nwater-meter\r\n")
+            text.writeString("--XyZ\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"notes.jpg\"\r\n\r\nnot a picture\r\n--XyZ--\r\n")
+            let refused = try await client.execute(
+                uri: "/forms/\(form.rawValue)/photos", method: .post, headers: [.contentType: "multipart/form-data; boundary=XyZ"], body: text)
+            #expect(refused.status == .unsupportedMediaType)
+            #expect(Self.text(refused).contains("只能上传照片"))
+            #expect(try f.reopened().form(form).items["water-meter"]?.photos.isEmpty ?? true)
         }
     }
 
