@@ -26,6 +26,8 @@ final class SyncRunner: Service, Sendable {
     }
 
     private let makeEngine: @Sendable () throws -> SyncEngine
+    /// Runs the sync's own work off the cooperative pool (``SyncExecutor``).
+    private let executor = SyncExecutor()
     private let logger: Logger
     private let state = Mutex(State())
     private let wakes: AsyncStream<Void>
@@ -59,18 +61,15 @@ final class SyncRunner: Service, Sendable {
 
     private func syncOnce() async {
         do {
-            let engine = try makeEngine()
-            let report = try await cancelWhenGracefulShutdown {
-                try await engine.sync { [self] progress in
-                    self.state.withLock {
-                        $0.phase = progress.phase
-                        $0.records = progress.records
-                        $0.bytes = progress.bytes
-                        $0.totalBytes = progress.totalBytes
-                    }
+            // Everything the sync does between its network waits (opening the engine, every
+            // store call, the completion check) runs on the sync's own executor.
+            let (report, left) = try await cancelWhenGracefulShutdown { [executor, makeEngine] in
+                try await withTaskExecutorPreference(executor) {
+                    let engine = try makeEngine()
+                    let report = try await engine.sync { [self] progress in self.record(progress) }
+                    return (report, try engine.completion().error)
                 }
             }
-            let left = try engine.completion().error
             state.withLock {
                 $0.running = false
                 $0.report = report
@@ -86,6 +85,15 @@ final class SyncRunner: Service, Sendable {
                 $0.finishedAt = Date()
             }
             logger.notice("sync from the page failed", metadata: ["sync.error": "\(failure.code): \(failure.message)"])
+        }
+    }
+
+    private func record(_ progress: SyncProgress) {
+        state.withLock {
+            $0.phase = progress.phase
+            $0.records = progress.records
+            $0.bytes = progress.bytes
+            $0.totalBytes = progress.totalBytes
         }
     }
 

@@ -2,6 +2,7 @@ import ButlerClient
 import ButlerModel
 import ButlerTestSupport
 import Foundation
+import Synchronization
 import Hummingbird
 import HummingbirdTesting
 import Testing
@@ -22,8 +23,11 @@ import Testing
             try store.setDeviceInfo(DeviceInfo(name: "李管家", role: .butler, zones: [try Zone("east-3")]))
         }
 
-        func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-            let app = try await buildHandheldApplication(store: store, configuration: HandheldConfiguration(port: 0, maxBodyBytes: 64 * 1024))
+        func test(
+            makeEngine: (@Sendable () throws -> SyncEngine)? = nil, _ body: @Sendable (any TestClientProtocol) async throws -> Void
+        ) async throws {
+            let app = try await buildHandheldApplication(
+                store: store, configuration: HandheldConfiguration(port: 0, maxBodyBytes: 64 * 1024), makeEngine: makeEngine)
             try await app.test(.router, body)
         }
 
@@ -275,7 +279,13 @@ import Testing
     @Test func syncNowWithoutAServerSaysOffline() async throws {
         let f = try Fixture()
         _ = try f.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "3号楼 楼梯间")
-        try await f.test { client in
+        let store = f.store
+        let offPool = Mutex<Bool?>(nil)
+        try await f.test(makeEngine: {
+            // The real engine as `butler ui` makes it, opened where the sync runs: off the cooperative pool.
+            offPool.withLock { $0 = SyncExecutor.isCurrent }
+            return try SyncEngine.forStore(store)
+        }) { client in
             let token = try await Self.token(client)
             let started = try await client.execute(uri: "/sync", method: .post, headers: Self.formHeaders, body: Self.form(["csrf": token]))
             #expect(started.status == .seeOther)
@@ -291,5 +301,6 @@ import Testing
             #expect(page.contains("id=\"last-error\""))
         }
         #expect(try f.reopened().status().pendingEdits == 1)
+        #expect(offPool.withLock { $0 } == true)
     }
 }
