@@ -56,18 +56,23 @@ struct HandheldPageTests {
 
         let screens = scratch.path("screens"), photo = scratch.path("stairwell.jpg")
         let offlineDone = scratch.path("offline-done"), serverUp = scratch.path("server-up"), formOut = scratch.path("form-id")
+        let syncedMark = scratch.path("synced"), reviewedMark = scratch.path("reviewed")
         let browser = try ChildProcess(
             URL(fileURLWithPath: "/usr/bin/env"),
             ["python3", HandheldBrowser.script.path, "--url", url, "--screens", screens.path, "--photo", photo.path,
-             "--offline-done", offlineDone.path, "--server-up", serverUp.path, "--form-id-out", formOut.path])
+             "--offline-done", offlineDone.path, "--server-up", serverUp.path, "--form-id-out", formOut.path,
+             "--synced", syncedMark.path, "--reviewed", reviewedMark.path])
         defer { browser.signal(SIGKILL) }
 
         // The offline part runs first; then the server comes back on the port the device knows.
-        let clock = ContinuousClock(), deadline = clock.now + .seconds(240)
-        while !FileManager.default.fileExists(atPath: offlineDone.path), browser.isRunning, clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
+        let clock = ContinuousClock(), deadline = clock.now + .seconds(300)
+        func waitFor(_ mark: URL) async throws -> Bool {
+            while !FileManager.default.fileExists(atPath: mark.path), browser.isRunning, clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return FileManager.default.fileExists(atPath: mark.path)
         }
-        if FileManager.default.fileExists(atPath: offlineDone.path) {
+        if try await waitFor(offlineDone) {
             // Nothing reached the server while it was down: the edits wait on the device.
             let pending = try ClientStore.open(home: URL(fileURLWithPath: li)).status()
             #expect(pending.pendingEdits > 0)
@@ -75,31 +80,40 @@ struct HandheldPageTests {
             try await server.start()
             _ = FileManager.default.createFile(atPath: serverUp.path, contents: Data())
         }
+        if try await waitFor(syncedMark) {
+            // On the server, seen through the supervisor's device: submitted, the defect, its note, the photo's bytes.
+            let form = try String(contentsOf: formOut, encoding: .utf8)
+            let synced = try await runCommand("butler", ["--home", zhou, "sync", "--quiet"])
+            #expect(synced.status == 0, "\(synced.stderr)")
+            let supervisor = try ClientStore.open(home: URL(fileURLWithPath: zhou))
+            let view = try supervisor.form(RecordID(form))
+            #expect(view.status.state == .submitted)
+            #expect(view.place == "3号楼2单元 楼梯间")
+            #expect(view.items["water-meter"]?.result == .ok)
+            let defect = try #require(view.items["stairwell-lights"])
+            #expect(defect.result == .defect)
+            #expect(defect.notes.map(\.text) == ["3F 走廊灯不亮"])
+            let jpeg = try Data(contentsOf: photo)
+            #expect(jpeg.starts(with: [0xFF, 0xD8, 0xFF]))
+            let sha = try StreamingSHA256.of(file: photo).sha256
+            #expect(defect.photos == [sha])
+            #expect(try Data(contentsOf: supervisor.blobURL(sha)) == jpeg)
+            // The butler's own device: everything went.
+            let after = try ClientStore.open(home: URL(fileURLWithPath: li)).status()
+            #expect(after.pendingEdits == 0 && after.pendingPhotoBytes == 0)
+            // The supervisor reviews it; the butler's page is to show that after its next sync.
+            let reviewed = try await runCommand("butler", ["--home", zhou, "form", "review", form, "--note", "灯具已报修，派工单已建"])
+            #expect(reviewed.status == 0, "\(reviewed.stderr)")
+            let pushed = try await runCommand("butler", ["--home", zhou, "sync", "--quiet"])
+            #expect(pushed.status == 0, "\(pushed.stderr)")
+            _ = FileManager.default.createFile(atPath: reviewedMark.path, contents: Data())
+        }
         let (exit, timedOut) = await browser.exit(within: .seconds(240))
         _ = await browser.stderr?.end()
         Self.keep(screens)
         try #require(!timedOut && exit.status == 0, "handheld.py: \(browser.stderr?.text ?? "")")
-
-        // On the server, seen through the supervisor's device: submitted, the defect, its note, the photo's bytes.
         let form = try String(contentsOf: formOut, encoding: .utf8)
-        let synced = try await runCommand("butler", ["--home", zhou, "sync", "--quiet"])
-        #expect(synced.status == 0, "\(synced.stderr)")
-        let supervisor = try ClientStore.open(home: URL(fileURLWithPath: zhou))
-        let view = try supervisor.form(RecordID(form))
-        #expect(view.status.state == .submitted)
-        #expect(view.place == "3号楼2单元 楼梯间")
-        #expect(view.items["water-meter"]?.result == .ok)
-        let defect = try #require(view.items["stairwell-lights"])
-        #expect(defect.result == .defect)
-        #expect(defect.notes.map(\.text) == ["3F 走廊灯不亮"])
-        let jpeg = try Data(contentsOf: photo)
-        #expect(jpeg.starts(with: [0xFF, 0xD8, 0xFF]))
-        let sha = try StreamingSHA256.of(file: photo).sha256
-        #expect(defect.photos == [sha])
-        #expect(try Data(contentsOf: supervisor.blobURL(sha)) == jpeg)
-        // The butler's own device: everything went.
-        let after = try ClientStore.open(home: URL(fileURLWithPath: li)).status()
-        #expect(after.pendingEdits == 0 && after.pendingPhotoBytes == 0)
+        #expect(try ClientStore.open(home: URL(fileURLWithPath: li)).form(RecordID(form)).status.state == .reviewed)
 
         // SIGTERM stops the page gracefully; nothing failed on either side.
         let stopped = await ui.stop(SIGTERM)

@@ -6,10 +6,14 @@ form, marks one item ok and one defect with a note, attaches a photo, submits --
 served while the sync server is down -- then, once the caller has started the server (it waits
 for the file named by --server-up to exist, after this script created --offline-done), presses "sync now" and waits for it to finish.
 
-    handheld.py --url http://127.0.0.1:PORT/ --screens DIR --photo FILE --offline-done FILE --server-up FILE --form-id-out FILE
+    handheld.py --url http://127.0.0.1:PORT/ --screens DIR --photo FILE --offline-done FILE --server-up FILE \
+        --form-id-out FILE --synced FILE --reviewed FILE
+
+When the form is on the server it creates --synced and waits for --reviewed (a supervisor reviewed
+it), syncs again and checks the page shows the form reviewed with the review note.
 
 Saves one PNG per step into --screens (handheld-today.png, -form.png, -defect.png, -submitted.png,
--offline-sync.png, -sync.png) and exits non-zero with a clear message on the first failed step.
+-offline-sync.png, -sync.png, -reviewed.png) and exits non-zero with a clear message on the first failed step.
 Every wait is bounded.
 """
 import argparse
@@ -40,6 +44,8 @@ def main():
     parser.add_argument("--offline-done", required=True, help="a file this script creates once the offline steps are done")
     parser.add_argument("--server-up", required=True, help="a file the caller creates once the server runs")
     parser.add_argument("--form-id-out", required=True)
+    parser.add_argument("--synced", required=True, help="a file this script creates once the form is on the server")
+    parser.add_argument("--reviewed", required=True, help="a file the caller creates once a supervisor reviewed the form")
     args = parser.parse_args()
     os.makedirs(args.screens, exist_ok=True)
     base = args.url.rstrip("/")
@@ -182,6 +188,31 @@ def main():
         if pending != "0":
             fail(step, f"{pending} edit(s) still pending after the sync")
         shot("sync")
+
+        step = "wait for the review"
+        with open(args.synced, "w") as out:
+            out.write(form_id)
+        deadline = time.time() + 3 * WAIT
+        while not os.path.exists(args.reviewed):
+            if time.time() > deadline:
+                fail(step, f"{args.reviewed} did not appear within {3 * WAIT} s")
+            time.sleep(0.1)
+
+        step = "sync the review back"
+        driver.get(base + "/sync")
+        previous = find("#sync-outcome")
+        tap("#sync-now")
+        wait.until(EC.staleness_of(previous))
+        outcome = wait.until(EC.presence_of_element_located((By.ID, "sync-outcome")))
+        if "同步完成" not in outcome.text:
+            fail(step, f"the sync did not finish: {outcome.text!r}")
+        driver.get(form_url)
+        status = find("#form-status").text
+        if status != "已审核":
+            fail(step, f"the form should show reviewed, the page says {status!r}")
+        if "灯具已报修" not in driver.find_element(By.TAG_NAME, "main").text:
+            fail(step, "the supervisor's review note is not on the page")
+        shot("reviewed")
         print(form_id)
     except WebDriverException as error:
         try:
