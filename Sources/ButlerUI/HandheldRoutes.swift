@@ -129,7 +129,6 @@ struct HandheldRoutes: Sendable {
         let (view, calendar) = try await blocking {
             (try store.form(try store.resolveID(text, type: .inspectionForm)), try store.estateCalendar())
         }
-        _ = calendar
         let template = view.template.flatMap { try? TemplateCatalog.bundled().template($0) }
         let locked = view.isLocked
         func notes(_ notes: [Note]) -> [[String: Any]] { notes.map { ["author": $0.author, "text": $0.text] } }
@@ -156,6 +155,8 @@ struct HandheldRoutes: Sendable {
             "conflicts": view.conflicts.map { ["field": "\($0.field)", "explanation": $0.explanation] as [String: Any] },
         ]
         if view.status.round > 1 { data["round"] = view.status.round }
+        if let created = view.createdAt { data["created"] = Labels.localTime(created, calendar) }
+        if let butler = view.butler { data["butler"] = butler }
         return pages.page("form", data)
     }
 
