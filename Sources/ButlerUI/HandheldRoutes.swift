@@ -56,6 +56,9 @@ struct HandheldRoutes: Sendable {
 
     // MARK: Today
 
+    /// How many forms Today lists.
+    static let formsListed = 30
+
     func today() async throws -> Response {
         let store = self.store
         let (agenda, forms, status, calendar, identity) = try await blocking {
@@ -76,7 +79,12 @@ struct HandheldRoutes: Sendable {
             }
             return row
         }
-        let formRows: [[String: Any]] = forms.sorted { ($0.createdAt ?? .distantPast) > ($1.createdAt ?? .distantPast) }.map { form in
+        // Drafts first (still to finish), then the newest; a device that pulled a zone's history
+        // would otherwise list every form it holds.
+        let listed = forms.sorted {
+            ($0.status.state == .draft ? 0 : 1, $1.createdAt ?? .distantPast) < ($1.status.state == .draft ? 0 : 1, $0.createdAt ?? .distantPast)
+        }.prefix(Self.formsListed)
+        let formRows: [[String: Any]] = listed.map { form in
             [
                 "id": form.id.rawValue, "title": form.template.flatMap { try? catalog.template($0).title } ?? form.template ?? "巡查表",
                 "place": form.place ?? "", "zone": form.zone.rawValue, "state": form.status.state.rawValue,
@@ -88,6 +96,7 @@ struct HandheldRoutes: Sendable {
             "zones": agenda.zones.map { $0.map(\.rawValue).sorted().joined(separator: "、") } ?? "全部片区",
             "count": agenda.items.count, "items": items, "forms": formRows,
         ]
+        if forms.count > listed.count { data["moreForms"] = forms.count - listed.count }
         let overdue = agenda.items.filter(\.overdue).count
         if overdue > 0 { data["overdueCount"] = overdue }
         if status.pendingEdits > 0 || status.refusedEdits > 0 {

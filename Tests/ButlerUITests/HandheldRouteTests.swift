@@ -67,6 +67,7 @@ import Testing
             #expect(today.contains("3号楼2单元 楼梯间"))
             #expect(today.contains("/forms/\(form.rawValue)"))
             #expect(today.contains("/workorders/\(order.rawValue)/callback"))
+            #expect(today.contains("草稿"))
             let new = try await client.execute(uri: "/forms/new", method: .get)
             #expect(new.status == .ok)
             #expect(Self.text(new).contains("楼宇巡查"))
@@ -85,6 +86,24 @@ import Testing
             let sync = Self.text(try await client.execute(uri: "/sync", method: .get))
             #expect(sync.contains("立即同步"))
             #expect(sync.contains("从未同步"))
+        }
+    }
+
+    @Test func todayListsDraftsFirstAndAtMostThirtyForms() async throws {
+        let f = try Fixture()
+        for index in 0..<32 {
+            let form = try f.store.createForm(template: "public-area", zone: Zone("east-3"), place: "花园 \(index)")
+            try f.store.submit(form: form)
+        }
+        let draft = try f.store.createForm(template: "building-patrol", zone: Zone("east-3"), place: "3号楼 楼梯间")
+        try await f.test { client in
+            let today = Self.text(try await client.execute(uri: "/", method: .get))
+            let forms = try #require(today.range(of: "id=\"forms\"")).upperBound
+            let list = today[forms...]
+            #expect(list.components(separatedBy: "<li><a href=\"/forms/").count - 1 == HandheldRoutes.formsListed)
+            let first = try #require(list.range(of: "<li><a href=\"/forms/")).upperBound
+            #expect(list[first...].hasPrefix(draft.rawValue))
+            #expect(today.contains("另有 3 张较早的巡查表未列出"))
         }
     }
 
