@@ -29,7 +29,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
         // Already built for Hummingbird; named for NIOHTTP1's `HTTPParserError` (a request cut mid-body).
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
-        // The supervisor console's server-rendered HTML (issue 16).
+        // Server-rendered pages: the handheld page (`butler ui`) and the supervisor console (issue 16).
         .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
     ],
     targets: [
@@ -86,10 +86,22 @@ let package = Package(
             ],
             resources: [.copy("Console/Templates")]
         ),
+        // The butler's handheld page (`butler ui`): server-rendered pages on 127.0.0.1 over the device store.
+        .target(
+            name: "ButlerUI",
+            dependencies: [
+                "ButlerModel", "ButlerClient", "ButlerFiles",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Pages")]
+        ),
         .executableTarget(
             name: "butler",
             dependencies: [
-                "ButlerModel", "ButlerClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ButlerModel", "ButlerClient", "ButlerUI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -167,6 +179,13 @@ let package = Package(
         .testTarget(
             name: "SimulationTests",
             dependencies: ["ButlerSimulation", "ButlerClient", "ButlerModel", "ButlerTestSupport"]
+        ),
+        .testTarget(
+            name: "ButlerUITests",
+            dependencies: [
+                "ButlerUI", "ButlerClient", "ButlerModel", "ButlerTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
         .testTarget(
             name: "ButlerFilesTests",

@@ -34,7 +34,7 @@ struct Butler: AsyncParsableCommand {
         subcommands: [
             Init.self, FormCommand.self, PhotoCommand.self, WorkOrderCommand.self, CallbackCommand.self, ComplaintCommand.self, Sync.self, Status.self,
             Conflicts.self, RefusedCommand.self, TemplateCommand.self, NoticeCommand.self, RainCommand.self, Demo.self,
-            ResidentCommand.self, VisitCommand.self, CoverageCommand.self, TodayCommand.self, Doctor.self,
+            ResidentCommand.self, VisitCommand.self, CoverageCommand.self, TodayCommand.self, Doctor.self, UICommand.self,
         ])
 
     /// `--home DIR` may come before the subcommand; ArgumentParser reads options on the leaf, so
