@@ -189,7 +189,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ButlerFilesTests",
-            dependencies: ["ButlerFiles", "ButlerModel"]
+            dependencies: ["ButlerFiles", "ButlerModel", "ButlerTestSupport"]
         ),
         .testTarget(
             name: "ButlerModelTests",

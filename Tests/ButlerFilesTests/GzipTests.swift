@@ -1,5 +1,6 @@
 import ButlerFiles
 import ButlerModel
+import ButlerTestSupport
 import Foundation
 import Testing
 
@@ -38,12 +39,9 @@ struct GzipTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("body.json.gz")
         try Data(Gzip.compress(bytes)).write(to: file)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        process.arguments = ["-d", file.path]
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        // Awaited, not `waitUntilExit()`: that would hold a thread of the cooperative pool.
+        let gunzip = try await runCommand(URL(fileURLWithPath: "/bin/gzip"), ["-d", file.path])
+        #expect(gunzip.status == 0, "\(gunzip.stderr)")
         #expect(try Data(contentsOf: directory.appendingPathComponent("body.json")) == Data(bytes))
     }
 

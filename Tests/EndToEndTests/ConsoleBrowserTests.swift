@@ -9,26 +9,8 @@ import Testing
 struct ConsoleBrowserTests {
     static let password = "correct horse battery"
 
-    /// Chromium, chromedriver and selenium (what `Tests/run.sh` installs).
-    static let browserAvailable: Bool = {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium"),
-            FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver")
-        else { return false }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import selenium"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }()
-
     static let script = Binaries.packageRoot.appendingPathComponent("Tests/browser/console.py")
 
-    static func python(_ arguments: [String], timeout: Duration = .seconds(180)) async throws -> CommandResult {
-        try await runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + arguments, timeout: timeout)
-    }
 
     /// A small real PNG (a gradient), so the browser has something to draw as a thumbnail.
     static func writePNG(_ url: URL) async throws {
@@ -41,7 +23,7 @@ struct ConsoleBrowserTests {
             png = b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
             open(sys.argv[1], "wb").write(png)
             """
-        let result = try await python(["-c", code, url.path])
+        let result = try await Browser.python(["-c", code, url.path])
         guard result.status == 0 else { throw TestFailure("could not write a PNG: \(result.stderr)") }
     }
 
@@ -58,7 +40,7 @@ struct ConsoleBrowserTests {
 
     @Test(
         "a butler submits a form with a photo and a conflict; a supervisor signs in, sees both and reviews it in Chromium; the butler's device shows it reviewed",
-        .enabled(if: browserAvailable, "SKIPPED: chromium, chromedriver or selenium is missing (Tests/run.sh installs them)"),
+        .enabled(Browser.missing) { await Browser.available() },
         arguments: Backend.available)
     func review(_ backend: Backend) async throws {
         let cluster = try await Cluster.processes("console-\(backend.rawValue)", backend: backend)
@@ -120,7 +102,7 @@ struct ConsoleBrowserTests {
 
         // The browser: wrong password, sign in, overview, the form with its photo and conflict, review.
         let note = "楼梯灯已报修，同意"
-        let run = try await Self.python([Self.script.path, "main", server.url, "zhou", Self.password, form, note, screens.path])
+        let run = try await Browser.python([Self.script.path, "main", server.url, "zhou", Self.password, form, note, screens.path])
         Self.keep(screens, backend: backend)
         #expect(run.status == 0, "console.py: \(run.stderr)\n\(run.stdout)")
 
@@ -140,7 +122,7 @@ struct ConsoleBrowserTests {
         let short = ServerProcess(data: server.data, storeArguments: server.storeArguments, environment: ["BUTLER_CONSOLE_SESSION_HOURS": "0.0006"])
         try await short.start()
         defer { short.terminate() }
-        let expiry = try await Self.python([Self.script.path, "expiry", short.url, "zhou", Self.password, "4", screens.path])
+        let expiry = try await Browser.python([Self.script.path, "expiry", short.url, "zhou", Self.password, "4", screens.path])
         Self.keep(screens, backend: backend)
         #expect(expiry.status == 0, "console.py expiry: \(expiry.stderr)\n\(expiry.stdout)")
         #expect(!short.log.contains("request failed"), "\(short.log)")

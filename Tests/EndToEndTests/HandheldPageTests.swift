@@ -5,24 +5,9 @@ import ButlerFiles
 import Foundation
 import Testing
 
-/// Whether the handheld page's browser test can run: Debian's chromium and chromedriver, and
-/// selenium for python3 (`Tests/run.sh` installs them in CI).
+/// The handheld page's browser script.
 enum HandheldBrowser {
-    static let chromium = "/usr/bin/chromium"
-    static let chromedriver = "/usr/bin/chromedriver"
     static let script = Binaries.packageRoot.appendingPathComponent("Tests/browser/handheld.py")
-
-    static let available: Bool = {
-        guard FileManager.default.isExecutableFile(atPath: chromium), FileManager.default.isExecutableFile(atPath: chromedriver) else { return false }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import selenium"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }()
 }
 
 /// Issue 16, the butler's handheld page: a real `butler ui` process over a real store, driven by
@@ -31,20 +16,25 @@ enum HandheldBrowser {
 @Suite("End to end: the butler's handheld page in a real browser", .serialized)
 struct HandheldPageTests {
     @Test(
-        "a patrol filled in the browser while the server is down (ok, defect with a note, a photo, submit) reaches the server on \"sync now\"",
-        .enabled(if: HandheldBrowser.available, "SKIPPED: chromium, chromedriver or python3's selenium is missing; Tests/run.sh installs them"))
-    func offlinePatrolThenSync() async throws {
+        "issue 16's flow: a butler opens a patrol on the handheld page, then offline marks a defect with a note, attaches a photo and submits while a colleague marks the same item ok; both sync; a supervisor signs in to the console, sees the photo and the conflict explained and reviews it; the butler's page shows it reviewed",
+        .enabled(Browser.missing) { await Browser.available() })
+    func offlinePatrolThenReview() async throws {
         let cluster = try await Cluster.processes("handheld-page")
         defer { cluster.terminate() }
         let (scratch, server) = (cluster.scratch, cluster.node)
-        let li = scratch.path("li").path, zhou = scratch.path("zhou").path
-        for (name, home, role) in [("李管家", li, DeviceRole.butler), ("周主管", zhou, .supervisor)] {
-            let token = try await server.addDevice(name, role: role, zones: ["east-3"])
+        let li = scratch.path("li").path, wang = scratch.path("wang").path
+        for (name, home) in [("李管家", li), ("王管家", wang)] {
+            let token = try await server.addDevice(name, role: .butler, zones: ["east-3"])
             let initialized = try await runCommand("butler", ["--home", home, "init", "--server", server.url, "--token", token, "--name", name])
             try #require(initialized.status == 0, "\(initialized.stderr)")
         }
-        // The butler walks into the basement: no server from here on until the script says so.
-        await server.stop()
+        // The supervisor's console account (the password on stdin).
+        let password = "stairwell lamps 3F"
+        let account = try await runCommand(
+            URL(fileURLWithPath: "/bin/bash"),
+            ["-c", "printf '%s\\n' \"$1\" | \"$2\" console-user add --data \"$3\" --name zhou --zones east-3 \"${@:4}\"", "sh",
+             password, Binaries.url("butler-server").path, server.data.path] + server.storeArguments)
+        try #require(account.status == 0, "console-user add: \(account.stderr)")
 
         let ui = try ChildProcess(Binaries.url("butler"), ["--home", li, "ui", "--port", "0"])
         defer { ui.signal(SIGKILL) }
@@ -54,17 +44,19 @@ struct HandheldPageTests {
         let url = String(stdout.text.prefix { $0 != "\n" })
         try #require(url.wholeMatch(of: /http:\/\/127\.0\.0\.1:[0-9]+\//) != nil, "the first line is the URL alone: \(url)")
 
-        let screens = scratch.path("screens"), photo = scratch.path("stairwell.jpg")
+        let screens = scratch.path("screens"), consoleScreens = scratch.path("console-screens"), photo = scratch.path("stairwell.jpg")
+        try FileManager.default.createDirectory(at: consoleScreens, withIntermediateDirectories: true)
+        let opened = scratch.path("opened"), offline = scratch.path("offline")
         let offlineDone = scratch.path("offline-done"), serverUp = scratch.path("server-up"), formOut = scratch.path("form-id")
         let syncedMark = scratch.path("synced"), reviewedMark = scratch.path("reviewed")
         let browser = try ChildProcess(
             URL(fileURLWithPath: "/usr/bin/env"),
             ["python3", HandheldBrowser.script.path, "--url", url, "--screens", screens.path, "--photo", photo.path,
+             "--opened", opened.path, "--offline", offline.path,
              "--offline-done", offlineDone.path, "--server-up", serverUp.path, "--form-id-out", formOut.path,
              "--synced", syncedMark.path, "--reviewed", reviewedMark.path])
         defer { browser.signal(SIGKILL) }
 
-        // The offline part runs first; then the server comes back on the port the device knows.
         let clock = ContinuousClock(), deadline = clock.now + .seconds(300)
         func waitFor(_ mark: URL) async throws -> Bool {
             while !FileManager.default.fileExists(atPath: mark.path), browser.isRunning, clock.now < deadline {
@@ -72,21 +64,35 @@ struct HandheldPageTests {
             }
             return FileManager.default.fileExists(atPath: mark.path)
         }
+        if try await waitFor(opened) {
+            // Wang has the form too; then the server goes (the basement), and Wang, also offline,
+            // judges the stairwell lights ok while Li, on the page, finds them broken.
+            let form = try String(contentsOf: opened, encoding: .utf8)
+            let pulled = try await runCommand("butler", ["--home", wang, "sync", "--quiet"])
+            #expect(pulled.status == 0, "\(pulled.stderr)")
+            await server.stop()
+            let judged = try await runCommand("butler", ["--home", wang, "form", "set", form, "stairwell-lights", "--result", "ok"])
+            #expect(judged.status == 0, "\(judged.stderr)")
+            _ = FileManager.default.createFile(atPath: offline.path, contents: Data())
+        }
         if try await waitFor(offlineDone) {
             // Nothing reached the server while it was down: the edits wait on the device.
             let pending = try ClientStore.open(home: URL(fileURLWithPath: li)).status()
             #expect(pending.pendingEdits > 0)
             #expect(pending.pendingPhotoBytes > 0)
             try await server.start()
+            let pushed = try await runCommand("butler", ["--home", wang, "sync", "--quiet"])
+            #expect(pushed.status == 0, "\(pushed.stderr)")
             _ = FileManager.default.createFile(atPath: serverUp.path, contents: Data())
         }
         if try await waitFor(syncedMark) {
-            // On the server, seen through the supervisor's device: submitted, the defect, its note, the photo's bytes.
+            // On the server, seen through Wang's device: submitted, the defect (it wins over Wang's
+            // ok), its note, the photo's bytes.
             let form = try String(contentsOf: formOut, encoding: .utf8)
-            let synced = try await runCommand("butler", ["--home", zhou, "sync", "--quiet"])
+            let synced = try await runCommand("butler", ["--home", wang, "sync", "--quiet"])
             #expect(synced.status == 0, "\(synced.stderr)")
-            let supervisor = try ClientStore.open(home: URL(fileURLWithPath: zhou))
-            let view = try supervisor.form(RecordID(form))
+            let colleague = try ClientStore.open(home: URL(fileURLWithPath: wang))
+            let view = try colleague.form(RecordID(form))
             #expect(view.status.state == .submitted)
             #expect(view.place == "3号楼2单元 楼梯间")
             #expect(view.items["water-meter"]?.result == .ok)
@@ -97,23 +103,27 @@ struct HandheldPageTests {
             #expect(jpeg.starts(with: [0xFF, 0xD8, 0xFF]))
             let sha = try StreamingSHA256.of(file: photo).sha256
             #expect(defect.photos == [sha])
-            #expect(try Data(contentsOf: supervisor.blobURL(sha)) == jpeg)
-            // The butler's own device: everything went.
+            #expect(try Data(contentsOf: colleague.blobURL(sha)) == jpeg)
             let after = try ClientStore.open(home: URL(fileURLWithPath: li)).status()
             #expect(after.pendingEdits == 0 && after.pendingPhotoBytes == 0)
-            // The supervisor reviews it; the butler's page is to show that after its next sync.
-            let reviewed = try await runCommand("butler", ["--home", zhou, "form", "review", form, "--note", "灯具已报修，派工单已建"])
-            #expect(reviewed.status == 0, "\(reviewed.stderr)")
-            let pushed = try await runCommand("butler", ["--home", zhou, "sync", "--quiet"])
-            #expect(pushed.status == 0, "\(pushed.stderr)")
+            // The supervisor, in the console: the photo, the conflict explained, the review.
+            let review = try await Browser.python([
+                Binaries.packageRoot.appendingPathComponent("Tests/browser/console.py").path, "review", server.url, "zhou", password, form,
+                "灯具已报修，派工单已建", consoleScreens.path,
+            ])
+            #expect(review.status == 0, "console.py review: \(review.stderr)")
             _ = FileManager.default.createFile(atPath: reviewedMark.path, contents: Data())
         }
         let (exit, timedOut) = await browser.exit(within: .seconds(240))
         _ = await browser.stderr?.end()
         Self.keep(screens)
+        Self.keep(consoleScreens, as: "flow-")
         try #require(!timedOut && exit.status == 0, "handheld.py: \(browser.stderr?.text ?? "")")
         let form = try String(contentsOf: formOut, encoding: .utf8)
         #expect(try ClientStore.open(home: URL(fileURLWithPath: li)).form(RecordID(form)).status.state == .reviewed)
+        // The review went through the devices' merge: the audit log names the console user.
+        let audit = try await runCommand("butler-server", ["audit", "show", "--data", server.data.path, "--json", form] + server.storeArguments)
+        #expect(audit.status == 0 && audit.stdout.contains("console:zhou"), "audit: \(audit.stdout.suffix(400)) \(audit.stderr)")
 
         // SIGTERM stops the page gracefully; nothing failed on either side.
         let stopped = await ui.stop(SIGTERM)
@@ -126,11 +136,11 @@ struct HandheldPageTests {
     }
 
     /// Keeps the screenshots as test artifacts (`.build/test-artifacts/screens/`).
-    static func keep(_ screens: URL) {
+    static func keep(_ screens: URL, as prefix: String = "") {
         let artifacts = Binaries.packageRoot.appendingPathComponent(".build/test-artifacts/screens")
         try? FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
         for name in (try? FileManager.default.contentsOfDirectory(atPath: screens.path)) ?? [] where name.hasSuffix(".png") {
-            let target = artifacts.appendingPathComponent(name)
+            let target = artifacts.appendingPathComponent(prefix + name)
             try? FileManager.default.removeItem(at: target)
             try? FileManager.default.copyItem(at: screens.appendingPathComponent(name), to: target)
         }

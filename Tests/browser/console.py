@@ -4,11 +4,13 @@
 Usage:
   console.py main   BASE_URL NAME PASSWORD FORM_ID NOTE SCREENSHOT_DIR
   console.py expiry BASE_URL NAME PASSWORD WAIT_SECONDS SCREENSHOT_DIR
+  console.py review BASE_URL NAME PASSWORD FORM_ID NOTE SCREENSHOT_DIR
 
 `main`: a wrong password shows an error; sign in; the zone overview lists the form; the form page
 shows a loaded photo thumbnail and the conflict explained; review with NOTE; the overdue and the
 devices pages open. `expiry`: sign in, wait past the session's lifetime, reload: back at the
-sign-in page. A PNG per step goes to SCREENSHOT_DIR. Exits non-zero naming the failed step.
+sign-in page. `review`: only the supervisor's part of `main` (sign in, the form, review), for a
+form the butler filled on the handheld page. A PNG per step goes to SCREENSHOT_DIR. Exits non-zero naming the failed step.
 """
 import os
 import sys
@@ -71,6 +73,43 @@ class Run:
         self.driver.find_element(By.ID, "signin").click()
 
 
+def review_form(run, driver, form_id, note):
+    """From the overview: open the form, see its photo and its conflict explained, review it with a note."""
+    driver.find_element(By.CSS_SELECTOR, f"a.form-link[href='/console/forms/{form_id}']").click()
+    run.until("form", EC.presence_of_element_located((By.ID, "review-form")))
+    thumb = run.until("form", EC.presence_of_element_located((By.CSS_SELECTOR, "img.thumb")))
+    driver.execute_script("arguments[0].scrollIntoView()", thumb)
+    run.until("photo", lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", thumb))
+    explanations = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#conflicts .explanation")]
+    if not explanations or not all(explanations):
+        fail("conflict", "no conflict explained on the form page")
+    driver.execute_script("window.scrollTo(0, 0)")
+    run.shot("form")
+
+    driver.find_element(By.ID, "note").send_keys(note)
+    driver.find_element(By.ID, "review").click()
+    done = run.until("review", EC.presence_of_element_located((By.CSS_SELECTOR, "#message.done")))
+    status = driver.find_element(By.ID, "status").text
+    if status != "已审核":
+        fail("review", f"the status reads {status!r} after review ({done.text!r})")
+    if note not in driver.find_element(By.ID, "review-notes").text:
+        fail("review", "the review note is not shown")
+    run.shot("reviewed")
+
+
+def review(base, name, password, form_id, note, shots):
+    """Only the supervisor's part: sign in, find the form in its zone, review it."""
+    driver = browser(1280, 900)
+    try:
+        run = Run(driver, base, shots)
+        run.sign_in("sign in", name, password)
+        run.until("sign in", EC.presence_of_element_located((By.CSS_SELECTOR, "section.zone")))
+        run.shot("overview")
+        review_form(run, driver, form_id, note)
+    finally:
+        driver.quit()
+
+
 def main(base, name, password, form_id, note, shots):
     driver = browser(1280, 900)
     try:
@@ -91,26 +130,7 @@ def main(base, name, password, form_id, note, shots):
             fail("overview", f"the zone does not list {form_id}: {links}")
         run.shot("overview")
 
-        driver.find_element(By.CSS_SELECTOR, f"a.form-link[href='/console/forms/{form_id}']").click()
-        run.until("form", EC.presence_of_element_located((By.ID, "review-form")))
-        thumb = run.until("form", EC.presence_of_element_located((By.CSS_SELECTOR, "img.thumb")))
-        driver.execute_script("arguments[0].scrollIntoView()", thumb)
-        run.until("photo", lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", thumb))
-        explanations = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#conflicts .explanation")]
-        if not explanations or not all(explanations):
-            fail("conflict", "no conflict explained on the form page")
-        driver.execute_script("window.scrollTo(0, 0)")
-        run.shot("form")
-
-        driver.find_element(By.ID, "note").send_keys(note)
-        driver.find_element(By.ID, "review").click()
-        done = run.until("review", EC.presence_of_element_located((By.CSS_SELECTOR, "#message.done")))
-        status = driver.find_element(By.ID, "status").text
-        if status != "已审核":
-            fail("review", f"the status reads {status!r} after review ({done.text!r})")
-        if note not in driver.find_element(By.ID, "review-notes").text:
-            fail("review", "the review note is not shown")
-        run.shot("reviewed")
+        review_form(run, driver, form_id, note)
 
         run.open("/console/overdue")
         run.until("overdue", EC.presence_of_element_located((By.ID, "overdue")))
@@ -153,6 +173,8 @@ def expiry(base, name, password, wait_seconds, shots):
 if __name__ == "__main__":
     if len(sys.argv) == 8 and sys.argv[1] == "main":
         main(*sys.argv[2:8])
+    elif len(sys.argv) == 8 and sys.argv[1] == "review":
+        review(*sys.argv[2:8])
     elif len(sys.argv) == 7 and sys.argv[1] == "expiry":
         expiry(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), sys.argv[6])
     else:

@@ -46,6 +46,9 @@ def main():
     parser.add_argument("--form-id-out", required=True)
     parser.add_argument("--synced", required=True, help="a file this script creates once the form is on the server")
     parser.add_argument("--reviewed", required=True, help="a file the caller creates once a supervisor reviewed the form")
+    parser.add_argument("--opened", help="when given: the form is opened with the server up and synced at once, "
+                        "then this script writes the form id to this file and waits for --offline before going on")
+    parser.add_argument("--offline", help="a file the caller creates once the server is down (with --opened)")
     args = parser.parse_args()
     os.makedirs(args.screens, exist_ok=True)
     base = args.url.rstrip("/")
@@ -123,6 +126,26 @@ def main():
         if status != "草稿":
             fail(step, f"a new form should be a draft, the page says {status!r}")
         shot("form")
+
+        if args.opened:
+            # Opened at the gate, where there is coverage: "sync now" sends it, so colleagues have
+            # it too; then the butler walks into the basement.
+            step = "sync the new form"
+            driver.get(base + "/sync")
+            tap("#sync-now")
+            outcome = wait.until(EC.presence_of_element_located((By.ID, "sync-outcome")))
+            if "同步完成" not in outcome.text:
+                fail(step, f"the sync did not finish: {outcome.text!r}")
+            with open(args.opened, "w") as out:
+                out.write(form_id)
+            step = "wait for the server to go"
+            deadline = time.time() + 3 * WAIT
+            while not os.path.exists(args.offline):
+                if time.time() > deadline:
+                    fail(step, f"{args.offline} did not appear within {3 * WAIT} s")
+                time.sleep(0.1)
+            driver.get(form_url)
+            find("#form-status")
 
         step = "mark ok"
         tap("#item-water-meter button[value=ok]")
