@@ -27,17 +27,6 @@ struct ConsoleBrowserTests {
         guard result.status == 0 else { throw TestFailure("could not write a PNG: \(result.stderr)") }
     }
 
-    /// Copies the screenshots where CI keeps artifacts.
-    static func keep(_ screens: URL, backend: Backend) {
-        let artifacts = Binaries.packageRoot.appendingPathComponent(".build/test-artifacts/screens/\(backend.rawValue)")
-        try? FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: screens.path)) ?? [] {
-            let target = artifacts.appendingPathComponent(name)
-            try? FileManager.default.removeItem(at: target)
-            try? FileManager.default.copyItem(at: screens.appendingPathComponent(name), to: target)
-        }
-    }
-
     @Test(
         "a butler submits a form with a photo and a conflict; a supervisor signs in, sees both and reviews it in Chromium; the butler's device shows it reviewed",
         .enabled(Browser.missing) { await Browser.available() },
@@ -103,7 +92,7 @@ struct ConsoleBrowserTests {
         // The browser: wrong password, sign in, overview, the form with its photo and conflict, review.
         let note = "楼梯灯已报修，同意"
         let run = try await Browser.python([Self.script.path, "main", server.url, "zhou", Self.password, form, note, screens.path])
-        Self.keep(screens, backend: backend)
+        Browser.keep(screens, in: backend.rawValue)
         #expect(run.status == 0, "console.py: \(run.stderr)\n\(run.stdout)")
 
         // The review went through the merge as console:zhou, and Li's handheld receives it.
@@ -123,7 +112,7 @@ struct ConsoleBrowserTests {
         try await short.start()
         defer { short.terminate() }
         let expiry = try await Browser.python([Self.script.path, "expiry", short.url, "zhou", Self.password, "4", screens.path])
-        Self.keep(screens, backend: backend)
+        Browser.keep(screens, in: backend.rawValue)
         #expect(expiry.status == 0, "console.py expiry: \(expiry.stderr)\n\(expiry.stdout)")
         #expect(!short.log.contains("request failed"), "\(short.log)")
         await short.stop()

@@ -116,8 +116,8 @@ struct HandheldPageTests {
         }
         let (exit, timedOut) = await browser.exit(within: .seconds(240))
         _ = await browser.stderr?.end()
-        Self.keep(screens)
-        Self.keep(consoleScreens, as: "flow-")
+        Browser.keep(screens)
+        Browser.keep(consoleScreens, as: "flow-")
         try #require(!timedOut && exit.status == 0, "handheld.py: \(browser.stderr?.text ?? "")")
         let form = try String(contentsOf: formOut, encoding: .utf8)
         #expect(try ClientStore.open(home: URL(fileURLWithPath: li)).form(RecordID(form)).status.state == .reviewed)
@@ -133,16 +133,5 @@ struct HandheldPageTests {
         let uiFailed = uiLog.contains("request failed"), serverFailed = serverLog.contains("request failed")
         #expect(!uiFailed, "\(uiLog)")
         #expect(!serverFailed, "\(serverLog)")
-    }
-
-    /// Keeps the screenshots as test artifacts (`.build/test-artifacts/screens/`).
-    static func keep(_ screens: URL, as prefix: String = "") {
-        let artifacts = Binaries.packageRoot.appendingPathComponent(".build/test-artifacts/screens")
-        try? FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: screens.path)) ?? [] where name.hasSuffix(".png") {
-            let target = artifacts.appendingPathComponent(prefix + name)
-            try? FileManager.default.removeItem(at: target)
-            try? FileManager.default.copyItem(at: screens.appendingPathComponent(name), to: target)
-        }
     }
 }

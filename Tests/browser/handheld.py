@@ -84,6 +84,28 @@ def main():
         if errors:
             fail(step, f"the page shows an error: {errors[0].text}")
 
+    def hand_over(step, mark_out, value, mark_in):
+        """Writes `value` to `mark_out` for the caller, then waits (bounded) for `mark_in`."""
+        if mark_out:
+            with open(mark_out, "w") as out:
+                out.write(value)
+        deadline = time.time() + 3 * WAIT
+        while not os.path.exists(mark_in):
+            if time.time() > deadline:
+                fail(step, f"{mark_in} did not appear within {3 * WAIT} s")
+            time.sleep(0.1)
+
+    def sync_now(step):
+        """Presses "sync now" on the sync page; the sync must finish."""
+        driver.get(base + "/sync")
+        previous = driver.find_elements(By.ID, "sync-outcome")
+        tap("#sync-now")
+        if previous:
+            wait.until(EC.staleness_of(previous[0]))
+        outcome = wait.until(EC.presence_of_element_located((By.ID, "sync-outcome")))
+        if "同步完成" not in outcome.text:
+            fail(step, f"the sync did not finish: {outcome.text!r}")
+
     try:
         step = "make the photo"
         # A real JPEG, drawn on a canvas and encoded by the browser's own JPEG encoder: a dark
@@ -131,19 +153,9 @@ def main():
             # Opened at the gate, where there is coverage: "sync now" sends it, so colleagues have
             # it too; then the butler walks into the basement.
             step = "sync the new form"
-            driver.get(base + "/sync")
-            tap("#sync-now")
-            outcome = wait.until(EC.presence_of_element_located((By.ID, "sync-outcome")))
-            if "同步完成" not in outcome.text:
-                fail(step, f"the sync did not finish: {outcome.text!r}")
-            with open(args.opened, "w") as out:
-                out.write(form_id)
+            sync_now(step)
             step = "wait for the server to go"
-            deadline = time.time() + 3 * WAIT
-            while not os.path.exists(args.offline):
-                if time.time() > deadline:
-                    fail(step, f"{args.offline} did not appear within {3 * WAIT} s")
-                time.sleep(0.1)
+            hand_over(step, args.opened, form_id, args.offline)
             driver.get(form_url)
             find("#form-status")
 
@@ -191,44 +203,20 @@ def main():
         shot("offline-sync")
 
         step = "wait for the server"
-        with open(args.offline_done, "w") as out:
-            out.write(form_id)
-        deadline = time.time() + 3 * WAIT
-        while not os.path.exists(args.server_up):
-            if time.time() > deadline:
-                fail(step, f"{args.server_up} did not appear within {3 * WAIT} s")
-            time.sleep(0.1)
+        hand_over(step, args.offline_done, form_id, args.server_up)
 
         step = "sync now"
-        driver.get(base + "/sync")
-        previous = find("#sync-outcome")
-        tap("#sync-now")
-        wait.until(EC.staleness_of(previous))
-        outcome = wait.until(EC.presence_of_element_located((By.ID, "sync-outcome")))
-        if "同步完成" not in outcome.text:
-            fail(step, f"the sync did not finish: {outcome.text!r}")
+        sync_now(step)
         pending = find("#pending-edits").text.strip()
         if pending != "0":
             fail(step, f"{pending} edit(s) still pending after the sync")
         shot("sync")
 
         step = "wait for the review"
-        with open(args.synced, "w") as out:
-            out.write(form_id)
-        deadline = time.time() + 3 * WAIT
-        while not os.path.exists(args.reviewed):
-            if time.time() > deadline:
-                fail(step, f"{args.reviewed} did not appear within {3 * WAIT} s")
-            time.sleep(0.1)
+        hand_over(step, args.synced, form_id, args.reviewed)
 
         step = "sync the review back"
-        driver.get(base + "/sync")
-        previous = find("#sync-outcome")
-        tap("#sync-now")
-        wait.until(EC.staleness_of(previous))
-        outcome = wait.until(EC.presence_of_element_located((By.ID, "sync-outcome")))
-        if "同步完成" not in outcome.text:
-            fail(step, f"the sync did not finish: {outcome.text!r}")
+        sync_now(step)
         driver.get(form_url)
         status = find("#form-status").text
         if status != "已审核":

@@ -23,4 +23,16 @@ enum Browser {
 
     /// Why a browser test did not run.
     static let missing: Comment = "SKIPPED: chromium, chromedriver or python3's selenium is missing; Tests/run.sh installs them"
+
+    /// Copies the PNG screenshots in `screens` where CI keeps artifacts
+    /// (`.build/test-artifacts/screens/<folder>`), each name prefixed with `prefix`.
+    static func keep(_ screens: URL, in folder: String = "", as prefix: String = "") {
+        let artifacts = Binaries.packageRoot.appendingPathComponent(".build/test-artifacts/screens").appendingPathComponent(folder)
+        try? FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: screens.path)) ?? [] where name.hasSuffix(".png") {
+            let target = artifacts.appendingPathComponent(prefix + name)
+            try? FileManager.default.removeItem(at: target)
+            try? FileManager.default.copyItem(at: screens.appendingPathComponent(name), to: target)
+        }
+    }
 }
