@@ -132,6 +132,8 @@ final class FaultyTransport: SyncTransport {
 
     func issueReplica() async throws -> ReplicaID { try await call("replica") { try await inner.issueReplica() } }
 
+    func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int { try await call("discarded") { try await inner.reportDiscarded(edits) } }
+
     func push(_ request: PushRequest) async throws -> PushResponse {
         if decide("push-delay") == .delay {
             observations.delayed.withLock { $0.append((node, token, request)) }

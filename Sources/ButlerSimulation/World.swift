@@ -408,6 +408,7 @@ struct NullTransport: SyncTransport {
     func fail() -> ClientError { ClientError(.unreachable, "simulated: restarting") }
     func device() async throws -> DeviceInfo { throw fail() }
     func issueReplica() async throws -> ReplicaID { throw fail() }
+    func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int { throw fail() }
     func push(_ request: PushRequest) async throws -> PushResponse { throw fail() }
     func pull(cursor: String?, limit: Int) async throws -> PullResponse { throw fail() }
     func record(id: RecordID) async throws -> RecordState? { throw fail() }

@@ -39,6 +39,10 @@ public struct InProcessTransport: SyncTransport {
         return replica
     }
 
+    public func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int {
+        try DiscardedEdits.resolvedCount(try await send(.post, "/v1/devices/me/discarded", json: edits.jsonValue.canonicalBytes).json())
+    }
+
     public func push(_ request: PushRequest) async throws -> PushResponse {
         try PushResponse(json: try await send(.post, "/v1/push", json: request.jsonValue.canonicalBytes).json())
     }

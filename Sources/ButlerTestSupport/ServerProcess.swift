@@ -115,6 +115,7 @@ struct ServerProcessTransport: SyncTransport {
 
     func device() async throws -> DeviceInfo { try await transport().device() }
     func issueReplica() async throws -> ReplicaID { try await transport().issueReplica() }
+    func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int { try await transport().reportDiscarded(edits) }
     func push(_ request: PushRequest) async throws -> PushResponse { try await transport().push(request) }
     func pull(cursor: String?, limit: Int) async throws -> PullResponse { try await transport().pull(cursor: cursor, limit: limit) }
     func record(id: RecordID) async throws -> RecordState? { try await transport().record(id: id) }

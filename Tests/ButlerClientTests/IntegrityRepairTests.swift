@@ -24,6 +24,7 @@ struct IntegrityRepairTests {
 
         func device() async throws -> DeviceInfo { try await inner.device() }
         func issueReplica() async throws -> ReplicaID { try await inner.issueReplica() }
+        func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int { try await inner.reportDiscarded(edits) }
         func push(_ request: PushRequest) async throws -> PushResponse { try await inner.push(request) }
         func pull(cursor: String?, limit: Int) async throws -> PullResponse { try await inner.pull(cursor: cursor, limit: limit) }
         func record(id: RecordID) async throws -> RecordState? { try await inner.record(id: id) }

@@ -224,6 +224,7 @@ final class ScriptedPullTransport: SyncTransport {
     }
     func device() async throws -> DeviceInfo { try await base.device() }
     func issueReplica() async throws -> ReplicaID { try await base.issueReplica() }
+    func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int { try await base.reportDiscarded(edits) }
     func push(_ request: PushRequest) async throws -> PushResponse { try await base.push(request) }
     func record(id: RecordID) async throws -> RecordState? { try await base.record(id: id) }
     func blobStatus(sha256: String) async throws -> BlobStatus { try await base.blobStatus(sha256: sha256) }
@@ -257,6 +258,7 @@ final class FailingPullTransport: SyncTransport {
     }
     func device() async throws -> DeviceInfo { try await base.device() }
     func issueReplica() async throws -> ReplicaID { try await base.issueReplica() }
+    func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int { try await base.reportDiscarded(edits) }
     func push(_ request: PushRequest) async throws -> PushResponse { try await base.push(request) }
     func record(id: RecordID) async throws -> RecordState? { try await base.record(id: id) }
     func blobStatus(sha256: String) async throws -> BlobStatus { try await base.blobStatus(sha256: sha256) }

@@ -125,6 +125,7 @@ final class CountingTransport: SyncTransport {
 
     func device() async throws -> DeviceInfo { try await base.device() }
     func issueReplica() async throws -> ReplicaID { try await base.issueReplica() }
+    func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int { try await base.reportDiscarded(edits) }
     func push(_ request: PushRequest) async throws -> PushResponse {
         counts.withLock { $0.pushes.append(request.deltas.count) }
         return try await base.push(request)

@@ -59,6 +59,18 @@ extension ClientStore {
                 DROP INDEX records_type;
                 """)
         }
+        migrator.registerMigration("v4-discarded") { db in
+            // Refused edits discarded here and not yet reported to the server, which lists them as
+            // pending on its console until told (`POST /v1/devices/me/discarded`): the record and the
+            // dots the discarded delta wrote (`replica:counter`, comma-separated).
+            try db.execute(sql: """
+                CREATE TABLE discarded (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    record_id TEXT NOT NULL,
+                    dots TEXT NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 

@@ -36,7 +36,7 @@ public struct RefusedEdit: Hashable, Sendable {
     ///
     /// The one place the client decides what is worth retrying: the store, the engine, the daemon
     /// and the `butler` CLI all read it from here.
-    public static let transientCodes: Set<ErrorCode> = [.clockAhead, .zoneForbidden, .storageFull, .quotaExceeded]
+    public static let transientCodes: Set<ErrorCode> = ErrorCode.held
 
     /// Refusal codes that say this device's replica id is not its alone: a cloned image or a
     /// restored backup minted dots the server already holds (`dot-reused`), or another device holds

@@ -211,6 +211,7 @@ public struct SyncEngine: Sendable {
     /// so the server's state already holds this device's accepted edits. A record outside the
     /// device's zones (`zone-forbidden`) keeps its mark for the next sync.
     public func rebaseDiscarded(into report: inout SyncReport) async throws {
+        try await reportDiscarded()
         for id in try store.recordsToRebase() {
             try Task.checkCancellation()
             switch try await serverCopy(of: id) {
@@ -221,6 +222,23 @@ public struct SyncEngine: Sendable {
                 continue
             }
             report.rebased += 1
+        }
+    }
+
+    /// Tells the server which refused edits the butler discarded here, so its console stops listing
+    /// them as pending (`POST /v1/devices/me/discarded`), 1000 at a time. A server that does not
+    /// know the call (`not-found`, an older version) keeps no pending refusals to end: nothing is
+    /// left to tell it.
+    func reportDiscarded() async throws {
+        while let batch = try store.discardedToReport(limit: DiscardedEdits.maxEdits) {
+            try Task.checkCancellation()
+            do {
+                let resolved = try await transport.reportDiscarded(DiscardedEdits(edits: batch.edits))
+                logger.info("discarded edits reported to the server", metadata: ["sync.discarded": "\(batch.edits.count)", "refusals.resolved": "\(resolved)"])
+            } catch let error as ClientError where [.notFound, .methodNotAllowed].contains(error.code) {
+                logger.info("the server keeps no pending refusals: discarded edits not reported", metadata: ["error.code": "\(error.code)"])
+            }
+            try store.forgetDiscarded(through: batch.through)
         }
     }
 

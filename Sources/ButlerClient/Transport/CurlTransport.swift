@@ -66,6 +66,10 @@ public struct CurlTransport: SyncTransport {
         return replica
     }
 
+    public func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int {
+        try DiscardedEdits.resolvedCount(try await json(.post, "/v1/devices/me/discarded", body: Data(edits.jsonValue.canonicalBytes)))
+    }
+
     public func push(_ request: PushRequest) async throws -> PushResponse {
         try PushResponse(json: try await json(.post, "/v1/push", body: Data(request.jsonValue.canonicalBytes)))
     }

@@ -8,6 +8,9 @@ public protocol SyncTransport: Sendable {
     func device() async throws -> DeviceInfo
     /// A fresh replica id the server binds to this device (`POST /v1/devices/me/replicas`).
     func issueReplica() async throws -> ReplicaID
+    /// Reports refused edits discarded on the device (`POST /v1/devices/me/discarded`); returns
+    /// how many of the server's pending refusals that ended.
+    func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int
     /// Pushes a batch of deltas; the reply has one result per delta.
     func push(_ request: PushRequest) async throws -> PushResponse
     /// One page of the change feed after `cursor`.

@@ -28,3 +28,13 @@ public struct Dot: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(replica.rawValue):\(counter)" }
 }
+
+extension Dot {
+    /// Parses ``description`` (`replica:counter`); nil when it is not one.
+    public init?(parsing text: String) {
+        guard let colon = text.lastIndex(of: ":"), let counter = UInt64(text[text.index(after: colon)...]),
+            let replica = try? ReplicaID(String(text[..<colon])), let dot = try? Dot(replica, counter)
+        else { return nil }
+        self = dot
+    }
+}

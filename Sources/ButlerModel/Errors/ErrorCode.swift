@@ -192,6 +192,10 @@ extension ErrorCode {
 }
 
 extension ErrorCode {
+    /// The refusal codes whose cause can clear (a fast clock, a zone not yet assigned, a full
+    /// store or quota): a device holds such an edit and sends it again; any other refusal is final.
+    public static let held: Set<ErrorCode> = [.clockAhead, .zoneForbidden, .storageFull, .quotaExceeded]
+
     /// The codes a server reply (an error body, or a refused delta's result) may carry, besides
     /// ``http(_:)``'s: what `Protocol/openapi.yaml` documents.
     public static let wire: [ErrorCode] = [

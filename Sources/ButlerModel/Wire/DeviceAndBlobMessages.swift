@@ -90,3 +90,64 @@ public struct BlobStatus: Hashable, Sendable {
         complete = try r.bool("complete")
     }
 }
+
+/// `POST /v1/devices/me/discarded`: refused edits the butler discarded on the device
+/// (`butler refused discard`), so the server stops listing them as pending on the console.
+/// Each names the record and the dots the discarded delta wrote.
+public struct DiscardedEdits: Hashable, Sendable {
+    public struct Edit: Hashable, Sendable {
+        public let record: RecordID
+        public let dots: Set<Dot>
+
+        public init(record: RecordID, dots: Set<Dot>) {
+            self.record = record
+            self.dots = dots
+        }
+    }
+
+    /// The most edits one request may name (a device sends what it discarded since its last sync).
+    public static let maxEdits = 1000
+    /// The most dots one edit may name.
+    public static let maxDots = 4096
+
+    public let edits: [Edit]
+
+    public init(edits: [Edit]) { self.edits = edits }
+
+    public var jsonValue: JSONValue {
+        [
+            "discarded": .array(edits.map { edit in
+                ["id": .string(edit.record.rawValue), "dots": .array(edit.dots.sorted().map { .string($0.description) })]
+            })
+        ]
+    }
+
+    /// The reply's `{"resolved": N}`.
+    public static func resolvedCount(_ json: JSONValue) throws -> Int {
+        let resolved = try JSONObjectReader(json, path: "reply").int("resolved")
+        guard resolved >= 0 else { throw ModelError(.invalidJSON, "reply.resolved must not be negative") }
+        return Int(resolved)
+    }
+
+    public init(json: JSONValue) throws {
+        let r = try JSONObjectReader(json, path: "request")
+        let items = try r.array("discarded")
+        guard items.count <= Self.maxEdits else {
+            throw ModelError(.invalidValue, "at most \(Self.maxEdits) discarded edits per request, got \(items.count)")
+        }
+        edits = try items.enumerated().map { index, item in
+            let e = try JSONObjectReader(item, path: "discarded[\(index)]")
+            let record = try RecordID(try e.string("id"))
+            let dots = try e.array("dots")
+            guard dots.count <= Self.maxDots else { throw ModelError(.invalidValue, "discarded[\(index)].dots holds more than \(Self.maxDots) dots") }
+            return Edit(
+                record: record,
+                dots: Set(try dots.map { value in
+                    guard let text = value.stringValue, let dot = Dot(parsing: text) else {
+                        throw ModelError(.invalidJSON, "discarded[\(index)].dots must hold \"replica:counter\" strings")
+                    }
+                    return dot
+                }))
+        }
+    }
+}

@@ -82,6 +82,19 @@ struct ConsoleRoutes: Sendable {
                 return redirect("/console/devices")
             }
         }
+        group.post("devices/refusals/dismiss") { request, context in
+            try await post(request, context) { signedIn, fields in
+                guard let name = fields["device"], let id = fields["id"].flatMap(Int64.init),
+                    let device = try await storage.devices().first(where: { $0.name == name }),
+                    !Set(device.zones).isDisjoint(with: signedIn.user.zones)
+                else { return notFound(signedIn) }
+                let ended = try await storage.resolveRefusals(device: name, [.dismissed(id: id)])
+                context.logger.info(
+                    "pending refusal dismissed from the console",
+                    metadata: ["console.user": "\(signedIn.user.name)", "device.name": "\(name)", "refusal.id": "\(id)", "refusals.resolved": "\(ended)"])
+                return redirect("/console/devices#device-\(name)")
+            }
+        }
     }
 
     // MARK: Sessions and forms
@@ -275,15 +288,49 @@ struct ConsoleRoutes: Sendable {
     func devices(_ signedIn: ConsoleSessions.SignedIn) async throws -> Response {
         let seen = try await console.devicesLastSeen()
         let zones = Set(signedIn.user.zones)
+        let refusals = Dictionary(grouping: try await storage.pendingRefusals(), by: \.device)
         let devices = try await storage.devices().filter { !zones.isDisjoint(with: $0.zones) }.map { device -> [String: Any] in
             var row: [String: Any] = [
                 "name": device.name, "role": Self.roleLabel(device.role), "zones": device.zones.map(\.rawValue).joined(separator: "、"),
                 "lastSeen": seen[device.name].map(pages.time) ?? "从未", "csrf": signedIn.session.csrf,
             ]
             if let revoked = device.revokedAt { row["revoked"] = pages.time(revoked) }
+            let pending = refusals[device.name] ?? []
+            row["refusalCount"] = pending.count
+            row["hasRefusals"] = !pending.isEmpty
+            if pending.count >= RefusalLog.maxPendingPerDevice { row["refusalsFull"] = true }
+            row["refusals"] = pending.map { refusal -> [String: Any] in
+                var item: [String: Any] = [
+                    "id": refusal.id, "device": device.name, "code": refusal.code.rawValue, "label": Self.refusalLabel(refusal.code),
+                    "message": refusal.message, "firstAt": pages.time(refusal.firstAt), "lastAt": pages.time(refusal.lastAt), "times": refusal.times,
+                    "held": ErrorCode.held.contains(refusal.code), "csrf": signedIn.session.csrf,
+                ]
+                if let record = refusal.record {
+                    item["record"] = record
+                    if let zone = refusal.zone, let z = try? Zone(zone), zones.contains(z) { item["link"] = "/console/records/" + record }
+                }
+                return item
+            }
             return row
         }
         return pages.render("devices", ["title": "设备", "user": pages.userContext(signedIn), "navDevices": true, "devices": devices])
+    }
+
+    /// What a refusal's code means to a supervisor, in a few words.
+    static func refusalLabel(_ code: ErrorCode) -> String {
+        switch code {
+        case .roleForbidden: "无权限（如管家审核、关闭表单）"
+        case .zoneForbidden: "设备无权写入这个片区"
+        case .clockAhead: "设备时钟超前"
+        case .dotReused, .foreignDot: "设备副本被复制或从旧备份恢复"
+        case .counterJump, .unknownDots: "可疑的修改（伪造或损坏）"
+        case .recordTooLarge: "记录超出大小上限"
+        case .storedRecordUnreadable: "服务器上的记录已损坏"
+        case .formSubmitted, .invalidTransition: "表单状态不允许这个修改"
+        case .quotaExceeded, .storageFull: "配额或存储空间已满"
+        case .invalidJSON, .invalidValue, .invalidField, .unknownTemplate, .unknownItem, .recordMismatch: "内容不合法"
+        default: "被拒收"
+        }
     }
 
     static func roleLabel(_ role: DeviceRole) -> String {

@@ -23,6 +23,7 @@ struct SyncRoutes {
                     .jsonValue)
         }
         group.post("devices/me/replicas") { _, context in try await issueReplica(context) }
+        group.post("devices/me/discarded") { request, context in try await discarded(request, context) }
         group.post("push") { request, context in try await push(request, context) }
         group.get("pull") { request, context in try await pull(request, context) }
     }
@@ -47,6 +48,10 @@ struct SyncRoutes {
             let replica = try ReplicaID("r" + configuration.entropy.hex(bytes: 8))
             if try await storage.bindReplica(replica, to: device.name, at: configuration.clock.now()) {
                 context.logger.info("replica issued", metadata: ["device.name": "\(device.name)", "device.replica": "\(replica)"])
+                // The device re-stamps its `dot-reused` and `foreign-dot` edits under the new id.
+                do { _ = try await storage.resolveRefusals(device: device.name, [.replicaMoved]) } catch {
+                    context.logger.notice("could not resolve the device's replica refusals", metadata: ["error": "\(error)"])
+                }
                 return Response.json(["replica": .string(replica.rawValue)], status: .created)
             }
         }
@@ -67,19 +72,22 @@ struct SyncRoutes {
         let now = configuration.clock.now()
         var results = [PushResponse.Result?](repeating: nil, count: decoded.count)
         var accepted: [(index: Int, delta: RecordState)] = []
+        var refused: [RefusalDraft] = []
         for (index, item) in decoded.enumerated() {
             switch item {
             case .failure(let error):
                 results[index] = .init(index: index, id: nil, status: .refused, code: error.code, message: error.message)
+                refused.append(RefusalDraft(delta: nil, code: error.code, message: error.message))
             case .success(let delta):
                 if let refusal = Self.refusal(of: delta, by: device, now: now) {
                     results[index] = .init(index: index, id: delta.id.rawValue, status: .refused, code: refusal.code, message: refusal.message)
+                    refused.append(RefusalDraft(delta: delta, code: refusal.code, message: refusal.message))
                 } else {
                     accepted.append((index, delta))
                 }
             }
         }
-        let outcomes = try await storage.merge(accepted.map(\.delta), by: device, at: now)
+        let outcomes = try await storage.merge(accepted.map(\.delta), refused: refused, by: device, at: now)
         var changed = 0
         for ((index, delta), outcome) in zip(accepted, outcomes) {
             switch outcome {
@@ -100,6 +108,26 @@ struct SyncRoutes {
         context.logger.info("push merged", metadata: ["sync.deltas": "\(decoded.count)", "sync.changed": "\(changed)", "sync.refused": "\(refusedCount)"])
         return Response.json(PushResponse(results: results.compactMap { $0 }).jsonValue)
     }
+
+    /// `POST /v1/devices/me/discarded`: the device reports refused edits its butler discarded;
+    /// the server ends the pending refusals they account for (``RefusalResolution/discarded(record:dots:)``)
+    /// and answers how many (`{"resolved": N}`). Naming an edit the server never refused ends nothing.
+    func discarded(_ request: Request, _ context: DeviceRequestContext) async throws -> Response {
+        let body = try await request.body.collect(upTo: Self.maxDiscardedBytes)
+        let report: DiscardedEdits
+        do {
+            report = try DiscardedEdits(json: try JSONParser.parse(Array(body.readableBytesView)))
+        } catch let error as ModelError {
+            throw APIError.invalid(error)
+        }
+        let resolved = try await storage.resolveRefusals(
+            device: context.device.name, report.edits.map { .discarded(record: $0.record, dots: $0.dots) })
+        context.logger.info("discarded edits reported", metadata: ["sync.discarded": "\(report.edits.count)", "refusals.resolved": "\(resolved)"])
+        return Response.json(["resolved": .int(Int64(resolved))])
+    }
+
+    /// The largest discard report: 1000 edits of a few dots each fit many times over.
+    static let maxDiscardedBytes = 1 << 20
 
     /// Why a well-formed delta from `device` is refused before it reaches the store, or `nil` to
     /// merge it: the checks that need no stored state (zone, schema, clock).

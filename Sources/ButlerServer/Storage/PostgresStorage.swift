@@ -224,6 +224,7 @@ public final class PostgresStorage: SyncStorage, Service {
                 try await tx.query("CREATE INDEX IF NOT EXISTS records_type ON records(type)", logger: logger)
                 try await Self.migrateIntegrity(tx, logger: logger)
                 try await Self.migrateConsole(tx, logger: logger)
+                try await Self.migrateRefusals(tx, logger: logger)
             }
         }
     }
@@ -276,11 +277,12 @@ public final class PostgresStorage: SyncStorage, Service {
 
     // MARK: Records
 
-    public func merge(_ deltas: [RecordState], by device: DeviceRecord, at now: Date) async throws -> [MergeOutcome] {
-        guard !deltas.isEmpty else { return [] }
+    public func merge(_ deltas: [RecordState], refused: [RefusalDraft], by device: DeviceRecord, at now: Date) async throws -> [MergeOutcome] {
+        guard !deltas.isEmpty || !refused.isEmpty else { return [] }
         let logger = logger
         let channel = notifyChannel
-        let (outcomes, touchedZones) = try await client.withTransaction(logger: logger) { tx -> ([MergeOutcome], Set<Zone>) in
+        let (outcomes, touchedZones, refusals) = try await client.withTransaction(logger: logger) {
+            tx -> ([MergeOutcome], Set<Zone>, RefusalLog.Plan) in
             // The feed lock first: see the type's documentation for why this makes the feed gap-free.
             // It also serialises the audit chain and replica bindings across nodes.
             try await tx.query("SELECT pg_advisory_xact_lock(\(Self.feedLock))", logger: logger)
@@ -348,10 +350,15 @@ public final class PostgresStorage: SyncStorage, Service {
                         \(entries.map(\.previousHash))::text[], \(entries.map(\.hash))::text[])
                     """, logger: logger)
             }
-            return (result.outcomes, Set(result.changed.map(\.zone)))
+            let refusals = RefusalLog.plan(
+                open: try await Self.openRefusals(tx, device: device.name, logger: logger), deltas: deltas, result: result, earlier: refused,
+                existing: existing, owners: owners, device: device.name)
+            try await Self.keepRefusals(tx, refusals, device: device.name, at: now, logger: logger)
+            return (result.outcomes, Set(result.changed.map(\.zone)), refusals)
         }
         // Committed: this node's live pulls need not wait for the notification's round trip.
         changes.publish(zones: touchedZones)
+        RefusalLog.report(refusals, device: device.name)
         return outcomes
     }
 

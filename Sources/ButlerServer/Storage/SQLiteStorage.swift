@@ -86,6 +86,7 @@ public final class SQLiteStorage: SyncStorage {
         }
         Self.registerIntegrityMigration(&migrator)
         Self.registerConsoleMigration(&migrator)
+        Self.registerRefusalMigration(&migrator)
         try migrator.migrate(pool)
     }
 
@@ -138,14 +139,17 @@ public final class SQLiteStorage: SyncStorage {
 
     // MARK: Records
 
-    public func merge(_ deltas: [RecordState], by device: DeviceRecord, at now: Date) async throws -> [MergeOutcome] {
-        let (outcomes, zones) = try await mergeTransaction(deltas, by: device, at: now)
+    public func merge(_ deltas: [RecordState], refused: [RefusalDraft], by device: DeviceRecord, at now: Date) async throws -> [MergeOutcome] {
+        let (outcomes, zones, refusals) = try await mergeTransaction(deltas, refused: refused, by: device, at: now)
         // Committed: the live pulls of these zones may look again.
         changes.publish(zones: zones)
+        RefusalLog.report(refusals, device: device.name)
         return outcomes
     }
 
-    func mergeTransaction(_ deltas: [RecordState], by device: DeviceRecord, at now: Date) async throws -> ([MergeOutcome], Set<Zone>) {
+    func mergeTransaction(
+        _ deltas: [RecordState], refused: [RefusalDraft], by device: DeviceRecord, at now: Date
+    ) async throws -> ([MergeOutcome], Set<Zone>, RefusalLog.Plan) {
         try await pool.write { db in
             var existing: [RecordID: RecordState] = [:]
             var unreadable: [RecordID: ModelError] = [:]
@@ -209,7 +213,11 @@ public final class SQLiteStorage: SyncStorage {
                     ])
                 }
             }
-            return (result.outcomes, Set(result.changed.map(\.zone)))
+            let refusals = RefusalLog.plan(
+                open: try Self.openRefusals(db, device: device.name), deltas: deltas, result: result, earlier: refused, existing: existing,
+                owners: owners, device: device.name)
+            try Self.keepRefusals(db, refusals, device: device.name, at: now)
+            return (result.outcomes, Set(result.changed.map(\.zone)), refusals)
         }
     }
 

@@ -86,7 +86,15 @@ public protocol SyncStorage: Sendable {
     /// (a refusal touches only that delta), replica ids met for the first time are bound to the
     /// device, and every delta that changed a record is appended to the audit log — all in the same
     /// transaction as the merge.
-    func merge(_ deltas: [RecordState], by device: DeviceRecord, at: Date) async throws -> [MergeOutcome]
+    ///
+    /// `refused` are this push's deltas refused before the store (``SyncRoutes/refusal(of:by:now:)``,
+    /// unreadable ones): they and the merge's own refusals are kept as the device's pending
+    /// refusals in the same transaction, and the merge resolves those it ends (``RefusalLog``).
+    func merge(_ deltas: [RecordState], refused: [RefusalDraft], by device: DeviceRecord, at: Date) async throws -> [MergeOutcome]
+    /// Every device's pending refusals (``RefusalLog``), by device, oldest first.
+    func pendingRefusals() async throws -> [PendingRefusal]
+    /// Ends the pending refusals of `device` that `resolutions` name; returns how many ended.
+    func resolveRefusals(device: String, _ resolutions: [RefusalResolution]) async throws -> Int
     /// Which device each bound replica id belongs to.
     func replicaBindings() async throws -> [ReplicaBinding]
     /// Binds a new replica id to `device` (one the server issued); false when the id is taken.
@@ -141,6 +149,11 @@ public protocol SyncStorage: Sendable {
 }
 
 extension SyncStorage {
+    /// ``merge(_:refused:by:at:)`` of a push none of whose deltas was refused before the store.
+    public func merge(_ deltas: [RecordState], by device: DeviceRecord, at: Date) async throws -> [MergeOutcome] {
+        try await merge(deltas, refused: [], by: device, at: at)
+    }
+
     /// Current states of the records in `zones` changed after `cursor`, in change order.
     public func changes(after cursor: Int64, zones: [Zone], limit: Int) async throws -> (changes: [RecordState], cursor: Int64, more: Bool) {
         let page = try await changeEncodings(after: cursor, zones: zones, limit: limit, maxBytes: Int.max)
