@@ -163,13 +163,14 @@ struct Device: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let (devices, bindings) = try await ButlerServer.withStorage(try data.configuration()) { storage, _ in
-                (try await DeviceRegistry(storage: storage).list(), try await storage.replicaBindings())
+            let (devices, bindings, refusals) = try await ButlerServer.withStorage(try data.configuration()) { storage, _ in
+                (try await DeviceRegistry(storage: storage).list(), try await storage.replicaBindings(), try await storage.pendingRefusals())
             }
             if json {
                 print(JSONValue.array(devices.map { device in
                     var o = device.jsonValue.objectValue ?? [:]
                     o["replicas"] = .array(bindings.filter { $0.device == device.name }.map { .string($0.replica) })
+                    o["pendingRefusals"] = .array(refusals.filter { $0.device == device.name }.map(\.jsonValue))
                     return .object(o)
                 }).canonicalString)
             } else {

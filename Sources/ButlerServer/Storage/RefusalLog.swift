@@ -62,6 +62,18 @@ public struct PendingRefusal: Hashable, Sendable {
     }
 }
 
+extension PendingRefusal {
+    /// What `butler-server device list --json` prints of it.
+    public var jsonValue: JSONValue {
+        [
+            "id": .int(id), "record": record.map(JSONValue.string) ?? .null, "zone": zone.map(JSONValue.string) ?? .null,
+            "code": .string(code.rawValue), "message": .string(message), "dots": .array(dots.map(JSONValue.string)),
+            "firstAt": .string(Timestamp.format(firstAt)), "lastAt": .string(Timestamp.format(lastAt)), "times": .int(Int64(times)),
+            "held": .bool(ErrorCode.held.contains(code)),
+        ]
+    }
+}
+
 /// How a pending refusal ends, apart from the merge itself (see ``RefusalLog``).
 public enum RefusalResolution: Hashable, Sendable {
     /// The device moved to a fresh replica id (`POST /v1/devices/me/replicas`): it re-stamps the
