@@ -88,6 +88,14 @@ public final class ServerProcess: ServerNode {
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The refusals the server keeps pending for `device`, from `butler-server device list --json`.
+    public func pendingRefusals(_ device: String) async throws -> [JSONValue] {
+        let result = try await runCommand("butler-server", ["device", "list", "--data", data.path, "--json"] + storeArguments)
+        guard result.status == 0 else { throw TestFailure("device list failed: \(result.stderr)") }
+        let entry = try JSONParser.parse(result.stdout).arrayValue?.first { $0["name"]?.stringValue == device }
+        return entry?["pendingRefusals"]?.arrayValue ?? []
+    }
+
     /// Revokes a device through `butler-server device revoke`.
     public func revokeDevice(_ name: String) async throws {
         let result = try await runCommand("butler-server", ["device", "revoke", "--data", data.path, name] + storeArguments)

@@ -249,6 +249,39 @@ struct ConsoleRouteTests {
         }
     }
 
+    @Test("the devices page lists a device's pending refusals with their code and record; 已处理 ends one, with a CSRF token, in the user's zones only", arguments: Backend.available)
+    func pendingRefusals(_ backend: Backend) async throws {
+        try await withConsole(backend) { f, client in
+            let session = try #require(try await Self.signIn(client))
+            let token = try await Self.csrf(client, session: session)
+            // li reviews the submitted form-1 by mistake; chen (west-1) does the same to form-w.
+            var form = try #require(try await f.storage.records(zones: [Deltas.zone]).first { $0.id.rawValue == "form-1" })
+            let review = try InspectionForm.review(&form, note: "误操作", at: F.now, stamp: Deltas.stamp("li-dev", Self.t0 + 20))
+            #expect(try await f.push(client, as: "li", [review]).map(\.code) == ["role-forbidden"])
+            var west = try #require(try await f.storage.records(zones: [try Zone("west-1")]).first)
+            let westReview = try InspectionForm.review(&west, at: F.now, stamp: Deltas.stamp("chen-dev", Self.t0 + 20))
+            #expect(try await f.push(client, as: "chen", [westReview]).map(\.code) == ["role-forbidden"])
+            let li = try #require(try await f.storage.pendingRefusals().first { $0.device == "li" })
+            let chen = try #require(try await f.storage.pendingRefusals().first { $0.device == "chen" })
+
+            let page = String(buffer: try await Self.get(client, "/console/devices", session: session).body)
+            #expect(page.contains("refusals-li") && page.contains("refusal-\(li.id)") && page.contains("role-forbidden"))
+            #expect(page.contains("href=\"/console/records/form-1\"") && page.contains("无权限"))
+            #expect(!page.contains("refusal-\(chen.id)\""), "chen's device is outside zhou's zones")
+            // Without the token, or for a device outside the user's zones: nothing ends.
+            #expect(try await Self.post(client, "/console/devices/refusals/dismiss", session: session, [("device", "li"), ("id", String(li.id))]).status == .forbidden)
+            #expect(try await Self.post(client, "/console/devices/refusals/dismiss", session: session, [("csrf", token), ("device", "chen"), ("id", String(chen.id))]).status == .notFound)
+            #expect(try await f.storage.pendingRefusals().count == 2)
+            // Another device's name with li's refusal id ends nothing either.
+            #expect(try await Self.post(client, "/console/devices/refusals/dismiss", session: session, [("csrf", token), ("device", "wang"), ("id", String(li.id))]).status == .seeOther)
+            #expect(try await f.storage.pendingRefusals().count == 2)
+            #expect(try await Self.post(client, "/console/devices/refusals/dismiss", session: session, [("csrf", token), ("device", "li"), ("id", String(li.id))]).status == .seeOther)
+            #expect(try await f.storage.pendingRefusals().map(\.device) == ["chen"])
+            let after = String(buffer: try await Self.get(client, "/console/devices", session: session).body)
+            #expect(!after.contains("refusals-li") && !after.contains("refusal-\(li.id)\""))
+        }
+    }
+
     @Test("the form page highlights a late edit beside what was submitted", arguments: Backend.available)
     func lateEdits(_ backend: Backend) async throws {
         try await ServerFixture.with(backend) { f in

@@ -99,6 +99,10 @@ struct RefusedEditsTests {
         #expect(try await field.li(["sync", "--quiet"]).status == 1)
         let refused = try JSONParser.parse(try await field.li(["refused", "list", "--json"]).stdout)
         let id = try #require(refused.arrayValue?.first?["id"]?.intValue)
+        // The server keeps it pending for the supervisor's devices page.
+        let pending = try await field.server.pendingRefusals("li")
+        #expect(pending.count == 1 && pending.first?["code"] == "role-forbidden" && pending.first?["record"] == .string(form))
+        #expect(pending.first?["held"] == false && pending.first?["times"] == 1)
 
         let unknown = try await field.li(["refused", "discard", "999999"])
         #expect(unknown.status == 1 && unknown.stderr.contains("unknown-edit"))
@@ -114,6 +118,8 @@ struct RefusedEditsTests {
         let sync = try await field.li(["sync", "--json", "--quiet"])
         #expect(sync.status == 0, "\(sync.stderr)")
         #expect(try JSONParser.parse(sync.stdout)["report"]?["rebased"] == 1)
+        // The sync told the server of the discard: nothing is pending for li any more.
+        #expect(try await field.server.pendingRefusals("li").isEmpty)
         #expect(try await field.wang(["sync", "--quiet"]).status == 0)
         let mine = try JSONParser.parse(try await field.li(["form", "show", form, "--json"]).stdout)
         #expect(mine["status"] == "submitted" && mine["reviewNotes"] == [])
@@ -149,6 +155,11 @@ struct RefusedEditsTests {
         #expect(listed.arrayValue?.allSatisfy { $0["final"] == false } == true)
         let status = try JSONParser.parse(try await field.li(["status", "--json"]).stdout)
         #expect(status["heldEdits"] == 2 && status["pendingEdits"] == 2 && status["refusedEdits"] == 0)
+        // The server lists the two held edits as pending, each refused twice: the joined entry it
+        // refused first gave way to the edits refused one by one.
+        let pending = try await field.server.pendingRefusals("li")
+        #expect(pending.map { $0["code"] } == ["clock-ahead", "clock-ahead"] && pending.allSatisfy { $0["held"] == true })
+        #expect(pending.map { $0["times"] } == [2, 2], "\(pending)")
 
         // The clock is fixed; the butler goes on through the CLI, which runs on the real clock. The
         // new note is stamped by the corrected clock, and the held edits are re-stamped and delivered.
@@ -157,6 +168,7 @@ struct RefusedEditsTests {
         #expect(sync.status == 0, "\(sync.stderr)")
         let report = try JSONParser.parse(sync.stdout)["report"]
         #expect(report?["restamped"] == 2 && report?["pushed"] == 3 && report?["held"] == 0)
+        #expect(try await field.server.pendingRefusals("li").isEmpty, "delivered: nothing pending")
 
         #expect(try await field.wang(["sync", "--quiet"]).status == 0)
         let seen = try JSONParser.parse(try await field.wang(["form", "show", form.rawValue, "--json"]).stdout)
