@@ -1,3 +1,4 @@
+import ButlerClient
 import ButlerModel
 import ButlerTestSupport
 import Foundation
@@ -71,6 +72,15 @@ struct ConsoleBrowserTests {
         #expect(try await li(["form", "submit", form]).status == 0)
         #expect(try await li(["sync", "--quiet"]).status == 0)
 
+        // For the devices page: Wang reviews the submitted form by mistake on a handheld that still
+        // believes it is a supervisor's (it learnt that at an earlier sync, as in RefusedEditsTests);
+        // the server refuses it (role-forbidden) and keeps it pending.
+        #expect(try await wang(["sync", "--quiet"]).status == 0)
+        try ClientStore.open(home: scratch.path("wang")).setDeviceInfo(DeviceInfo(name: "wang", role: .supervisor, zones: [Zone("east-3")]))
+        #expect(try await wang(["form", "review", form, "--note", "误操作"]).status == 0)
+        #expect(try await wang(["sync", "--quiet"]).status == 1, "edits-refused")
+        #expect(try await server.pendingRefusals("wang").count == 1)
+
         // For the overdue page: a rectification notice past its deadline, and an urgent repair
         // completed now, whose callback falls due within 24 hours.
         let other = try await li(["form", "new", "--template", "building-patrol", "--zone", "east-3", "--place", "5号楼 大堂"]).stdout
@@ -102,6 +112,7 @@ struct ConsoleBrowserTests {
         let shown = try JSONParser.parse(try await li(["form", "show", form, "--json"]).stdout)
         #expect(shown["status"] == "reviewed", "\(shown["status"]?.canonicalString ?? "")")
         #expect(shown.canonicalString.contains(note))
+        #expect(try await server.pendingRefusals("wang").isEmpty, "已处理 in the browser set it aside")
         #expect(!server.log.contains("request failed"), "\(server.log)")
 
         // An expired session is sent back to sign in: the same store under a server whose

@@ -140,7 +140,16 @@ def main(base, name, password, form_id, note, shots):
         run.shot("overdue")
         run.open("/console/devices")
         run.until("devices", EC.presence_of_element_located((By.CSS_SELECTOR, "tr[id^='device-']")))
+        # A butler's mistaken review is pending: its record, code and the handled button.
+        refusals = driver.find_elements(By.CSS_SELECTOR, "tr[id^='refusal-']")
+        if len(refusals) != 1 or "role-forbidden" not in refusals[0].text or form_id not in refusals[0].text:
+            fail("devices", f"expected one pending role-forbidden refusal of {form_id}: {[r.text for r in refusals]}")
         run.shot("devices")
+        refusals[0].find_element(By.CSS_SELECTOR, "button[type='submit']").click()
+        run.until("devices", EC.staleness_of(refusals[0]))
+        run.until("devices", EC.presence_of_element_located((By.CSS_SELECTOR, "tr[id^='device-']")))
+        if driver.find_elements(By.CSS_SELECTOR, "tr[id^='refusal-']"):
+            fail("devices", "the refusal is still listed after 已处理")
 
         # The tablet: the form page at 800 px wide stays readable (no horizontal scrolling).
         driver.set_window_size(800, 1280)
