@@ -1,5 +1,6 @@
 import ButlerClient
 import ButlerModel
+import ButlerServer
 import ButlerTestSupport
 import Foundation
 import Synchronization
@@ -62,6 +63,41 @@ struct EngineTests {
             #expect(seen.status.state == .submitted)
             #expect(seen.items["fire-door"]?.result == .defect)
             #expect(seen.reviewNotes.isEmpty)
+        }
+    }
+
+    @Test("a discard reaches the server at the next sync and ends the pending refusal; one lost on the way goes again; a server without the call (404) is not asked again", arguments: Backend.available)
+    func discardReported(_ backend: Backend) async throws {
+        try await Cluster.inProcess(backend, "discard-report") { cluster in
+            let storage = cluster.node.storage
+            for (name, answer) in [("li", DiscardAnswer.lostOnce), ("wang", .oldServer)] {
+                let handheld = try await cluster.handheld(name)
+                try handheld.store.setDeviceInfo(DeviceInfo(name: name, role: .supervisor, zones: [zone]))
+                let form = try handheld.store.createForm(template: "building-patrol", zone: zone, place: "3号楼2单元 楼梯间")
+                try handheld.store.submit(form: form)
+                try handheld.store.review(form: form, note: "误操作")
+                _ = try await handheld.engine.sync()
+                #expect(try await storage.pendingRefusals().filter { $0.device == name }.map(\.code) == ["role-forbidden"])
+                let refused = try #require(try handheld.store.refusedEdits().first)
+                try handheld.store.discardRefused(refused.id)
+
+                let answering = DiscardAnswering(handheld.transport, answer)
+                let engine = SyncEngine(store: handheld.store, transport: answering)
+                switch answer {
+                case .lostOnce:
+                    await #expect(throws: ClientError.self) { try await engine.sync() }
+                    #expect(try await storage.pendingRefusals().filter { $0.device == name }.count == 1, "not told yet")
+                    #expect(try await engine.sync().rebased == 1)
+                    #expect(answering.reports == 2, "sent again after the lost one")
+                    #expect(try await storage.pendingRefusals().filter { $0.device == name }.isEmpty)
+                case .oldServer:
+                    #expect(try await engine.sync().rebased == 1, "a 404 does not fail the sync")
+                    _ = try await engine.sync()
+                    #expect(answering.reports == 1, "nothing left to tell: the report is not retried")
+                    #expect(try await storage.pendingRefusals().filter { $0.device == name }.count == 1, "that server never heard it")
+                }
+                #expect(try engine.completion().error == nil)
+            }
         }
     }
 
@@ -134,6 +170,43 @@ final class CountingTransport: SyncTransport {
         counts.withLock { $0.pulls += 1 }
         return try await base.pull(cursor: cursor, limit: limit)
     }
+    func record(id: RecordID) async throws -> RecordState? { try await base.record(id: id) }
+    func blobStatus(sha256: String) async throws -> BlobStatus { try await base.blobStatus(sha256: sha256) }
+    func uploadBlob(sha256: String, file: URL, offset: Int64, count: Int64, length: Int64, sent: @escaping @Sendable (Int64) -> Void) async throws -> BlobStatus {
+        try await base.uploadBlob(sha256: sha256, file: file, offset: offset, count: count, length: length, sent: sent)
+    }
+    func downloadBlob(sha256: String, to file: URL, from offset: Int64) async throws -> Int64 {
+        try await base.downloadBlob(sha256: sha256, to: file, from: offset)
+    }
+}
+
+enum DiscardAnswer: Sendable { case lostOnce, oldServer }
+
+/// Passes every call through, but answers `reportDiscarded` as a flaky link (the first report
+/// lost) or a server that predates the call (404 `not-found`) would.
+final class DiscardAnswering: SyncTransport {
+    let base: any SyncTransport
+    let answer: DiscardAnswer
+    private let count = Mutex(0)
+    init(_ base: any SyncTransport, _ answer: DiscardAnswer) {
+        self.base = base
+        self.answer = answer
+    }
+
+    var reports: Int { count.withLock { $0 } }
+
+    func device() async throws -> DeviceInfo { try await base.device() }
+    func issueReplica() async throws -> ReplicaID { try await base.issueReplica() }
+    func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int {
+        let n = count.withLock { $0 += 1; return $0 }
+        switch answer {
+        case .lostOnce where n == 1: throw ClientError(.unreachable, "simulated: the connection dropped")
+        case .lostOnce: return try await base.reportDiscarded(edits)
+        case .oldServer: throw ClientError(.notFound, "no route POST /v1/devices/me/discarded")
+        }
+    }
+    func push(_ request: PushRequest) async throws -> PushResponse { try await base.push(request) }
+    func pull(cursor: String?, limit: Int) async throws -> PullResponse { try await base.pull(cursor: cursor, limit: limit) }
     func record(id: RecordID) async throws -> RecordState? { try await base.record(id: id) }
     func blobStatus(sha256: String) async throws -> BlobStatus { try await base.blobStatus(sha256: sha256) }
     func uploadBlob(sha256: String, file: URL, offset: Int64, count: Int64, length: Int64, sent: @escaping @Sendable (Int64) -> Void) async throws -> BlobStatus {
