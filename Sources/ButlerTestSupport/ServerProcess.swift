@@ -110,28 +110,16 @@ public final class ServerProcess: ServerNode {
 
 /// A libcurl transport that always talks to the server's current port (a restart on port 0 may
 /// get another one), with short timeouts so a killed server is noticed quickly.
-struct ServerProcessTransport: SyncTransport {
+struct ServerProcessTransport: ForwardingTransport {
     let server: ServerProcess
     let token: String
+
+    var base: any SyncTransport { transport() }
 
     func transport() -> CurlTransport {
         var config = CurlTransport.Configuration(baseURL: server.url, token: token)
         config.connectTimeout = .seconds(1)
         config.requestTimeout = .seconds(10)
         return CurlTransport(configuration: config)
-    }
-
-    func device() async throws -> DeviceInfo { try await transport().device() }
-    func issueReplica() async throws -> ReplicaID { try await transport().issueReplica() }
-    func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int { try await transport().reportDiscarded(edits) }
-    func push(_ request: PushRequest) async throws -> PushResponse { try await transport().push(request) }
-    func pull(cursor: String?, limit: Int) async throws -> PullResponse { try await transport().pull(cursor: cursor, limit: limit) }
-    func record(id: RecordID) async throws -> RecordState? { try await transport().record(id: id) }
-    func blobStatus(sha256: String) async throws -> BlobStatus { try await transport().blobStatus(sha256: sha256) }
-    func uploadBlob(sha256: String, file: URL, offset: Int64, count: Int64, length: Int64, sent: @escaping @Sendable (Int64) -> Void) async throws -> BlobStatus {
-        try await transport().uploadBlob(sha256: sha256, file: file, offset: offset, count: count, length: length, sent: sent)
-    }
-    func downloadBlob(sha256: String, to file: URL, from offset: Int64) async throws -> Int64 {
-        try await transport().downloadBlob(sha256: sha256, to: file, from: offset)
     }
 }

@@ -16,27 +16,13 @@ struct IntegrityRepairTests {
     let zone = try! Zone("east-3")
 
     /// Counts the records fetched through the integrity routes.
-    final class CountingTransport: SyncTransport, IntegrityTransport {
+    final class CountingTransport: ForwardingTransport, IntegrityTransport {
         let inner: any SyncTransport & IntegrityTransport
+        var base: any SyncTransport { inner }
         let fetched = Mutex([String]())
 
         init(inner: any SyncTransport & IntegrityTransport) { self.inner = inner }
 
-        func device() async throws -> DeviceInfo { try await inner.device() }
-        func issueReplica() async throws -> ReplicaID { try await inner.issueReplica() }
-        func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int { try await inner.reportDiscarded(edits) }
-        func push(_ request: PushRequest) async throws -> PushResponse { try await inner.push(request) }
-        func pull(cursor: String?, limit: Int) async throws -> PullResponse { try await inner.pull(cursor: cursor, limit: limit) }
-        func record(id: RecordID) async throws -> RecordState? { try await inner.record(id: id) }
-        func blobStatus(sha256: String) async throws -> BlobStatus { try await inner.blobStatus(sha256: sha256) }
-        func uploadBlob(
-            sha256: String, file: URL, offset: Int64, count: Int64, length: Int64, sent: @escaping @Sendable (Int64) -> Void
-        ) async throws -> BlobStatus {
-            try await inner.uploadBlob(sha256: sha256, file: file, offset: offset, count: count, length: length, sent: sent)
-        }
-        func downloadBlob(sha256: String, to file: URL, from offset: Int64) async throws -> Int64 {
-            try await inner.downloadBlob(sha256: sha256, to: file, from: offset)
-        }
         func bucketDigests(zone: Zone) async throws -> BucketDigests { try await inner.bucketDigests(zone: zone) }
         func bucketHashes(zone: Zone, bucket: Int, after: String?) async throws -> BucketHashes {
             try await inner.bucketHashes(zone: zone, bucket: bucket, after: after)

@@ -209,7 +209,7 @@ struct PullCatchUpTests {
 
 /// Answers pulls with the given page bodies (through the same reply parsing as the wire); the
 /// rest goes to `base`.
-final class ScriptedPullTransport: SyncTransport {
+final class ScriptedPullTransport: ForwardingTransport {
     let base: any SyncTransport
     private let pages: Mutex<[[UInt8]]>
     init(_ base: any SyncTransport, pages: [[UInt8]]) {
@@ -222,23 +222,11 @@ final class ScriptedPullTransport: SyncTransport {
         guard let body else { return try await base.pull(cursor: cursor, limit: limit) }
         return try ServerReply(status: 200, body: body).pullPage()
     }
-    func device() async throws -> DeviceInfo { try await base.device() }
-    func issueReplica() async throws -> ReplicaID { try await base.issueReplica() }
-    func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int { try await base.reportDiscarded(edits) }
-    func push(_ request: PushRequest) async throws -> PushResponse { try await base.push(request) }
-    func record(id: RecordID) async throws -> RecordState? { try await base.record(id: id) }
-    func blobStatus(sha256: String) async throws -> BlobStatus { try await base.blobStatus(sha256: sha256) }
-    func uploadBlob(sha256: String, file: URL, offset: Int64, count: Int64, length: Int64, sent: @escaping @Sendable (Int64) -> Void) async throws -> BlobStatus {
-        try await base.uploadBlob(sha256: sha256, file: file, offset: offset, count: count, length: length, sent: sent)
-    }
-    func downloadBlob(sha256: String, to file: URL, from offset: Int64) async throws -> Int64 {
-        try await base.downloadBlob(sha256: sha256, to: file, from: offset)
-    }
 }
 
 /// Fails its `failAt`-th pull (counting from 1) as a lost connection; records the cursors of the
 /// pages it delivered.
-final class FailingPullTransport: SyncTransport {
+final class FailingPullTransport: ForwardingTransport {
     let base: any SyncTransport
     let failAt: Int
     private let state = Mutex<(calls: Int, cursors: [String])>((0, []))
@@ -255,17 +243,5 @@ final class FailingPullTransport: SyncTransport {
         let page = try await base.pull(cursor: cursor, limit: limit)
         state.withLock { $0.cursors.append(page.cursor) }
         return page
-    }
-    func device() async throws -> DeviceInfo { try await base.device() }
-    func issueReplica() async throws -> ReplicaID { try await base.issueReplica() }
-    func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int { try await base.reportDiscarded(edits) }
-    func push(_ request: PushRequest) async throws -> PushResponse { try await base.push(request) }
-    func record(id: RecordID) async throws -> RecordState? { try await base.record(id: id) }
-    func blobStatus(sha256: String) async throws -> BlobStatus { try await base.blobStatus(sha256: sha256) }
-    func uploadBlob(sha256: String, file: URL, offset: Int64, count: Int64, length: Int64, sent: @escaping @Sendable (Int64) -> Void) async throws -> BlobStatus {
-        try await base.uploadBlob(sha256: sha256, file: file, offset: offset, count: count, length: length, sent: sent)
-    }
-    func downloadBlob(sha256: String, to file: URL, from offset: Int64) async throws -> Int64 {
-        try await base.downloadBlob(sha256: sha256, to: file, from: offset)
     }
 }

@@ -151,7 +151,7 @@ struct EngineTests {
 }
 
 /// A transport that counts the pushes (with their sizes) and pull pages going through it.
-final class CountingTransport: SyncTransport {
+final class CountingTransport: ForwardingTransport {
     let base: any SyncTransport
     private let counts = Mutex<(pushes: [Int], pulls: Int)>(([], 0))
     init(_ base: any SyncTransport) { self.base = base }
@@ -159,9 +159,6 @@ final class CountingTransport: SyncTransport {
     var pushes: [Int] { counts.withLock { $0.pushes } }
     var pulls: Int { counts.withLock { $0.pulls } }
 
-    func device() async throws -> DeviceInfo { try await base.device() }
-    func issueReplica() async throws -> ReplicaID { try await base.issueReplica() }
-    func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int { try await base.reportDiscarded(edits) }
     func push(_ request: PushRequest) async throws -> PushResponse {
         counts.withLock { $0.pushes.append(request.deltas.count) }
         return try await base.push(request)
@@ -170,21 +167,13 @@ final class CountingTransport: SyncTransport {
         counts.withLock { $0.pulls += 1 }
         return try await base.pull(cursor: cursor, limit: limit)
     }
-    func record(id: RecordID) async throws -> RecordState? { try await base.record(id: id) }
-    func blobStatus(sha256: String) async throws -> BlobStatus { try await base.blobStatus(sha256: sha256) }
-    func uploadBlob(sha256: String, file: URL, offset: Int64, count: Int64, length: Int64, sent: @escaping @Sendable (Int64) -> Void) async throws -> BlobStatus {
-        try await base.uploadBlob(sha256: sha256, file: file, offset: offset, count: count, length: length, sent: sent)
-    }
-    func downloadBlob(sha256: String, to file: URL, from offset: Int64) async throws -> Int64 {
-        try await base.downloadBlob(sha256: sha256, to: file, from: offset)
-    }
 }
 
 enum DiscardAnswer: Sendable { case lostOnce, oldServer }
 
 /// Passes every call through, but answers `reportDiscarded` as a flaky link (the first report
 /// lost) or a server that predates the call (404 `not-found`) would.
-final class DiscardAnswering: SyncTransport {
+final class DiscardAnswering: ForwardingTransport {
     let base: any SyncTransport
     let answer: DiscardAnswer
     private let count = Mutex(0)
@@ -195,8 +184,6 @@ final class DiscardAnswering: SyncTransport {
 
     var reports: Int { count.withLock { $0 } }
 
-    func device() async throws -> DeviceInfo { try await base.device() }
-    func issueReplica() async throws -> ReplicaID { try await base.issueReplica() }
     func reportDiscarded(_ edits: DiscardedEdits) async throws -> Int {
         let n = count.withLock { $0 += 1; return $0 }
         switch answer {
@@ -204,15 +191,5 @@ final class DiscardAnswering: SyncTransport {
         case .lostOnce: return try await base.reportDiscarded(edits)
         case .oldServer: throw ClientError(.notFound, "no route POST /v1/devices/me/discarded")
         }
-    }
-    func push(_ request: PushRequest) async throws -> PushResponse { try await base.push(request) }
-    func pull(cursor: String?, limit: Int) async throws -> PullResponse { try await base.pull(cursor: cursor, limit: limit) }
-    func record(id: RecordID) async throws -> RecordState? { try await base.record(id: id) }
-    func blobStatus(sha256: String) async throws -> BlobStatus { try await base.blobStatus(sha256: sha256) }
-    func uploadBlob(sha256: String, file: URL, offset: Int64, count: Int64, length: Int64, sent: @escaping @Sendable (Int64) -> Void) async throws -> BlobStatus {
-        try await base.uploadBlob(sha256: sha256, file: file, offset: offset, count: count, length: length, sent: sent)
-    }
-    func downloadBlob(sha256: String, to file: URL, from offset: Int64) async throws -> Int64 {
-        try await base.downloadBlob(sha256: sha256, to: file, from: offset)
     }
 }
