@@ -30,23 +30,27 @@ struct PendingRefusalTests {
     }
 
     static func open(_ id: Int64, _ draft: RefusalDraft) -> RefusalLog.Open {
-        RefusalLog.Open(id: id, record: draft.record ?? "", code: draft.code.rawValue, dotsText: RefusalLog.dotsText(draft.dots))
+        RefusalLog.Open(id: id, record: draft.record ?? "", code: draft.code.rawValue, dotsText: RefusalLog.dotsText(draft.dots), removal: draft.removal)
     }
 
     // MARK: The rules
 
-    @Test("a refusal is kept once and counted when the same edit is refused again; another edit is another refusal")
+    @Test("a refusal is kept once and counted when the same edit is refused again, under its newest code; another edit is another refusal")
     func repeats() throws {
         let review = RefusalDraft(delta: try Self.delta([("li-dev", 7)]), code: .roleForbidden, message: "only a supervisor reviews")
         let first = RefusalLog.plan(open: [], refused: [review, review], accepted: [], states: [:], own: [])
         #expect(first.inserts.count == 1 && first.inserts.first?.times == 2)
         let again = RefusalLog.plan(open: [Self.open(1, review)], refused: [review], accepted: [], states: [:], own: [])
         #expect(again.inserts.isEmpty && again.repeats[1]?.times == 1)
+        // The same edit refused under another code (held, then final): one refusal, the new code.
+        let submitted = RefusalDraft(delta: try Self.delta([("li-dev", 7)]), code: .formSubmitted, message: "the form is submitted")
+        let recoded = RefusalLog.plan(open: [Self.open(1, review)], refused: [submitted], accepted: [], states: [:], own: [])
+        #expect(recoded.inserts.isEmpty && recoded.repeats[1]?.code == .formSubmitted && recoded.repeats[1]?.message == "the form is submitted")
         let other = RefusalDraft(delta: try Self.delta([("li-dev", 8)]), code: .roleForbidden, message: "")
         #expect(RefusalLog.plan(open: [Self.open(1, review)], refused: [other], accepted: [], states: [:], own: []).inserts.count == 1)
     }
 
-    @Test("delivered: an accepted delta to the record that leaves every dot of the refusal there, all the device's own")
+    @Test("delivered: an accepted delta to the record that leaves every dot of the refusal there, all the device's own; a removal once in effect")
     func delivered() throws {
         let held = try Self.delta([("li-dev", 3), ("li-dev", 4)])
         let draft = RefusalDraft(delta: held, code: .clockAhead, message: "")
@@ -62,40 +66,71 @@ struct PendingRefusalTests {
         let foreign = RefusalDraft(delta: try Self.delta([("wang-dev", 1)]), code: .foreignDot, message: "")
         let theirs = try Self.delta([("wang-dev", 1)])
         #expect(RefusalLog.plan(open: [Self.open(6, foreign)], refused: [], accepted: [theirs], states: [theirs.id: theirs], own: own).resolved.isEmpty)
+
+        // A removal writes no dot: it is known by the dots it removes, and delivered once no field holds them.
+        var record = try Self.delta([("li-dev", 3)])
+        let removal = record.write("f0", nil, stamp: Deltas.stamp("li-dev", Self.t0 + 1))
+        let removing = RefusalDraft(delta: removal, code: .clockAhead, message: "")
+        #expect(removing.removal && removing.dots == [Self.dot("li-dev", 3)])
+        let before = try Self.delta([("li-dev", 3)])
+        #expect(RefusalLog.plan(open: [Self.open(7, removing)], refused: [], accepted: [removal], states: [before.id: before], own: own).resolved.isEmpty)
+        #expect(RefusalLog.plan(open: [Self.open(7, removing)], refused: [], accepted: [removal], states: [record.id: record], own: own).resolved == [7: "delivered"])
     }
 
-    @Test("split: a joined entry's refusal is replaced by the refusal of the edit refused alone")
+    @Test("split: a joined entry's refusal gives way once each of its edits is kept on its own or delivered; at the cap it stays")
     func split() throws {
-        let joined = RefusalDraft(delta: try Self.delta([("li-dev", 1), ("li-dev", 2)]), code: .roleForbidden, message: "")
+        let own: Set<ReplicaID> = [try ReplicaID("li-dev")]
+        let joinedDelta = try Self.delta([("li-dev", 1), ("li-dev", 2)])
+        let joined = RefusalDraft(delta: joinedDelta, code: .roleForbidden, message: "")
         let alone = RefusalDraft(delta: try Self.delta([("li-dev", 2)]), code: .roleForbidden, message: "")
-        let plan = RefusalLog.plan(open: [Self.open(9, joined)], refused: [alone], accepted: [], states: [:], own: [])
+        // Edit 1 delivered, edit 2 refused alone: the joined refusal ends, edit 2's is kept.
+        let delivered = try Self.delta([("li-dev", 1)])
+        let plan = RefusalLog.plan(open: [Self.open(9, joined)], refused: [alone], accepted: [delivered], states: [delivered.id: delivered], own: own)
         #expect(plan.resolved == [9: "split"] && plan.inserts.map(\.draft) == [alone])
+        // Edit 1 not delivered yet (another batch): the joined refusal still accounts for it.
+        #expect(RefusalLog.plan(open: [Self.open(9, joined)], refused: [alone], accepted: [], states: [:], own: own).resolved.isEmpty)
+        // Both refused alone: ended.
+        let first = RefusalDraft(delta: try Self.delta([("li-dev", 1)]), code: .invalidField, message: "")
+        #expect(RefusalLog.plan(open: [Self.open(9, joined)], refused: [first, alone], accepted: [], states: [:], own: own).resolved == [9: "split"])
+        // One short of the cap: edit 1 is kept, edit 2 is not, so the joined refusal stays and still shows it.
+        var full = (1...(RefusalLog.maxPendingPerDevice - 2)).map { n in Self.open(Int64(100 + n), RefusalDraft(delta: try! Self.delta([("li-dev", UInt64(1000 + n))], record: "form-9"), code: .roleForbidden, message: "")) }
+        full.append(Self.open(9, joined))
+        let capped = RefusalLog.plan(open: full, refused: [first, alone], accepted: [], states: [:], own: own)
+        #expect(capped.inserts.count == 1 && capped.unrecorded == 1 && capped.resolved.isEmpty)
         // A refusal of another record, or of no dots, replaces nothing.
         let elsewhere = RefusalDraft(delta: try Self.delta([("li-dev", 2)], record: "form-2"), code: .roleForbidden, message: "")
-        #expect(RefusalLog.plan(open: [Self.open(9, joined)], refused: [elsewhere], accepted: [], states: [:], own: []).resolved.isEmpty)
+        #expect(RefusalLog.plan(open: [Self.open(9, joined)], refused: [elsewhere], accepted: [], states: [:], own: own).resolved.isEmpty)
         let garbage = RefusalDraft(delta: nil, code: .invalidJSON, message: "")
-        #expect(RefusalLog.plan(open: [Self.open(9, joined)], refused: [garbage], accepted: [], states: [:], own: []).resolved.isEmpty)
+        #expect(RefusalLog.plan(open: [Self.open(9, joined)], refused: [garbage], accepted: [], states: [:], own: own).resolved.isEmpty)
     }
 
-    @Test("a device keeps at most maxPendingPerDevice refusals; what does not fit is counted, not kept")
+    @Test("a device keeps at most maxPendingPerDevice refusals; what does not fit is counted, not kept; messages are printable and bounded")
     func bounded() throws {
         let drafts = try (1...150).map { RefusalDraft(delta: try Self.delta([("wang-dev", UInt64($0))]), code: .foreignDot, message: "") }
         let plan = RefusalLog.plan(open: [], refused: drafts, accepted: [], states: [:], own: [])
         #expect(plan.inserts.count == RefusalLog.maxPendingPerDevice && plan.unrecorded == 50)
         let long = RefusalDraft(delta: nil, code: .invalidJSON, message: String(repeating: "长", count: 10_000))
         #expect(long.message.count == RefusalLog.maxMessageCharacters && long.record == nil && long.dots.isEmpty)
+        let nul = RefusalDraft(delta: nil, code: .invalidValue, message: "record id \"a\u{0}b\u{1B}c\"")
+        #expect(nul.message == "record id \"a\u{FFFD}b\u{FFFD}c\"")
     }
 
-    @Test("a replica move ends dot-reused and foreign-dot refusals; a discard ends those whose dots it names; a dismissal one id")
+    @Test("a replica move ends dot-reused, foreign-dot and held refusals; a discard ends those whose dots it names, never a forgery's; a dismissal one id")
     func resolutions() throws {
         let reused = Self.open(1, RefusalDraft(delta: try Self.delta([("li-dev", 2)]), code: .dotReused, message: ""))
         let review = Self.open(2, RefusalDraft(delta: try Self.delta([("li-dev", 3), ("li-dev", 4)]), code: .roleForbidden, message: ""))
-        #expect(RefusalLog.ends(reused, .replicaMoved) && !RefusalLog.ends(review, .replicaMoved))
+        let held = Self.open(3, RefusalDraft(delta: try Self.delta([("li-dev", 5)]), code: .clockAhead, message: ""))
+        let jump = Self.open(4, RefusalDraft(delta: try Self.delta([("li-dev", 900)]), code: .counterJump, message: ""))
+        let garbage = Self.open(5, RefusalDraft(delta: nil, code: .invalidJSON, message: ""))
+        let rows = [reused, review, held, jump, garbage]
+        #expect(RefusalLog.ended(rows, by: [.replicaMoved]).map(\.id) == [1, 3])
         let form = try RecordID("form-1")
-        #expect(RefusalLog.ends(review, .discarded(record: form, dots: [Self.dot("li-dev", 3), Self.dot("li-dev", 4), Self.dot("li-dev", 9)])))
-        #expect(!RefusalLog.ends(review, .discarded(record: form, dots: [Self.dot("li-dev", 3)])))
-        #expect(!RefusalLog.ends(review, .discarded(record: try RecordID("form-2"), dots: [Self.dot("li-dev", 3), Self.dot("li-dev", 4)])))
-        #expect(RefusalLog.ends(review, .dismissed(id: 2)) && !RefusalLog.ends(review, .dismissed(id: 1)))
+        let everything = Set((1...1000).map { Self.dot("li-dev", UInt64($0)) })
+        #expect(RefusalLog.ended(rows, by: [.discarded(record: form, dots: everything)]).map(\.id) == [2, 3], "never a forgery's, never one without dots")
+        #expect(RefusalLog.ended(rows, by: [.discarded(record: form, dots: [Self.dot("li-dev", 3)])]).isEmpty)
+        #expect(RefusalLog.ended(rows, by: [.discarded(record: form, dots: [Self.dot("li-dev", 3)]), .discarded(record: form, dots: [Self.dot("li-dev", 4)])]).map(\.id) == [2])
+        #expect(RefusalLog.ended(rows, by: [.discarded(record: try RecordID("form-2"), dots: everything)]).isEmpty)
+        #expect(RefusalLog.ended(rows, by: [.dismissed(id: 4), .dismissed(id: 5)]).map(\.id) == [4, 5])
     }
 
     // MARK: Through the router
@@ -200,6 +235,13 @@ struct PendingRefusalTests {
             // One refusal refused twice: same (no) record, code and dots.
             #expect(chen.count == 1 && chen.first?.times == 2 && chen.first?.record == nil && chen.first?.dots == [], "\(chen)")
             #expect(chen.first?.code.rawValue.hasPrefix("invalid-") == true)
+            // A message quoting a NUL the device sent is kept printable (PostgreSQL's text takes no NUL):
+            // the push is answered, not failed.
+            let nul = ByteBuffer(string: #"{"protocol":1,"deltas":[{"id":"form\u0000x","type":"inspection-form","zone":"west-1","context":{},"fields":{}}]}"#)
+            let answered = try await client.execute(uri: "/v1/push", method: .post, headers: f.headers("chen"), body: nul)
+            #expect(answered.status == .ok)
+            let kept = try await Self.pending(f, "chen")
+            #expect(kept.allSatisfy { !$0.message.unicodeScalars.contains { $0.value == 0 } }, "\(kept.map(\.message))")
 
             // wang replays li's replica id 150 times with fresh counters: foreign-dot, at most 100 kept.
             let form = Deltas.form()

@@ -59,6 +59,8 @@ struct ClonedDeviceTests {
         #expect(replicas[0] != replicas[1])
         let check = try await runCommand("butler-server", ["check", "--data", field.server.data.path])
         #expect(check.status == 0, "every stored record is the join of its audited edits: \(check.stdout) \(check.stderr)")
+        // The clone's refusals ended with its move: nothing is left pending for a supervisor.
+        #expect(try await field.server.pendingRefusals("li").isEmpty)
     }
 
     @Test("a handheld restored from an old backup loses neither its old nor its new findings")
@@ -88,5 +90,6 @@ struct ClonedDeviceTests {
             #expect(Self.result(view, "roof-railings") == "defect", "the finding made after the restore lands")
         }
         #expect(try await Self.form(field.li, form).canonicalString == (try await Self.form(field.wang, form)).canonicalString)
+        #expect(try await field.server.pendingRefusals("li").isEmpty, "the restored handheld's refusals ended with its move")
     }
 }

@@ -66,7 +66,7 @@ struct EngineTests {
         }
     }
 
-    @Test("a discard reaches the server at the next sync and ends the pending refusal; one lost on the way goes again; a server without the call (404) is not asked again", arguments: Backend.available)
+    @Test("a discard reaches the server at the next sync and ends the pending refusal; one lost on the way goes with the next sync and fails nothing; a server without the call (404) is not asked again", arguments: Backend.available)
     func discardReported(_ backend: Backend) async throws {
         try await Cluster.inProcess(backend, "discard-report") { cluster in
             let storage = cluster.node.storage
@@ -85,9 +85,9 @@ struct EngineTests {
                 let engine = SyncEngine(store: handheld.store, transport: answering)
                 switch answer {
                 case .lostOnce:
-                    await #expect(throws: ClientError.self) { try await engine.sync() }
+                    #expect(try await engine.sync().rebased == 1, "the report only feeds the console: losing it fails nothing")
                     #expect(try await storage.pendingRefusals().filter { $0.device == name }.count == 1, "not told yet")
-                    #expect(try await engine.sync().rebased == 1)
+                    _ = try await engine.sync()
                     #expect(answering.reports == 2, "sent again after the lost one")
                     #expect(try await storage.pendingRefusals().filter { $0.device == name }.isEmpty)
                 case .oldServer:

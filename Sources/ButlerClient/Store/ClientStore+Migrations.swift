@@ -63,12 +63,15 @@ extension ClientStore {
             // Refused edits discarded here and not yet reported to the server, which lists them as
             // pending on its console until told (`POST /v1/devices/me/discarded`): the record and the
             // dots the discarded delta wrote (`replica:counter`, comma-separated).
+            // `outbox.refused_dots`: the dots of a refused delta as the server refused it (a replica
+            // move re-stamps the delta, not this), what a discard reports.
             try db.execute(sql: """
                 CREATE TABLE discarded (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT,
                     record_id TEXT NOT NULL,
                     dots TEXT NOT NULL
                 );
+                ALTER TABLE outbox ADD COLUMN refused_dots TEXT;
                 """)
         }
         return migrator

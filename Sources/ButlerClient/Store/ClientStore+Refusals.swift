@@ -31,35 +31,44 @@ extension ClientStore {
         try write { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT record_id, delta, refusal, refused_code, refused_message FROM outbox WHERE seq = ? AND refusal IS NOT NULL",
+                    db,
+                    sql: "SELECT record_id, delta, refusal, refused_code, refused_message, refused_dots FROM outbox WHERE seq = ? AND refusal IS NOT NULL",
                     arguments: [id])
             else { throw ClientError(.unknownEdit, "no refused edit \(id) on this device (see `butler refused list`)") }
-            var dots = Set<Dot>()
-            for register in try self.unsealed(row["delta"]).fields.values { dots.formUnion(register.keys) }
+            // What the server refused (a store older than `refused_dots` reads the delta; one that no
+            // longer opens is still discarded, just not reported).
+            let dots = (row["refused_dots"] as String?)
+                ?? (try? self.unsealed(row["delta"]))?.editDots(limit: DiscardedEdits.maxDots).dots.map(\.description).joined(separator: ",") ?? ""
             let edit = RefusedEdit(
                 id: id, record: try RecordID(row["record_id"] as String), code: (row["refused_code"] as String?).map(ErrorCode.init) ?? .refused,
                 message: (row["refused_message"] as String?) ?? "", isFinal: (row["refusal"] as String?) == "final")
             try db.execute(sql: "DELETE FROM outbox WHERE seq = ?", arguments: [id])
             try db.execute(sql: "INSERT INTO rebase (record_id) VALUES (?) ON CONFLICT(record_id) DO NOTHING", arguments: [edit.record.rawValue])
-            try db.execute(
-                sql: "INSERT INTO discarded (record_id, dots) VALUES (?, ?)",
-                arguments: [edit.record.rawValue, dots.sorted().map(\.description).joined(separator: ",")])
+            if !dots.isEmpty {
+                try db.execute(sql: "INSERT INTO discarded (record_id, dots) VALUES (?, ?)", arguments: [edit.record.rawValue, dots])
+            }
             logger.info("refused edit discarded", metadata: ["outbox.seq": "\(id)", "record.id": "\(edit.record)", "refusal.code": "\(edit.code)"])
             return edit
         }
     }
 
-    /// Discarded edits the server has not been told of yet (at most `limit`, oldest first), with
-    /// the outbox-independent row number ``forgetDiscarded(through:)`` takes.
-    func discardedToReport(limit: Int) throws -> (edits: [DiscardedEdits.Edit], through: Int64)? {
+    /// Discarded edits the server has not been told of yet, oldest first: at most `limit` of them
+    /// and about `maxBytes` of dots, with the row number ``forgetDiscarded(through:)`` takes.
+    func discardedToReport(limit: Int, maxBytes: Int) throws -> (edits: [DiscardedEdits.Edit], through: Int64)? {
         try read { db in
             let rows = try Row.fetchAll(db, sql: "SELECT seq, record_id, dots FROM discarded ORDER BY seq LIMIT ?", arguments: [limit])
-            guard let last = rows.last else { return nil }
-            let edits = try rows.map { row in
+            var edits: [DiscardedEdits.Edit] = []
+            var through: Int64?
+            var bytes = 0
+            for row in rows {
                 let dots: String = row["dots"]
-                return DiscardedEdits.Edit(record: try RecordID(row["record_id"] as String), dots: Set(dots.split(separator: ",").compactMap { Dot(parsing: String($0)) }))
+                bytes += dots.utf8.count + 200
+                if bytes > maxBytes && through != nil { break }
+                edits.append(DiscardedEdits.Edit(
+                    record: try RecordID(row["record_id"] as String), dots: Set(dots.split(separator: ",").compactMap { Dot(parsing: String($0)) })))
+                through = row["seq"]
             }
-            return (edits, last["seq"])
+            return through.map { (edits, $0) }
         }
     }
 

@@ -87,9 +87,11 @@ extension ClientStore {
                 case .refused:
                     let code = result.code ?? .refused
                     let transient = RefusedEdit.isTransient(code: code)
+                    // The dots as refused: what a discard reports, even after a replica move re-stamps the delta.
+                    let dots = group.delta.editDots(limit: DiscardedEdits.maxDots).dots.map(\.description).joined(separator: ",")
                     try db.execute(
-                        sql: "UPDATE outbox SET refusal = ?, refused_code = ?, refused_message = ? WHERE seq = ?",
-                        arguments: [transient ? "held" : "final", code.rawValue, result.message ?? "", group.seqs[0]])
+                        sql: "UPDATE outbox SET refusal = ?, refused_code = ?, refused_message = ?, refused_dots = ? WHERE seq = ?",
+                        arguments: [transient ? "held" : "final", code.rawValue, result.message ?? "", dots, group.seqs[0]])
                     if transient {
                         outcome.held.append(group.seqs[0])
                     } else if RefusedEdit.replicaConflictCodes.contains(code) {

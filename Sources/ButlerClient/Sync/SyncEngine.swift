@@ -226,17 +226,25 @@ public struct SyncEngine: Sendable {
     }
 
     /// Tells the server which refused edits the butler discarded here, so its console stops listing
-    /// them as pending (`POST /v1/devices/me/discarded`), 1000 at a time. A server that does not
-    /// know the call (`not-found`, an older version) keeps no pending refusals to end: nothing is
-    /// left to tell it.
+    /// them as pending (`POST /v1/devices/me/discarded`), up to 1000 and about 256 KiB a request.
+    ///
+    /// The report only feeds the supervisor's page, so it never fails the sync: when the server
+    /// cannot be reached (or answers 5xx) what is left goes with the next sync; when it refuses the
+    /// report (a server without the call answers 404, an older one never heard of it), there is
+    /// nothing more to tell it and the rows are forgotten.
     func reportDiscarded() async throws {
-        while let batch = try store.discardedToReport(limit: DiscardedEdits.maxEdits) {
+        while let batch = try store.discardedToReport(limit: DiscardedEdits.maxEdits, maxBytes: 256 << 10) {
             try Task.checkCancellation()
             do {
                 let resolved = try await transport.reportDiscarded(DiscardedEdits(edits: batch.edits))
                 logger.info("discarded edits reported to the server", metadata: ["sync.discarded": "\(batch.edits.count)", "refusals.resolved": "\(resolved)"])
-            } catch let error as ClientError where [.notFound, .methodNotAllowed].contains(error.code) {
-                logger.info("the server keeps no pending refusals: discarded edits not reported", metadata: ["error.code": "\(error.code)"])
+            } catch let error as ClientError where error.isTransient {
+                logger.info("discarded edits not reported yet; they go with the next sync", metadata: ["error.code": "\(error.code)"])
+                return
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                logger.info("the server did not take the report of discarded edits; not sent again", metadata: ["error": "\(error)"])
             }
             try store.forgetDiscarded(through: batch.through)
         }

@@ -170,3 +170,17 @@ public struct RecordState: Hashable, Sendable {
         return delta
     }
 }
+
+extension RecordState {
+    /// What identifies this delta as one edit, for refusals kept and reported: the dots it writes,
+    /// sorted — or, for a removal, which writes none, the dots it removes (the newest dot of each
+    /// replica its context covers, and its cloud), with `removal` set. At most `limit` dots.
+    public func editDots(limit: Int = 64) -> (dots: [Dot], removal: Bool) {
+        var written = Set<Dot>()
+        for register in fields.values { written.formUnion(register.keys) }
+        if !written.isEmpty { return (Array(written.sorted().prefix(limit)), false) }
+        var removed = context.cloud
+        for (replica, counter) in context.vector.counters { removed.insert(Dot(unchecked: replica, counter)) }
+        return (Array(removed.sorted().prefix(limit)), !removed.isEmpty)
+    }
+}

@@ -86,7 +86,9 @@ struct ConsoleRoutes: Sendable {
             try await post(request, context) { signedIn, fields in
                 guard let name = fields["device"], let id = fields["id"].flatMap(Int64.init),
                     let device = try await storage.devices().first(where: { $0.name == name }),
-                    !Set(device.zones).isDisjoint(with: signedIn.user.zones)
+                    !Set(device.zones).isDisjoint(with: signedIn.user.zones),
+                    let refusal = try await storage.pendingRefusals().first(where: { $0.id == id && $0.device == name }),
+                    Self.shows(refusal, to: signedIn.user)
                 else { return notFound(signedIn) }
                 let ended = try await storage.resolveRefusals(device: name, [.dismissed(id: id)])
                 context.logger.info(
@@ -288,7 +290,9 @@ struct ConsoleRoutes: Sendable {
     func devices(_ signedIn: ConsoleSessions.SignedIn) async throws -> Response {
         let seen = try await console.devicesLastSeen()
         let zones = Set(signedIn.user.zones)
-        let refusals = Dictionary(grouping: try await storage.pendingRefusals(), by: \.device)
+        let kept = try await storage.pendingRefusals()
+        let held = Dictionary(grouping: kept, by: \.device).mapValues(\.count)
+        let refusals = Dictionary(grouping: kept.filter { Self.shows($0, to: signedIn.user) }, by: \.device)
         let devices = try await storage.devices().filter { !zones.isDisjoint(with: $0.zones) }.map { device -> [String: Any] in
             var row: [String: Any] = [
                 "name": device.name, "role": Self.roleLabel(device.role), "zones": device.zones.map(\.rawValue).joined(separator: "、"),
@@ -298,7 +302,7 @@ struct ConsoleRoutes: Sendable {
             let pending = refusals[device.name] ?? []
             row["refusalCount"] = pending.count
             row["hasRefusals"] = !pending.isEmpty
-            if pending.count >= RefusalLog.maxPendingPerDevice { row["refusalsFull"] = true }
+            if held[device.name, default: 0] >= RefusalLog.maxPendingPerDevice { row["refusalsFull"] = true }
             row["refusals"] = pending.map { refusal -> [String: Any] in
                 var item: [String: Any] = [
                     "id": refusal.id, "device": device.name, "code": refusal.code.rawValue, "label": Self.refusalLabel(refusal.code),
@@ -314,6 +318,13 @@ struct ConsoleRoutes: Sendable {
             return row
         }
         return pages.render("devices", ["title": "设备", "user": pages.userContext(signedIn), "navDevices": true, "devices": devices])
+    }
+
+    /// Whether `user` sees (and may set aside) a pending refusal: one of a record of the user's
+    /// zones, or of a delta that could not be read (it names no zone).
+    static func shows(_ refusal: PendingRefusal, to user: ConsoleUser) -> Bool {
+        guard let zone = refusal.zone else { return true }
+        return user.zones.contains { $0.rawValue == zone }
     }
 
     /// What a refusal's code means to a supervisor, in a few words.

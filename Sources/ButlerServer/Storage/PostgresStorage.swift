@@ -350,10 +350,13 @@ public final class PostgresStorage: SyncStorage, Service {
                         \(entries.map(\.previousHash))::text[], \(entries.map(\.hash))::text[])
                     """, logger: logger)
             }
-            let refusals = RefusalLog.plan(
-                open: try await Self.openRefusals(tx, device: device.name, logger: logger), deltas: deltas, result: result, earlier: refused,
-                existing: existing, owners: owners, device: device.name)
-            try await Self.keepRefusals(tx, refusals, device: device.name, at: now, logger: logger)
+            var refusals = RefusalLog.Plan()
+            if RefusalLog.keeps(device.name) {
+                refusals = RefusalLog.plan(
+                    open: try await Self.openRefusals(tx, device: device.name, logger: logger), deltas: deltas, result: result, earlier: refused,
+                    existing: existing, owners: owners, device: device.name)
+                try await Self.keepRefusals(tx, refusals, device: device.name, at: now, logger: logger)
+            }
             return (result.outcomes, Set(result.changed.map(\.zone)), refusals)
         }
         // Committed: this node's live pulls need not wait for the notification's round trip.

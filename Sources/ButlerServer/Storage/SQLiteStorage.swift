@@ -213,10 +213,13 @@ public final class SQLiteStorage: SyncStorage {
                     ])
                 }
             }
-            let refusals = RefusalLog.plan(
-                open: try Self.openRefusals(db, device: device.name), deltas: deltas, result: result, earlier: refused, existing: existing,
-                owners: owners, device: device.name)
-            try Self.keepRefusals(db, refusals, device: device.name, at: now)
+            var refusals = RefusalLog.Plan()
+            if RefusalLog.keeps(device.name) {
+                refusals = RefusalLog.plan(
+                    open: try Self.openRefusals(db, device: device.name), deltas: deltas, result: result, earlier: refused, existing: existing,
+                    owners: owners, device: device.name)
+                try Self.keepRefusals(db, refusals, device: device.name, at: now)
+            }
             return (result.outcomes, Set(result.changed.map(\.zone)), refusals)
         }
     }
