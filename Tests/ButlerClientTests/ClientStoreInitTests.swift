@@ -24,7 +24,7 @@ struct ClientStoreInitTests {
              try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier"))
         }
         #expect(tables.count == 5)
-        #expect(migrations == ["v1", "v2", "v3-type-id"])
+        #expect(migrations == ["v1", "v2", "v3-type-id", "v4-discarded"])
         #expect(FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("blobs/tmp").path))
         try store.initialize(name: "李管家", serverURL: "http://127.0.0.1:9", token: "bt_x")
         let form = try store.createForm(template: "building-patrol", zone: zone, place: "3号楼 楼梯间")
@@ -52,7 +52,7 @@ struct ClientStoreInitTests {
             form = try store.createForm(template: "building-patrol", zone: zone, place: "5号楼")
         }
         #expect(log.messages(at: .debug).contains("store created"))
-        #expect(log.metadata(of: "store created")?["store.migrations"] == "v1,v2,v3-type-id")
+        #expect(log.metadata(of: "store created")?["store.migrations"] == "v1,v2,v3-type-id,v4-discarded")
         #expect(log.messages(at: .info).isEmpty, "a new store is no news")
         log.clear()
         let reopened = try ClientStore(try pool(path), blobDirectory: blobs, logger: log.logger)
@@ -86,7 +86,7 @@ struct ClientStoreInitTests {
         let log = CapturedLog()
         _ = try ClientStore(queue, blobDirectory: dir.url.appendingPathComponent("blobs"), logger: log.logger)
         #expect(log.messages(at: .info) == ["store schema upgraded"])
-        #expect(log.metadata(of: "store schema upgraded")?["store.migrations"] == "v2,v3-type-id")
+        #expect(log.metadata(of: "store schema upgraded")?["store.migrations"] == "v2,v3-type-id,v4-discarded")
         let rows = try queue.read { db in
             try Row.fetchAll(db, sql: "SELECT record_id, solo, refusal FROM outbox ORDER BY seq").map {
                 [$0["record_id"] as String, "\($0["solo"] as Int)", ($0["refusal"] as String?) ?? "-"]
