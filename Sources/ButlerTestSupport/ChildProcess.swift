@@ -7,10 +7,16 @@ import Glibc
 
 /// A child process whose end and output are awaited without blocking a thread.
 ///
-/// Foundation's `waitUntilExit()` and blocking pipe reads hold a thread of Swift's cooperative
-/// pool, which has one thread per core: on a 2-core machine two such waits stall every other
-/// test. Here the end arrives through `terminationHandler` and a continuation, and output is read
-/// by a plain thread of its own (``PipeOutput``).
+/// Started with `posix_spawn` directly, not Foundation's `Process`: on Linux, Swift 6.3's
+/// `Process.run()` scans `/proc/self/fd` with a 256-byte copy of each directory entry and now and
+/// then reads past the end of glibc's buffer into an unmapped page — the whole test process died of
+/// SIGSEGV in `Process.run()` in CI (swift-corelibs-foundation#5472). Spawning here also closes
+/// every descriptor above standard error in the child (`addclosefrom_np`), so a child never holds
+/// another test's socket or pipe, and resets the signals the test process ignores or blocks.
+///
+/// The end is learnt by a plain thread blocked in `waitpid` on this child alone (no thread of
+/// Swift's cooperative pool is held), and output is read by a plain thread of its own
+/// (``PipeOutput``).
 public final class ChildProcess: Sendable {
     /// How a process ended.
     public struct Exit: Sendable, Equatable {
@@ -20,7 +26,8 @@ public final class ChildProcess: Sendable {
         public let signalled: Bool
     }
 
-    private let process: Process
+    /// The child's process id.
+    public let pid: Int32
     private let ended = Ended()
     /// What the process wrote to its standard output and error (when captured).
     public let stdout: PipeOutput?
@@ -31,29 +38,45 @@ public final class ChildProcess: Sendable {
         _ executable: URL, _ arguments: [String], environment: [String: String] = [:], captureStdout: Bool = true,
         captureStderr: Bool = true, currentDirectory: URL? = nil
     ) throws {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
         stdout = captureStdout ? PipeOutput() : nil
         stderr = captureStderr ? PipeOutput() : nil
-        process.standardOutput = stdout?.pipe ?? FileHandle.nullDevice
-        process.standardError = stderr?.pipe ?? FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        process.terminationHandler = { [ended] process in
-            ended.finish(Exit(status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal))
-        }
-        self.process = process
-        try process.run()
+        pid = try Spawn.run(
+            executable.path, [executable.path] + arguments, environment: env.map { "\($0.key)=\($0.value)" },
+            stdout: stdout?.pipe.fileHandleForWriting.fileDescriptor, stderr: stderr?.pipe.fileHandleForWriting.fileDescriptor,
+            currentDirectory: currentDirectory?.path)
+        // The parent's copies of the writing ends: end of file comes when the child (and anything
+        // it started that inherited them) has closed its own.
+        try? stdout?.pipe.fileHandleForWriting.close()
+        try? stderr?.pipe.fileHandleForWriting.close()
         stdout?.startReading()
         stderr?.startReading()
+        let (pid, ended) = (pid, ended)
+        let waiter = Thread { ended.finish(Self.wait(pid)) }
+        waiter.name = "butler-test-wait"
+        waiter.start()
     }
 
-    /// The child's process id.
-    public var pid: Int32 { process.processIdentifier }
+    /// Runs `executable` to its end, blocking the calling thread, output discarded: only for the
+    /// one-off probes a suite makes before it starts (whether `ip netns` is permitted). Nil when it
+    /// could not be started.
+    public static func runBlocking(_ executable: URL, _ arguments: [String]) -> Exit? {
+        guard
+            let pid = try? Spawn.run(
+                executable.path, [executable.path] + arguments, environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },
+                stdout: nil, stderr: nil, currentDirectory: nil)
+        else { return nil }
+        return wait(pid)
+    }
+
+    /// Blocks until child `pid` ends and reaps it.
+    static func wait(_ pid: Int32) -> Exit {
+        var status: Int32 = 0
+        while Glibc.waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let signal = status & 0x7f
+        return signal == 0 ? Exit(status: (status >> 8) & 0xff, signalled: false) : Exit(status: signal, signalled: true)
+    }
 
     /// Whether it has not ended yet.
     public var isRunning: Bool { ended.state.withLock { $0 == nil } }
@@ -62,39 +85,11 @@ public final class ChildProcess: Sendable {
     public var exitIfEnded: Exit? { ended.state.withLock { $0 } }
 
     /// Waits (suspending, not blocking) until the process has ended.
-    ///
-    /// Foundation learns that a child ended when a socket the child inherited closes. A child
-    /// started at the same moment on another thread can inherit that socket too, and then the
-    /// first child's end goes unnoticed until the second exits: a zombie nobody reaps, and a test
-    /// waiting for a server it stops only afterwards hangs for ever (seen once in a parallel run).
-    /// So while waiting, a child that stays a zombie is reaped here, with its real status.
     public func exit() async -> Exit {
-        var zombieSightings = 0
         while true {
             if let exit = exitIfEnded { return exit }
-            if Self.isZombie(pid) {
-                zombieSightings += 1
-                // Give Foundation's own reaping a moment first (its handler records the same exit).
-                if zombieSightings >= 5, let exit = Self.reap(pid) { ended.finish(exit) }
-            }
             try? await Task.sleep(for: .milliseconds(20))
         }
-    }
-
-    /// Whether `pid` has exited and not been reaped yet (state `Z` in `/proc/<pid>/stat`).
-    static func isZombie(_ pid: Int32) -> Bool {
-        guard pid > 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return false }
-        return stat[stat.index(after: close)...].drop { $0 == " " }.first == "Z"
-    }
-
-    /// Reaps `pid` if it has ended, without blocking; its exit, or nil (not ended, or already reaped).
-    static func reap(_ pid: Int32) -> Exit? {
-        var status: Int32 = 0
-        guard Glibc.waitpid(pid, &status, WNOHANG) == pid else { return nil }
-        let signal = status & 0x7f
-        return signal == 0 ? Exit(status: (status >> 8) & 0xff, signalled: false) : Exit(status: signal, signalled: true)
     }
 
     /// Sends `signal` (SIGTERM unless told) and returns at once.
@@ -129,20 +124,75 @@ public final class ChildProcess: Sendable {
 
     deinit {
         // A test that threw before stopping its child: do not leave it running. Signal only: a
-        // deinit cannot wait, and Foundation reaps the child.
-        // (pid 0 would signal our whole process group: only a launched child is signalled.)
-        let pid = process.processIdentifier
+        // deinit cannot wait, and the waiting thread reaps the child.
         if pid > 0, ended.state.withLock({ $0 == nil }) { _ = Glibc.kill(pid, SIGKILL) }
     }
 }
 
-/// How a child ended: shared with the termination handler (a box, so the handler does not keep the
+/// `posix_spawn` with what a test's child needs: standard input from /dev/null, standard output
+/// and error to the given descriptors (or /dev/null), an optional working directory, every other
+/// descriptor closed, default signal dispositions and an empty signal mask.
+enum Spawn {
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+
+    // glibc 2.34 and 2.29: declared only under _GNU_SOURCE, which Swift's Glibc module does not
+    // set, so looked up by name. Both exist on Debian 12 (glibc 2.36); without them, spawning fails.
+    static let addCloseFrom: AddCloseFrom? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        .map { unsafeBitCast($0, to: AddCloseFrom.self) }
+    static let addChdir: AddChdir? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np")
+        .map { unsafeBitCast($0, to: AddChdir.self) }
+
+    static func run(_ path: String, _ arguments: [String], environment: [String], stdout: Int32?, stderr: Int32?, currentDirectory: String?) throws -> Int32 {
+        guard let addCloseFrom else { throw TestFailure("this C library has no posix_spawn_file_actions_addclosefrom_np (glibc ≥ 2.34)") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        for (target, source) in [(Int32(1), stdout), (2, stderr)] {
+            if let source {
+                posix_spawn_file_actions_adddup2(&actions, source, target)
+            } else {
+                posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0)
+            }
+        }
+        if let currentDirectory {
+            guard let addChdir else { throw TestFailure("this C library has no posix_spawn_file_actions_addchdir_np (glibc ≥ 2.29)") }
+            _ = addChdir(&actions, currentDirectory)
+        }
+        _ = addCloseFrom(&actions, 3)
+
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        guard result == 0 else { throw TestFailure("cannot start \(path): \(String(cString: strerror(result)))") }
+        return pid
+    }
+}
+
+/// How a child ended: shared with the waiting thread (a box, so the thread does not keep the
 /// ``ChildProcess`` alive).
 final class Ended: Sendable {
     let state = Mutex<ChildProcess.Exit?>(nil)
 
-    /// Records how the child ended; the first report wins (Foundation's handler, or a reap by
-    /// ``ChildProcess/exit()``, after which Foundation's own wait finds nothing and reports 0).
+    /// Records how the child ended; the first report wins.
     func finish(_ exit: ChildProcess.Exit) {
         state.withLock { state in
             if state == nil { state = exit }
@@ -175,8 +225,8 @@ public final class PipeOutput: Sendable {
     init() {}
 
     func startReading() {
-        // The parent's copy of the writing end is closed by Process.run(); end of file comes when
-        // the child (and anything it started that inherited the pipe) has closed it.
+        // The parent's copy of the writing end is closed once the child started; end of file comes
+        // when the child (and anything it started that inherited the pipe) has closed it.
         let thread = Thread { [shared, buffer] in
             let fd = shared.pipe.fileHandleForReading.fileDescriptor
             var bytes = [UInt8](repeating: 0, count: 64 << 10)

@@ -85,14 +85,8 @@ final class TestNetwork: Sendable {
 
     /// Runs a command to its end, blocking: only for the probes, which run once, before any test.
     private static func run(_ url: URL, _ arguments: [String]) -> Bool {
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
+        guard let exit = ChildProcess.runBlocking(url, arguments) else { return false }
+        return exit.status == 0 && !exit.signalled
     }
 
     // MARK: building and removing
