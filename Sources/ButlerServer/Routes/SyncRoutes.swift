@@ -48,7 +48,7 @@ struct SyncRoutes {
             let replica = try ReplicaID("r" + configuration.entropy.hex(bytes: 8))
             if try await storage.bindReplica(replica, to: device.name, at: configuration.clock.now()) {
                 context.logger.info("replica issued", metadata: ["device.name": "\(device.name)", "device.replica": "\(replica)"])
-                // The device re-stamps its `dot-reused` and `foreign-dot` edits under the new id.
+                // The device re-stamps every queued edit under the new id (RefusalLog.ended).
                 do { _ = try await storage.resolveRefusals(device: device.name, [.replicaMoved]) } catch {
                     context.logger.notice("could not resolve the device's replica refusals", metadata: ["error": "\(error)"])
                 }

@@ -81,8 +81,9 @@ extension PendingRefusal {
 
 /// How a pending refusal ends, apart from the merge itself (see ``RefusalLog``).
 public enum RefusalResolution: Hashable, Sendable {
-    /// The device moved to a fresh replica id (`POST /v1/devices/me/replicas`): it re-stamps the
-    /// edits refused as `dot-reused` or `foreign-dot` under it and sends them again.
+    /// The device moved to a fresh replica id (`POST /v1/devices/me/replicas`): it re-stamps every
+    /// queued edit under it, so its `dot-reused`, `foreign-dot` and held refusals end (a held edit
+    /// is delivered, or refused again, under other dots).
     case replicaMoved
     /// The butler discarded these edits (`butler refused discard`), reported by the device
     /// (`POST /v1/devices/me/discarded`): the refusals of `record` whose dots are all among `dots`.
@@ -100,12 +101,11 @@ public enum RefusalResolution: Hashable, Sendable {
 ///   record then holds every dot of the refused edit, all minted by the device's own replica ids
 ///   (a held edit delivered, an edit re-stamped after a fast clock was put right, or the edits of
 ///   a joined push entry delivered one by one);
-/// - **split** — the device's next refusal on the same record writes a strict subset of its dots:
-///   the client sends a refused joined entry again one edit at a time, and the edit refused alone
-///   is the one pending;
-/// - **replica moved**, **discarded** or **dismissed** (``RefusalResolution``).
+/// - **split** — the client sends a refused joined entry again one edit at a time: the joined
+///   refusal ends once each of its dots is kept in a refusal of a strict part of it or delivered;
+/// - **replica moved**, **discarded** or **dismissed** (``RefusalResolution``, ``ended(_:by:)``).
 ///
-/// Refusing the same edit again (same record, code and dots) counts it, and at most
+/// Refusing the same edit again (same record and dots) counts it under its newest code, and at most
 /// ``maxPendingPerDevice`` refusals per device are kept: a device pushing garbage fills its own
 /// list, never the store (what does not fit is logged and counted, not kept).
 enum RefusalLog {
@@ -142,7 +142,7 @@ enum RefusalLog {
     }
 
     /// What one push does to the device's pending refusals.
-    struct Plan: Equatable {
+    struct Plan {
         /// New refusals, each with how many times this push refused it.
         var inserts: [(draft: RefusalDraft, times: Int)] = []
         /// Pending refusals refused again: id → times, with the newest code and message.
@@ -153,11 +153,6 @@ enum RefusalLog {
         var unrecorded = 0
 
         var isEmpty: Bool { inserts.isEmpty && repeats.isEmpty && resolved.isEmpty }
-
-        static func == (lhs: Plan, rhs: Plan) -> Bool {
-            lhs.inserts.map(\.draft) == rhs.inserts.map(\.draft) && lhs.inserts.map(\.times) == rhs.inserts.map(\.times)
-                && lhs.repeats.mapValues(\.times) == rhs.repeats.mapValues(\.times) && lhs.resolved == rhs.resolved && lhs.unrecorded == rhs.unrecorded
-        }
     }
 
     /// - Parameters:
@@ -282,7 +277,7 @@ enum RefusalLog {
 
     /// Codes a device's own reports never end: what a forger earns. They end by a replica move
     /// (`dot-reused`, `foreign-dot`: a cloned or restored handheld) or a supervisor's dismissal.
-    static let forgeryCodes: Set<String> = [ErrorCode.foreignDot, .dotReused, .counterJump, .unknownDots].map(\.rawValue).reduce(into: []) { $0.insert($1) }
+    static let forgeryCodes: Set<ErrorCode> = [.foreignDot, .dotReused, .counterJump, .unknownDots]
 
     /// The pending refusals of one device that `resolutions` end (``RefusalResolution``).
     ///
@@ -304,10 +299,9 @@ enum RefusalLog {
         }
         return rows.filter { row in
             if dismissed.contains(row.id) { return true }
-            if moved, row.code == ErrorCode.dotReused.rawValue || row.code == ErrorCode.foreignDot.rawValue || ErrorCode.held.contains(ErrorCode(row.code)) {
-                return true
-            }
-            guard let reported = discarded[row.record], !forgeryCodes.contains(row.code), let dots = row.dots, !dots.isEmpty else { return false }
+            let code = ErrorCode(row.code)
+            if moved, code == .dotReused || code == .foreignDot || ErrorCode.held.contains(code) { return true }
+            guard let reported = discarded[row.record], !forgeryCodes.contains(code), let dots = row.dots, !dots.isEmpty else { return false }
             return dots.isSubset(of: reported)
         }
     }
